@@ -1,0 +1,23 @@
+# faced — the two commands of the README are `make run` and `make test`.
+.PHONY: setup run test race bench build
+
+setup:
+	bash scripts/setup.sh
+
+build:
+	go build -o bin/ ./cmd/faced ./cmd/facedctl
+
+# Sets everything up, then runs the main job once on the default config.txt:
+# analyse every photo in InputDirectory, cluster persons, write sidecars.
+run: setup
+	bin/faced run --config config.txt --once
+	bin/facedctl --config config.txt status
+	bin/facedctl --config config.txt persons list
+
+# The whole test suite (sets up first: the model tests need the converted models).
+test: setup
+	go vet ./...
+	go test -count=1 -timeout 30m ./...
+
+bench: setup
+	go test -run '^$$' -bench . -benchtime 20x ./models/... ./analyzer/... ./cluster/... ./exporters/...
