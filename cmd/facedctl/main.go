@@ -18,6 +18,13 @@ var rootCmd = &cobra.Command{
 	SilenceErrors: true,
 }
 
+// configPath is the --config flag shared by every sub-command.
+var configPath string
+
+func init() {
+	rootCmd.PersistentFlags().StringVar(&configPath, "config", "config.txt", "faced configuration file")
+}
+
 // exitError carries a documented exit code out of a sub-command.
 type exitError struct {
 	code int
