@@ -1,0 +1,233 @@
+package config
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faced/faced/internal/shared"
+)
+
+// The committed config.txt is the working default: it must load, and its
+// paths must resolve against the repository root.
+func TestCommittedConfigLoads(t *testing.T) {
+	root := shared.Root()
+	c, err := Load(filepath.Join(root, "config.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.InputDirectory(), filepath.Join(root, "var", "samples"); got != want {
+		t.Errorf("InputDirectory = %q, want %q", got, want)
+	}
+	if got, want := c.DataDirectory(), filepath.Join(root, "var", "data"); got != want {
+		t.Errorf("DataDirectory = %q, want %q", got, want)
+	}
+	if c.DistanceThreshold() != 0 {
+		t.Errorf("DistanceThreshold = %v, want 0 (model)", c.DistanceThreshold())
+	}
+	if c.SidecarNaming() != SidecarFull || c.ModelVariant() != VariantInt8 {
+		t.Errorf("SidecarNaming %q, ModelVariant %q", c.SidecarNaming(), c.ModelVariant())
+	}
+	if c.Socket() != DefaultSocket(c.DataDirectory()) {
+		t.Errorf("Socket = %q", c.Socket())
+	}
+	// Every key is documented in the committed file: each appears there.
+	src, err := os.ReadFile(filepath.Join(root, "config.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range Keys() {
+		if !strings.Contains(string(src), "\n"+k+" =") {
+			t.Errorf("key %s is not set (documented) in config.txt", k)
+		}
+	}
+}
+
+func TestLoadTestdata(t *testing.T) {
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_DATA_HOME", "/xdg")
+
+	c, err := Load("testdata/seed.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.InputDirectory() != filepath.Join(dir, "photos") || c.DistanceThreshold() != 0.82 ||
+		c.MinNoPhotos() != 2 || c.MinNoFrames() != 10 || c.MinDaysDifferenceBetweenPhotoMDates() != 2 ||
+		c.MinFaceWidthPercent() != 7 {
+		t.Errorf("seed config read wrong: %+v", c)
+	}
+	if runtime.GOOS == "linux" && c.DataDirectory() != "/xdg/faced" {
+		t.Errorf("default DataDirectory = %q, want /xdg/faced", c.DataDirectory())
+	}
+	if c.File() != filepath.Join(dir, "seed.txt") {
+		t.Errorf("File = %q", c.File())
+	}
+
+	c, err = Load("testdata/crlf_bom.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.InputDirectory() != filepath.Join(dir, "C-photos") || c.Workers() != 3 || c.WorkerCount() != 3 || !c.EmbeddedXMP() {
+		t.Errorf("CRLF/BOM config read wrong: input %q workers %d xmp %v", c.InputDirectory(), c.Workers(), c.EmbeddedXMP())
+	}
+
+	for _, tc := range []struct {
+		file, key string
+		line      int
+	}{
+		{"unknown_key.txt", "MinNoPhoto", 4},
+		{"duplicate_key.txt", "Workers", 5},
+	} {
+		_, err := Load(filepath.Join("testdata", tc.file))
+		var le *LineError
+		if !errors.As(err, &le) {
+			t.Fatalf("%s: error %v is not a *LineError", tc.file, err)
+		}
+		if le.File != filepath.Join(dir, tc.file) || le.Line != tc.line || le.Key != tc.key {
+			t.Errorf("%s: got %#v, want line %d key %s", tc.file, le, tc.line, tc.key)
+		}
+		if want := filepath.Join(dir, tc.file) + ":" + strconv.Itoa(tc.line) + ": "; !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: message %q does not start with %q", tc.file, err, want)
+		}
+	}
+
+	if _, err := Load("testdata/absent.txt"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: got %v, want os.ErrNotExist", err)
+	}
+}
+
+func TestParseValues(t *testing.T) {
+	const name = "/etc/faced/config.txt"
+	base := "[DEFAULT]\nInputDirectory = /photos\nDataDirectory = /data\n"
+	for _, tc := range []struct {
+		name  string
+		extra string
+		check func(*Config) bool
+	}{
+		{"defaults", "", func(c *Config) bool {
+			return c.DistanceThreshold() == 0 && c.MinNoPhotos() == 2 && c.MinNoFrames() == 10 &&
+				c.MinDaysDifferenceBetweenPhotoMDates() == 0 && c.MinFaceWidthPercent() == 7 &&
+				c.Workers() == 0 && c.WorkerCount() == runtime.NumCPU() && c.SidecarNaming() == SidecarFull &&
+				c.MinFaceSize() == 32 && c.ORTLibrary() == "" && c.ModelVariant() == VariantInt8 &&
+				c.Heads() == "seed" && slices.Equal(c.Extensions(), []string{".jpg", ".jpeg", ".png", ".mov", ".avi", ".mp4"}) &&
+				len(c.IgnoreGlobs()) == 0 && c.SettleTime() == time.Second && c.RescanInterval() == time.Hour &&
+				c.VideoFramesPerSecond() == 0 && c.UnnamedPersonLabel() == "Person" &&
+				c.VisibilityKeywordRoot() == "faced" && !c.EmbeddedXMP() && c.LogLevel() == slog.LevelInfo &&
+				c.Socket() == DefaultSocket("/data")
+		}},
+		{"threshold number", "DistanceThreshold = 0.82\n", func(c *Config) bool { return c.DistanceThreshold() == 0.82 }},
+		{"threshold model any case", "DistanceThreshold = Model\n", func(c *Config) bool { return c.DistanceThreshold() == 0 }},
+		{"relative paths", "ORTLibrary = lib/libonnxruntime.so\nSocket = run/f.sock\n", func(c *Config) bool {
+			return c.ORTLibrary() == "/etc/faced/lib/libonnxruntime.so" && c.Socket() == "/etc/faced/run/f.sock"
+		}},
+		{"key case-insensitive", "sidecarnaming = BASE\n", func(c *Config) bool { return c.SidecarNaming() == SidecarBase }},
+		{"comments and blanks", "# x\n; y\n\n   \nWorkers=2\n", func(c *Config) bool { return c.Workers() == 2 }},
+		{"settle fraction", "SettleSeconds = 0.25\nRescanMinutes = 0\n", func(c *Config) bool {
+			return c.SettleTime() == 250*time.Millisecond && c.RescanInterval() == 0
+		}},
+		{"extensions normalised", "Extensions = JPG, .Png ,heic\n", func(c *Config) bool {
+			return slices.Equal(c.Extensions(), []string{".jpg", ".png", ".heic"})
+		}},
+		{"globs", "IgnoreGlobs = *.tmp, @eaDir ,Private/*\n", func(c *Config) bool {
+			return slices.Equal(c.IgnoreGlobs(), []string{"*.tmp", "@eaDir", "Private/*"})
+		}},
+		{"log level", "LogLevel = DEBUG\n", func(c *Config) bool { return c.LogLevel() == slog.LevelDebug }},
+		{"float32", "ModelVariant = float32\nVideoFramesPerSecond = 2.5\n", func(c *Config) bool {
+			return c.ModelVariant() == VariantFloat32 && c.VideoFramesPerSecond() == 2.5
+		}},
+		{"value with equals sign", "UnnamedPersonLabel = a=b\n", func(c *Config) bool { return c.UnnamedPersonLabel() == "a=b" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse(name, []byte(base+tc.extra))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Errorf("unexpected values: %s", c)
+			}
+		})
+	}
+}
+
+func TestConfigIsImmutable(t *testing.T) {
+	c, err := Parse("/c.txt", []byte("[DEFAULT]\nInputDirectory=/p\nDataDirectory=/d\nIgnoreGlobs=a,b\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.IgnoreGlobs()
+	g[0] = "changed"
+	e := c.Extensions()
+	e[0] = "changed"
+	if c.IgnoreGlobs()[0] != "a" || c.Extensions()[0] != ".jpg" {
+		t.Error("a returned slice aliases the Config")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	const name = "/etc/faced/config.txt"
+	base := "[DEFAULT]\nInputDirectory = /photos\nDataDirectory = /data\n" // lines 1-3
+	for _, tc := range []struct {
+		name    string
+		src     string
+		line    int
+		key     string
+		inError string
+	}{
+		{"unknown key", base + "Colour = red\n", 4, "Colour", "unknown key"},
+		{"typo suggestion", base + "MinNoFrame = 3\n", 4, "MinNoFrame", "did you mean MinNoFrames"},
+		{"duplicate", base + "Workers = 1\nworkers = 2\n", 5, "Workers", "first set on line 4"},
+		{"duplicate path", base + "InputDirectory = /x\n", 4, "InputDirectory", "duplicate"},
+		{"threshold zero", base + "DistanceThreshold = 0\n", 4, "DistanceThreshold", "number > 0"},
+		{"threshold text", base + "DistanceThreshold = auto\n", 4, "DistanceThreshold", `"auto"`},
+		{"threshold NaN", base + "DistanceThreshold = NaN\n", 4, "DistanceThreshold", "NaN"},
+		{"negative workers", base + "Workers = -1\n", 4, "Workers", "≥ 0"},
+		{"inline comment", base + "Workers = 2 # two\n", 4, "Workers", "whole number"},
+		{"min photos zero", base + "MinNoPhotos = 0\n", 4, "MinNoPhotos", "≥ 1"},
+		{"percent too big", base + "MinFaceWidthPercent = 101\n", 4, "MinFaceWidthPercent", "≤ 100"},
+		{"face size too small", base + "MinFaceSize = 8\n", 4, "MinFaceSize", "≥ 12"},
+		{"sidecar naming", base + "SidecarNaming = short\n", 4, "SidecarNaming", `"full" or "base"`},
+		{"variant", base + "ModelVariant = int4\n", 4, "ModelVariant", "int8"},
+		{"heads", base + "Heads = a b\n", 4, "Heads", "model set name"},
+		{"extension xmp", base + "Extensions = .jpg,.xmp\n", 4, "Extensions", "sidecar"},
+		{"extension empty", base + "Extensions = ,\n", 4, "Extensions", "at least one"},
+		{"bad glob", base + "IgnoreGlobs = [abc\n", 4, "IgnoreGlobs", "bad glob"},
+		{"negative settle", base + "SettleSeconds = -1\n", 4, "SettleSeconds", "≥ 0"},
+		{"bool", base + "EmbeddedXMP = maybe\n", 4, "EmbeddedXMP", "true or false"},
+		{"log level", base + "LogLevel = loud\n", 4, "LogLevel", "debug, info"},
+		{"empty path", "[DEFAULT]\nORTLibrary = \nInputDirectory =\n", 3, "InputDirectory", "empty value"},
+		{"label", base + "UnnamedPersonLabel = a|b\n", 4, "UnnamedPersonLabel", "'|'"},
+		{"no separator", base + "Workers\n", 4, "", "Key = Value"},
+		{"empty key", base + "= 3\n", 4, "", "missing key"},
+		{"other section", base + "[extra]\n", 4, "", "unknown section"},
+		{"second default", base + "[DEFAULT]\n", 4, "", "duplicate section"},
+		{"bad header", base + "[DEFAULT\n", 4, "", "malformed"},
+		{"key before section", "Workers = 2\n[DEFAULT]\n", 1, "Workers", "outside"},
+		{"continuation", base + "  Workers = 2\n", 4, "", "indented"},
+		{"missing input", "[DEFAULT]\nDataDirectory = /d\n", 0, "InputDirectory", "missing"},
+		{"no section", "# empty\n", 0, "", "no [DEFAULT]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse(name, []byte(tc.src))
+			var le *LineError
+			if !errors.As(err, &le) {
+				t.Fatalf("got %v, %v; want a *LineError", c, err)
+			}
+			if le.File != name || le.Line != tc.line || le.Key != tc.key {
+				t.Errorf("got %#v, want line %d key %q", le, tc.line, tc.key)
+			}
+			if !strings.Contains(err.Error(), tc.inError) {
+				t.Errorf("error %q does not mention %q", err, tc.inError)
+			}
+		})
+	}
+}
