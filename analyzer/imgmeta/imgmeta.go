@@ -1,0 +1,357 @@
+// Package imgmeta reads what faced must know about a photo before decoding
+// it: the container format (from the magic bytes, not the name), the stored
+// pixel dimensions from the header (so decompression bombs are refused
+// before any pixel buffer exists) and the EXIF Orientation tag (JPEG APP1,
+// TIFF IFD0, PNG eXIf, WebP EXIF). It is pure Go and reads only headers.
+package imgmeta
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Sentinel kinds of header errors, for errors.Is.
+var (
+	// ErrUnsupported: the bytes are not a format faced decodes.
+	ErrUnsupported = errors.New("unsupported format")
+	// ErrCorrupt: the format is known but the header is broken or truncated.
+	ErrCorrupt = errors.New("corrupt file")
+)
+
+// Format is an image container format.
+type Format string
+
+// Supported formats.
+const (
+	JPEG Format = "jpeg"
+	PNG  Format = "png"
+	TIFF Format = "tiff"
+	WebP Format = "webp"
+	BMP  Format = "bmp"
+)
+
+// Info is what the header says.
+type Info struct {
+	Format Format
+	// Width and Height are the stored pixel dimensions.
+	Width, Height int
+	// Orientation is the EXIF Orientation (1..8); 1 when absent or invalid.
+	Orientation int
+}
+
+// Sniff returns the format of a file from its first bytes.
+func Sniff(head []byte) (Format, bool) {
+	switch {
+	case len(head) >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF:
+		return JPEG, true
+	case len(head) >= 8 && bytes.Equal(head[:8], []byte("\x89PNG\r\n\x1a\n")):
+		return PNG, true
+	case len(head) >= 4 && (bytes.Equal(head[:4], []byte("II*\x00")) || bytes.Equal(head[:4], []byte("MM\x00*"))):
+		return TIFF, true
+	case len(head) >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "WEBP":
+		return WebP, true
+	case len(head) >= 2 && head[0] == 'B' && head[1] == 'M':
+		return BMP, true
+	}
+	return "", false
+}
+
+// ReadFile reads the header of the file at path.
+func ReadFile(path string) (Info, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Info{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Info{}, err
+	}
+	return Read(f, st.Size())
+}
+
+// Read reads the header of an image of the given size.
+func Read(r io.ReaderAt, size int64) (Info, error) {
+	head := make([]byte, 32)
+	n, _ := r.ReadAt(head, 0)
+	head = head[:n]
+	if n == 0 {
+		return Info{}, fmt.Errorf("%w: empty file", ErrCorrupt)
+	}
+	f, ok := Sniff(head)
+	if !ok {
+		return Info{}, fmt.Errorf("%w: not a JPEG, PNG, TIFF, WebP or BMP file", ErrUnsupported)
+	}
+	info := Info{Format: f, Orientation: 1}
+	var err error
+	switch f {
+	case JPEG:
+		err = readJPEG(r, size, &info)
+	case PNG:
+		err = readPNG(r, size, &info)
+	case TIFF:
+		err = readTIFF(io.NewSectionReader(r, 0, size), &info, true)
+	case WebP:
+		err = readWebP(r, size, &info)
+	case BMP:
+		err = readBMP(head, &info)
+	}
+	if err != nil {
+		return Info{}, err
+	}
+	if info.Width <= 0 || info.Height <= 0 {
+		return Info{}, fmt.Errorf("%w: %s header gives no image size", ErrCorrupt, f)
+	}
+	if info.Orientation < 1 || info.Orientation > 8 {
+		info.Orientation = 1
+	}
+	return info, nil
+}
+
+func corrupt(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, a...))
+}
+
+func readAt(r io.ReaderAt, off int64, n int) ([]byte, error) {
+	b := make([]byte, n)
+	m, err := r.ReadAt(b, off)
+	if m < n {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+func readJPEG(r io.ReaderAt, size int64, info *Info) error {
+	off := int64(2)
+	for off < size {
+		h, err := readAt(r, off, 4)
+		if err != nil {
+			return corrupt("JPEG truncated before its frame header")
+		}
+		if h[0] != 0xFF {
+			return corrupt("JPEG marker expected at byte %d", off)
+		}
+		m := h[1]
+		if m == 0xFF { // fill byte
+			off++
+			continue
+		}
+		if m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7) {
+			off += 2
+			continue
+		}
+		if m == 0xD9 || m == 0xDA {
+			return corrupt("JPEG has no frame header before its image data")
+		}
+		l := int64(binary.BigEndian.Uint16(h[2:4]))
+		if l < 2 {
+			return corrupt("JPEG segment length %d at byte %d", l, off)
+		}
+		seg := off + 4
+		switch {
+		case m == 0xE1 && info.Orientation == 1 && l >= 8:
+			b, err := readAt(r, seg, int(l-2))
+			if err == nil && bytes.HasPrefix(b, []byte("Exif\x00\x00")) {
+				_ = readTIFF(bytes.NewReader(b[6:]), info, false)
+			}
+		case m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC:
+			b, err := readAt(r, seg, 5)
+			if err != nil {
+				return corrupt("JPEG frame header truncated")
+			}
+			info.Height = int(binary.BigEndian.Uint16(b[1:3]))
+			info.Width = int(binary.BigEndian.Uint16(b[3:5]))
+			return nil
+		}
+		off = seg + l - 2
+	}
+	return corrupt("JPEG truncated before its frame header")
+}
+
+func readPNG(r io.ReaderAt, size int64, info *Info) error {
+	off := int64(8)
+	first := true
+	for off+8 <= size {
+		h, err := readAt(r, off, 8)
+		if err != nil {
+			break
+		}
+		l := int64(binary.BigEndian.Uint32(h[:4]))
+		typ := string(h[4:8])
+		if first {
+			if typ != "IHDR" || l < 8 {
+				return corrupt("PNG does not start with IHDR")
+			}
+			b, err := readAt(r, off+8, 8)
+			if err != nil {
+				return corrupt("PNG IHDR truncated")
+			}
+			info.Width = int(binary.BigEndian.Uint32(b[:4]))
+			info.Height = int(binary.BigEndian.Uint32(b[4:8]))
+			if info.Width <= 0 || info.Height <= 0 || info.Width > 1<<30 || info.Height > 1<<30 {
+				return corrupt("PNG IHDR size %dx%d", info.Width, info.Height)
+			}
+			first = false
+		}
+		switch typ {
+		case "eXIf":
+			if l < 1<<20 {
+				if b, err := readAt(r, off+8, int(l)); err == nil {
+					_ = readTIFF(bytes.NewReader(b), info, false)
+				}
+			}
+			return nil
+		case "IDAT", "IEND":
+			return nil
+		}
+		off += 12 + l
+	}
+	if first {
+		return corrupt("PNG truncated before IHDR")
+	}
+	return nil
+}
+
+func readWebP(r io.ReaderAt, size int64, info *Info) error {
+	off := int64(12)
+	for off+8 <= size {
+		h, err := readAt(r, off, 8)
+		if err != nil {
+			break
+		}
+		typ := string(h[:4])
+		l := int64(binary.LittleEndian.Uint32(h[4:8]))
+		body := off + 8
+		switch typ {
+		case "VP8X":
+			b, err := readAt(r, body, 10)
+			if err != nil {
+				return corrupt("WebP VP8X truncated")
+			}
+			info.Width = 1 + int(uint32(b[4])|uint32(b[5])<<8|uint32(b[6])<<16)
+			info.Height = 1 + int(uint32(b[7])|uint32(b[8])<<8|uint32(b[9])<<16)
+			if b[0]&0x08 == 0 { // no EXIF flag
+				return nil
+			}
+		case "VP8 ":
+			b, err := readAt(r, body, 10)
+			if err != nil || b[3] != 0x9d || b[4] != 0x01 || b[5] != 0x2a {
+				return corrupt("WebP VP8 frame header broken")
+			}
+			if info.Width == 0 {
+				info.Width = int(binary.LittleEndian.Uint16(b[6:8]) & 0x3fff)
+				info.Height = int(binary.LittleEndian.Uint16(b[8:10]) & 0x3fff)
+			}
+		case "VP8L":
+			b, err := readAt(r, body, 5)
+			if err != nil || b[0] != 0x2f {
+				return corrupt("WebP VP8L header broken")
+			}
+			if info.Width == 0 {
+				v := binary.LittleEndian.Uint32(b[1:5])
+				info.Width = int(v&0x3fff) + 1
+				info.Height = int((v>>14)&0x3fff) + 1
+			}
+		case "EXIF":
+			if l < 1<<20 {
+				if b, err := readAt(r, body, int(l)); err == nil {
+					b = bytes.TrimPrefix(b, []byte("Exif\x00\x00"))
+					_ = readTIFF(bytes.NewReader(b), info, false)
+				}
+			}
+			return nil
+		}
+		off = body + l + l%2
+	}
+	if info.Width == 0 {
+		return corrupt("WebP has no image chunk")
+	}
+	return nil
+}
+
+func readBMP(head []byte, info *Info) error {
+	if len(head) < 26 {
+		return corrupt("BMP header truncated")
+	}
+	hs := binary.LittleEndian.Uint32(head[14:18])
+	if hs == 12 {
+		info.Width = int(binary.LittleEndian.Uint16(head[18:20]))
+		info.Height = int(binary.LittleEndian.Uint16(head[20:22]))
+		return nil
+	}
+	w := int32(binary.LittleEndian.Uint32(head[18:22]))
+	h := int32(binary.LittleEndian.Uint32(head[22:26]))
+	if h < 0 {
+		h = -h
+	}
+	info.Width, info.Height = int(w), int(h)
+	return nil
+}
+
+// readTIFF reads IFD0 of a TIFF structure: Orientation (0x0112) and, when
+// dims is set (a TIFF file rather than an EXIF block), ImageWidth (0x0100)
+// and ImageLength (0x0101).
+func readTIFF(r io.ReaderAt, info *Info, dims bool) error {
+	h, err := readAt(r, 0, 8)
+	if err != nil {
+		return corrupt("TIFF header truncated")
+	}
+	var bo binary.ByteOrder
+	switch string(h[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return corrupt("TIFF byte order mark missing")
+	}
+	if bo.Uint16(h[2:4]) != 42 {
+		return corrupt("TIFF magic number missing")
+	}
+	ifd := int64(bo.Uint32(h[4:8]))
+	nb, err := readAt(r, ifd, 2)
+	if err != nil {
+		return corrupt("TIFF IFD0 out of the file")
+	}
+	n := int(bo.Uint16(nb))
+	if n > 4096 {
+		return corrupt("TIFF IFD0 claims %d entries", n)
+	}
+	ents, err := readAt(r, ifd+2, 12*n)
+	if err != nil {
+		return corrupt("TIFF IFD0 truncated")
+	}
+	for i := 0; i < n; i++ {
+		e := ents[12*i : 12*i+12]
+		tag, typ := bo.Uint16(e[:2]), bo.Uint16(e[2:4])
+		var v int
+		switch typ {
+		case 3: // SHORT
+			v = int(bo.Uint16(e[8:10]))
+		case 4: // LONG
+			v = int(bo.Uint32(e[8:12]))
+		default:
+			continue
+		}
+		switch tag {
+		case 0x0112:
+			info.Orientation = v
+		case 0x0100:
+			if dims {
+				info.Width = v
+			}
+		case 0x0101:
+			if dims {
+				info.Height = v
+			}
+		}
+	}
+	return nil
+}
