@@ -355,3 +355,36 @@ func readTIFF(r io.ReaderAt, info *Info, dims bool) error {
 	}
 	return nil
 }
+
+// JPEGComplete reports whether a whole JPEG held in memory reaches its End
+// Of Image marker after the start of its entropy-coded data. libjpeg
+// decodes a truncated file "successfully" (the missing rows grey), so this
+// is how a cut-off download is told from a photo. In entropy-coded data a
+// 0xFF byte is always stuffed (FF 00) or a restart marker, so the first
+// FF D9 after the first Start Of Scan is the real EOI.
+func JPEGComplete(b []byte) bool {
+	off := 2
+	for off+4 <= len(b) {
+		if b[off] != 0xFF {
+			return false
+		}
+		m := b[off+1]
+		if m == 0xFF {
+			off++
+			continue
+		}
+		if m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7) {
+			off += 2
+			continue
+		}
+		l := int(binary.BigEndian.Uint16(b[off+2 : off+4]))
+		if m == 0xDA {
+			return bytes.Contains(b[off+2+l:], []byte{0xFF, 0xD9})
+		}
+		if m == 0xD9 {
+			return false
+		}
+		off += 2 + l
+	}
+	return false
+}

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/png"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -149,6 +150,21 @@ func TestBoxTransformsRoundTrip(t *testing.T) {
 		uw, uh := UprightSize(o, sw, sh)
 		if back := BoxToStored(o, uw, uh, u); back != b {
 			t.Errorf("orientation %d: round trip %v, want %v", o, back, b)
+		}
+	}
+}
+
+func TestJPEGComplete(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(shared.Dir(t, "seed/reference"), "test_image.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !JPEGComplete(raw) {
+		t.Fatal("the seed's demo photo should be complete")
+	}
+	for _, cut := range []int{len(raw) - 2, len(raw) / 2, 2000} {
+		if JPEGComplete(raw[:cut]) {
+			t.Errorf("cut at %d of %d bytes reported complete", cut, len(raw))
 		}
 	}
 }
