@@ -1,0 +1,194 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// ORTVersion is the ONNX Runtime release faced is built and tested against.
+const ORTVersion = "1.24.1"
+
+// ORTLibName is the shared library's file name under var/lib.
+const ORTLibName = "libonnxruntime.so." + ORTVersion
+
+// MissingRuntimeError says the ONNX Runtime shared library was not found and
+// how to get it.
+type MissingRuntimeError struct {
+	Tried []string
+}
+
+func (e *MissingRuntimeError) Error() string {
+	return fmt.Sprintf("ONNX Runtime %s shared library (%s) not found; looked at %q. Run `make setup` (scripts/setup.sh fetches it into var/lib) or set FACED_ORT_LIB to the library's path",
+		ORTVersion, ORTLibName, e.Tried)
+}
+
+// FindORTLibrary locates the ONNX Runtime library: the configured path,
+// then $FACED_ORT_LIB, then <repo>/var/lib/libonnxruntime.so.1.24.1 (repo =
+// the working directory or one of its parents holding go.mod), then
+// <dir of executable>/../var/lib/.
+func FindORTLibrary(configured string) (string, error) {
+	var cands []string
+	if configured != "" {
+		cands = append(cands, configured)
+	}
+	if env := os.Getenv("FACED_ORT_LIB"); env != "" {
+		cands = append(cands, env)
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				cands = append(cands, filepath.Join(d, "var", "lib", ORTLibName))
+				break
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if r, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = r
+		}
+		cands = append(cands, filepath.Join(filepath.Dir(exe), "..", "var", "lib", ORTLibName))
+	}
+	for _, c := range cands {
+		if st, err := os.Stat(c); err == nil && !st.IsDir() {
+			return filepath.Abs(c)
+		}
+	}
+	return "", &MissingRuntimeError{Tried: cands}
+}
+
+var (
+	initMu   sync.Mutex
+	initPath string
+)
+
+// InitRuntime loads the ONNX Runtime library and creates its environment,
+// once per process. Later calls return nil (or the first call's error is
+// not cached: a failed call may be retried).
+func InitRuntime(libPath string) error {
+	initMu.Lock()
+	defer initMu.Unlock()
+	if ort.IsInitialized() {
+		return nil
+	}
+	if libPath == "" {
+		return &MissingRuntimeError{}
+	}
+	if _, err := os.Stat(libPath); err != nil {
+		return &MissingRuntimeError{Tried: []string{libPath}}
+	}
+	ort.SetSharedLibraryPath(libPath)
+	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+		return fmt.Errorf("initialise ONNX Runtime from %s: %w", libPath, err)
+	}
+	initPath = libPath
+	return nil
+}
+
+// SessionOptions tune a session.
+type SessionOptions struct {
+	// IntraOpThreads is the number of threads one Run may use (0 = ORT's
+	// default, one per core).
+	IntraOpThreads int
+}
+
+// Tensor is a float32 tensor in row-major order.
+type Tensor struct {
+	Shape []int64
+	Data  []float32
+}
+
+// Session runs one model.
+//
+// Concurrency: Run is safe for concurrent use by several goroutines. The
+// underlying OrtSession::Run is documented thread-safe by ONNX Runtime, and
+// every Run creates its own input and output OrtValues (nothing is bound to
+// the session), so workers can share one Session; each call still uses up
+// to IntraOpThreads threads, so several workers sharing a session should
+// lower IntraOpThreads accordingly.
+type Session struct {
+	info ModelInfo
+	s    *ort.DynamicAdvancedSession
+	mu   sync.RWMutex // guards s against Close during Run
+}
+
+// NewSession opens a session for a registered model. InitRuntime must have
+// been called.
+func (r *Registry) NewSession(name string, opt SessionOptions) (*Session, error) {
+	mi, err := r.Model(name)
+	if err != nil {
+		return nil, err
+	}
+	if !ort.IsInitialized() {
+		return nil, errors.New("ONNX Runtime not initialised: call models.InitRuntime first")
+	}
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer so.Destroy()
+	if opt.IntraOpThreads > 0 {
+		if err := so.SetIntraOpNumThreads(opt.IntraOpThreads); err != nil {
+			return nil, err
+		}
+	}
+	s, err := ort.NewDynamicAdvancedSession(r.Path(mi), mi.Inputs, mi.Outputs, so)
+	if err != nil {
+		return nil, fmt.Errorf("open model %s (%s): %w", name, r.Path(mi), err)
+	}
+	return &Session{info: mi, s: s}, nil
+}
+
+// Info returns the session's registry entry.
+func (s *Session) Info() ModelInfo { return s.info }
+
+// Run feeds one input tensor and returns the outputs in ModelInfo.Outputs
+// order.
+func (s *Session) Run(in Tensor) ([]Tensor, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.s == nil {
+		return nil, fmt.Errorf("model %s: session closed", s.info.Name)
+	}
+	it, err := ort.NewTensor(ort.NewShape(in.Shape...), in.Data)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: input: %w", s.info.Name, err)
+	}
+	defer it.Destroy()
+	outs := make([]ort.Value, len(s.info.Outputs))
+	if err := s.s.Run([]ort.Value{it}, outs); err != nil {
+		return nil, fmt.Errorf("model %s: %w", s.info.Name, err)
+	}
+	res := make([]Tensor, len(outs))
+	for i, o := range outs {
+		t, ok := o.(*ort.Tensor[float32])
+		if !ok {
+			for _, o := range outs {
+				o.Destroy()
+			}
+			return nil, fmt.Errorf("model %s: output %s is not float32", s.info.Name, s.info.Outputs[i])
+		}
+		res[i] = Tensor{Shape: append([]int64(nil), t.GetShape()...), Data: append([]float32(nil), t.GetData()...)}
+		o.Destroy()
+	}
+	return res, nil
+}
+
+// Close releases the session; it waits for running calls.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.s == nil {
+		return nil
+	}
+	err := s.s.Destroy()
+	s.s = nil
+	return err
+}
