@@ -97,9 +97,9 @@ type refAgeGender struct {
 }
 
 type refOut struct {
-	Shape  []int64   `json:"shape"`
-	First  []float64 `json:"values_flat_first12"`
-	Sum    float64   `json:"sum"`
+	Shape []int64   `json:"shape"`
+	First []float64 `json:"values_flat_first12"`
+	Sum   float64   `json:"sum"`
 }
 
 func loadRef(tb testing.TB) map[string]json.RawMessage {

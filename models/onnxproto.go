@@ -46,13 +46,13 @@ type onnxNode struct {
 // onnxAttr is one attribute; exactly one of the value fields is meaningful
 // according to Kind.
 type onnxAttr struct {
-	Name   string
-	Kind   int // 1 FLOAT, 2 INT, 3 STRING, 4 TENSOR, 7 INTS
-	F      float32
-	I      int64
-	S      string
-	T      *onnxTensor
-	Ints   []int64
+	Name string
+	Kind int // 1 FLOAT, 2 INT, 3 STRING, 4 TENSOR, 7 INTS
+	F    float32
+	I    int64
+	S    string
+	T    *onnxTensor
+	Ints []int64
 }
 
 type onnxTensor struct {
@@ -75,10 +75,10 @@ type onnxDim struct {
 	Param string
 }
 
-func attrInt(name string, v int64) onnxAttr        { return onnxAttr{Name: name, Kind: 2, I: v} }
-func attrFloat(name string, v float32) onnxAttr    { return onnxAttr{Name: name, Kind: 1, F: v} }
-func attrInts(name string, v ...int64) onnxAttr    { return onnxAttr{Name: name, Kind: 7, Ints: v} }
-func attrString(name string, v string) onnxAttr    { return onnxAttr{Name: name, Kind: 3, S: v} }
+func attrInt(name string, v int64) onnxAttr         { return onnxAttr{Name: name, Kind: 2, I: v} }
+func attrFloat(name string, v float32) onnxAttr     { return onnxAttr{Name: name, Kind: 1, F: v} }
+func attrInts(name string, v ...int64) onnxAttr     { return onnxAttr{Name: name, Kind: 7, Ints: v} }
+func attrString(name string, v string) onnxAttr     { return onnxAttr{Name: name, Kind: 3, S: v} }
 func attrTensor(name string, t onnxTensor) onnxAttr { return onnxAttr{Name: name, Kind: 4, T: &t} }
 
 func floatTensor(name string, dims []int64, vals []float32) onnxTensor {
