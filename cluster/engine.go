@@ -1,0 +1,976 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+)
+
+// Options configure an Engine. The clustering the Engine maintains is a
+// function of the set of faces and the user's constraints only, never of the
+// order in which faces arrived (see Engine).
+type Options struct {
+	// Eps is the neighbour radius: faces i and j are linked when their
+	// distance (feature L2 plus the weighted age term, see Distance) is ≤ Eps.
+	Eps float64
+	// MinPts is the core rule: a face is a core face when it has at least
+	// MinPts−1 linked neighbours. Only core faces link clusters together;
+	// other faces with a core neighbour join the nearest core's cluster.
+	// MinPts ≤ 2 gives single linkage (the seed's method).
+	MinPts int
+	// AgeWeight weighs the seed's age term 0.1·(a_i−a_j)²/(a_i+a_j); the seed
+	// uses 0.1, 0 turns the term off.
+	AgeWeight float64
+	// Link is the share of linked pairs two groups need before they merge
+	// (the number of links between groups A and B must be at least
+	// Link·|A|·|B|). 0 merges on any link (single linkage); larger values
+	// stop chains of faces from joining two people.
+	Link float64
+	// MinSize is the number of faces a cluster needs to become a person
+	// (default 2). Smaller clusters are candidates that wait for more faces.
+	// A cluster holding a face the user assigned is always a person.
+	MinSize int
+}
+
+// DefaultOptions are the tuned defaults (see the package README figures):
+// they are overridden by the model registry's thresholds when present.
+func DefaultOptions() Options {
+	return Options{Eps: SeedThreshold, MinPts: 1, AgeWeight: AgeWeight, MinSize: 2}
+}
+
+// Errors returned by the Engine's editing methods.
+var (
+	ErrUnknownFace   = errors.New("cluster: unknown face")
+	ErrUnknownPerson = errors.New("cluster: unknown person")
+	ErrDuplicateFace = errors.New("cluster: face already added")
+	ErrBadFeatures   = errors.New("cluster: feature vector length differs from the first face's")
+)
+
+// Person is one cluster that counts as a person.
+type Person struct {
+	ID    int64
+	Name  string
+	Faces []int64 // face ids, ascending
+}
+
+// Changes lists the persons whose faces changed (created, grown, shrunk or
+// gone) in one operation.
+type Changes struct {
+	Persons []int64
+}
+
+type edge struct {
+	to int32
+	d  float32
+}
+
+type node struct {
+	id      int64
+	photo   int64
+	birth   float64
+	year    int
+	deleted bool
+	label   int64 // person the user assigned this face to (must-link), 0 none
+	person  int64 // current person, 0 none (candidate)
+	adj     []edge
+	cannot  []int32 // faces this face must never share a cluster with
+}
+
+// Engine keeps faces, the links between them and the persons they form. It
+// maintains exactly the clustering that Batch computes on the same faces and
+// constraints: after every Add only the connected region of the link graph
+// around the new face is re-clustered, so the result never depends on the
+// arrival order. Person ids are kept stable by matching old to new clusters
+// by overlap; faces the user assigned fix their person's id.
+//
+// An Engine is safe for concurrent use.
+type Engine struct {
+	mu     sync.Mutex
+	opt    Options
+	dim    int
+	vecs   []float32 // dim floats per node
+	norms  []float32
+	nodes  []node
+	byID   map[int64]int32
+	names  map[int64]string
+	labels map[int64][]int32 // user person -> faces
+	nextID int64
+}
+
+// NewEngine returns an empty Engine.
+func NewEngine(opt Options) *Engine {
+	if opt.MinSize <= 0 {
+		opt.MinSize = 2
+	}
+	return &Engine{opt: opt, byID: map[int64]int32{}, names: map[int64]string{}, labels: map[int64][]int32{}, nextID: 1}
+}
+
+// Options returns the engine's options.
+func (e *Engine) Options() Options { return e.opt }
+
+// Len returns the number of faces held.
+func (e *Engine) Len() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.byID)
+}
+
+// Distance is the Engine's face distance: the features' L2 distance plus
+// ageWeight times the seed's age term (SeedDistance with ageWeight 0.1).
+func Distance(a, b Item, ageWeight float64) float64 {
+	d := l2(a.Features, b.Features)
+	if ageWeight != 0 {
+		d += ageWeight / AgeWeight * ageTerm(a, b)
+	}
+	return clip0(d)
+}
+
+func (e *Engine) vec(i int32) []float32 {
+	return e.vecs[int(i)*e.dim : int(i+1)*e.dim]
+}
+
+// dist is the distance of nodes i and j given their feature dot product.
+func (e *Engine) distDot(i, j int32, dot float32) float64 {
+	d2 := float64(e.norms[i]) + float64(e.norms[j]) - 2*float64(dot)
+	d := math.Sqrt(max(0, d2))
+	if e.opt.AgeWeight != 0 {
+		a, b := &e.nodes[i], &e.nodes[j]
+		d += e.opt.AgeWeight / AgeWeight * ageTerm(Item{BirthYear: a.birth, Year: a.year}, Item{BirthYear: b.birth, Year: b.year})
+	}
+	return d
+}
+
+func dot32(a, b []float32) float32 {
+	var s0, s1, s2, s3 float32
+	b = b[:len(a)]
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return s0 + s1 + s2 + s3
+}
+
+// insert stores it as a new node and links it to its neighbours; it
+// returns the node index.
+func (e *Engine) insert(it Item) (int32, error) {
+	if _, ok := e.byID[it.ID]; ok {
+		return 0, fmt.Errorf("%w: %d", ErrDuplicateFace, it.ID)
+	}
+	if e.dim == 0 {
+		if len(it.Features) == 0 {
+			return 0, fmt.Errorf("%w: face %d has no features", ErrBadFeatures, it.ID)
+		}
+		e.dim = len(it.Features)
+	}
+	if len(it.Features) != e.dim {
+		return 0, fmt.Errorf("%w: face %d has %d, want %d", ErrBadFeatures, it.ID, len(it.Features), e.dim)
+	}
+	p := int32(len(e.nodes))
+	e.nodes = append(e.nodes, node{id: it.ID, photo: it.Photo, birth: it.BirthYear, year: it.Year})
+	e.vecs = append(e.vecs, it.Features...)
+	e.norms = append(e.norms, dot32(it.Features, it.Features))
+	e.byID[it.ID] = p
+	e.link(p, p)
+	return p, nil
+}
+
+// link computes the links of node p to nodes [0, upto) and records them on
+// both ends.
+func (e *Engine) link(p, upto int32) {
+	q := e.vec(p)
+	eps := e.opt.Eps
+	// feature distance alone must be ≤ eps (the age term is ≥ 0)
+	minDot := float32((float64(e.norms[p]) - eps*eps) / 2)
+	for j := int32(0); j < upto; j++ {
+		nj := &e.nodes[j]
+		if nj.deleted {
+			continue
+		}
+		dt := dot32(q, e.vec(j))
+		if dt-e.norms[j]/2 < minDot-1e-6 {
+			continue
+		}
+		d := e.distDot(p, j, dt)
+		if d <= eps {
+			nj.adj = append(nj.adj, edge{p, float32(d)})
+			e.nodes[p].adj = append(e.nodes[p].adj, edge{j, float32(d)})
+		}
+	}
+}
+
+// Add inserts one face and re-clusters the region it touches. It returns
+// the face's person (0 when it waits as a candidate) and the persons whose
+// faces changed.
+func (e *Engine) Add(it Item) (person int64, ch Changes, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, err := e.insert(it)
+	if err != nil {
+		return 0, Changes{}, err
+	}
+	ch = e.recluster(e.region([]int32{p}))
+	return e.nodes[p].person, ch, nil
+}
+
+// AddBatch inserts many faces and clusters once at the end; the result is
+// the same as adding them one by one.
+func (e *Engine) AddBatch(items []Item) (Changes, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var added []int32
+	for _, it := range items {
+		p, err := e.insert(it)
+		if err != nil {
+			return e.recluster(e.region(added)), err
+		}
+		added = append(added, p)
+	}
+	return e.recluster(e.region(added)), nil
+}
+
+// Remove deletes a face (its file was deleted or re-analysed) and
+// re-clusters the region it was part of.
+func (e *Engine) Remove(id int64) (Changes, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, ok := e.byID[id]
+	if !ok {
+		return Changes{}, fmt.Errorf("%w: %d", ErrUnknownFace, id)
+	}
+	seeds := []int32{}
+	n := &e.nodes[p]
+	for _, ed := range n.adj {
+		seeds = append(seeds, ed.to)
+		e.nodes[ed.to].adj = dropEdge(e.nodes[ed.to].adj, p)
+	}
+	for _, c := range n.cannot {
+		e.nodes[c].cannot = dropIdx(e.nodes[c].cannot, p)
+	}
+	if n.label != 0 {
+		e.labels[n.label] = dropIdx(e.labels[n.label], p)
+		seeds = append(seeds, e.labels[n.label]...)
+		if len(e.labels[n.label]) == 0 {
+			delete(e.labels, n.label)
+		}
+	}
+	old := n.person
+	// the removed face leaves its person: record it as changed
+	n.adj, n.cannot, n.label, n.deleted, n.person = nil, nil, 0, true, 0
+	delete(e.byID, id)
+	ch := e.recluster(e.region(seeds))
+	if old != 0 {
+		ch.Persons = addUnique(ch.Persons, old)
+	}
+	return ch, nil
+}
+
+func dropEdge(a []edge, p int32) []edge {
+	out := a[:0]
+	for _, x := range a {
+		if x.to != p {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func dropIdx(a []int32, p int32) []int32 {
+	out := a[:0]
+	for _, x := range a {
+		if x != p {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func addUnique(a []int64, v int64) []int64 {
+	for _, x := range a {
+		if x == v {
+			return a
+		}
+	}
+	return append(a, v)
+}
+
+// region returns the live nodes connected to seeds through links and
+// must-links (faces assigned to one person), sorted ascending. No cluster
+// reaches outside such a region, so re-clustering it alone is exact.
+func (e *Engine) region(seeds []int32) []int32 {
+	seen := map[int32]bool{}
+	var out, stack []int32
+	push := func(x int32) {
+		if !seen[x] && !e.nodes[x].deleted {
+			seen[x] = true
+			out = append(out, x)
+			stack = append(stack, x)
+		}
+	}
+	for _, s := range seeds {
+		push(s)
+	}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, ed := range e.nodes[x].adj {
+			push(ed.to)
+		}
+		if l := e.nodes[x].label; l != 0 {
+			for _, y := range e.labels[l] {
+				push(y)
+			}
+		}
+	}
+	// face ids, not arrival positions, break every tie downstream
+	sort.Slice(out, func(i, j int) bool { return e.nodes[out[i]].id < e.nodes[out[j]].id })
+	return out
+}
+
+// group is a cluster under construction.
+type group struct {
+	members []int32
+	photos  map[int64]struct{}
+	label   int64
+}
+
+// clusterRegion computes the canonical clustering of the nodes in reg (a
+// closed region, sorted by face id): every result lists node indices;
+// nodes in no list are singletons. Ties are broken by position in reg, that
+// is by face id, so the result does not depend on arrival order.
+func (e *Engine) clusterRegion(reg []int32) [][]int32 {
+	in := make(map[int32]int32, len(reg)) // node -> position in reg
+	for k, x := range reg {
+		in[x] = int32(k)
+	}
+	minNb := max(e.opt.MinPts-1, 0)
+	core := make([]bool, len(reg))
+	for k, x := range reg {
+		core[k] = len(e.nodes[x].adj) >= minNb
+	}
+	parent := make([]int32, len(reg))
+	groups := make([]*group, len(reg))
+	for k, x := range reg {
+		parent[k] = int32(k)
+		groups[k] = &group{members: []int32{int32(k)}, photos: map[int64]struct{}{e.nodes[x].photo: {}}, label: e.nodes[x].label}
+	}
+	var find func(int32) int32
+	find = func(x int32) int32 {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	union := func(a, b int32) int32 {
+		ga, gb := groups[a], groups[b]
+		if len(ga.members) < len(gb.members) {
+			a, b, ga, gb = b, a, gb, ga
+		}
+		parent[b] = a
+		ga.members = append(ga.members, gb.members...)
+		for ph := range gb.photos {
+			ga.photos[ph] = struct{}{}
+		}
+		if ga.label == 0 {
+			ga.label = gb.label
+		}
+		groups[b] = nil
+		return a
+	}
+	conflict := func(a, b int32) bool {
+		ga, gb := groups[a], groups[b]
+		if ga.label != 0 && gb.label != 0 && ga.label != gb.label {
+			return true
+		}
+		if len(ga.members) > len(gb.members) {
+			ga, gb = gb, ga
+			a, b = b, a
+		}
+		for ph := range ga.photos {
+			if _, ok := gb.photos[ph]; ok {
+				return true
+			}
+		}
+		for _, m := range ga.members {
+			for _, c := range e.nodes[reg[m]].cannot {
+				if k, ok := in[c]; ok && find(k) == b {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	// must-links: faces assigned to one person start as one group
+	for k, x := range reg {
+		if l := e.nodes[x].label; l != 0 {
+			first := in[e.labels[l][0]]
+			for _, y := range e.labels[l] {
+				if fy, ok := in[y]; ok && fy < first {
+					first = fy
+				}
+			}
+			if a, b := find(int32(k)), find(first); a != b {
+				union(a, b)
+			}
+			core[k] = true
+		}
+	}
+	// core-core links in ascending distance (ties by node pair)
+	type link struct {
+		a, b int32
+		d    float32
+	}
+	var links []link
+	for k, x := range reg {
+		if !core[k] {
+			continue
+		}
+		for _, ed := range e.nodes[x].adj {
+			j := in[ed.to]
+			if int32(k) < j && core[j] {
+				links = append(links, link{int32(k), j, ed.d})
+			}
+		}
+	}
+	sort.Slice(links, func(i, j int) bool {
+		if links[i].d != links[j].d {
+			return links[i].d < links[j].d
+		}
+		if links[i].a != links[j].a {
+			return links[i].a < links[j].a
+		}
+		return links[i].b < links[j].b
+	})
+	between := func(a, b int32) int {
+		ga := groups[a]
+		if len(ga.members) > len(groups[b].members) {
+			ga = groups[b]
+			b = a
+		}
+		n := 0
+		for _, m := range ga.members {
+			for _, ed := range e.nodes[reg[m]].adj {
+				if core[in[ed.to]] && find(in[ed.to]) == b {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	for _, l := range links {
+		a, b := find(l.a), find(l.b)
+		if a == b || conflict(a, b) {
+			continue
+		}
+		if e.opt.Link > 0 {
+			na, nb := len(groups[a].members), len(groups[b].members)
+			if float64(between(a, b)) < e.opt.Link*float64(na)*float64(nb) {
+				continue
+			}
+		}
+		union(a, b)
+	}
+	// border faces join the nearest core's cluster, nearest first
+	type border struct {
+		k    int32
+		best float32
+	}
+	var borders []border
+	for k, x := range reg {
+		if core[k] {
+			continue
+		}
+		best := float32(math.Inf(1))
+		for _, ed := range e.nodes[x].adj {
+			if core[in[ed.to]] && ed.d < best {
+				best = ed.d
+			}
+		}
+		if !math.IsInf(float64(best), 1) {
+			borders = append(borders, border{int32(k), best})
+		}
+	}
+	sort.Slice(borders, func(i, j int) bool {
+		if borders[i].best != borders[j].best {
+			return borders[i].best < borders[j].best
+		}
+		return borders[i].k < borders[j].k
+	})
+	for _, bd := range borders {
+		adj := append([]edge(nil), e.nodes[reg[bd.k]].adj...)
+		sort.Slice(adj, func(i, j int) bool {
+			if adj[i].d != adj[j].d {
+				return adj[i].d < adj[j].d
+			}
+			return in[adj[i].to] < in[adj[j].to]
+		})
+		for _, ed := range adj {
+			j := in[ed.to]
+			if !core[j] {
+				continue
+			}
+			a, b := find(bd.k), find(j)
+			if a != b && !conflict(a, b) {
+				union(a, b)
+				break
+			}
+		}
+	}
+	var out [][]int32
+	for k := range reg {
+		if g := groups[k]; g != nil && parent[k] == int32(k) {
+			c := make([]int32, len(g.members))
+			for i, m := range g.members {
+				c[i] = reg[m]
+			}
+			sort.Slice(c, func(i, j int) bool { return e.nodes[c[i]].id < e.nodes[c[j]].id })
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return e.nodes[out[i][0]].id < e.nodes[out[j][0]].id })
+	return out
+}
+
+// recluster re-clusters the closed region reg and gives the new clusters
+// person ids: a cluster holding faces the user assigned to a person takes
+// that person's id; the others take the id of the old person they share the
+// most faces with (named persons first on ties, then the older id); the
+// rest get new ids. Clusters smaller than MinSize without user faces are
+// candidates (person 0).
+func (e *Engine) recluster(reg []int32) Changes {
+	if len(reg) == 0 {
+		return Changes{}
+	}
+	clusters := e.clusterRegion(reg)
+	inCluster := map[int32]bool{}
+	type cand struct {
+		c   int
+		old int64
+		n   int
+	}
+	newID := make([]int64, len(clusters))
+	used := map[int64]bool{}
+	var cands []cand
+	isPerson := make([]bool, len(clusters))
+	for c, cl := range clusters {
+		var label int64
+		overlap := map[int64]int{}
+		for _, x := range cl {
+			inCluster[x] = true
+			if l := e.nodes[x].label; l != 0 {
+				label = l
+			}
+			if p := e.nodes[x].person; p != 0 {
+				overlap[p]++
+			}
+		}
+		isPerson[c] = label != 0 || len(cl) >= e.opt.MinSize
+		if label != 0 {
+			newID[c] = label
+			used[label] = true
+			continue
+		}
+		if !isPerson[c] {
+			continue
+		}
+		for p, n := range overlap {
+			cands = append(cands, cand{c, p, n})
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if a.n != b.n {
+			return a.n > b.n
+		}
+		an, bn := e.names[a.old] != "", e.names[b.old] != ""
+		if an != bn {
+			return an
+		}
+		if a.old != b.old {
+			return a.old < b.old
+		}
+		return a.c < b.c
+	})
+	for _, cd := range cands {
+		if newID[cd.c] == 0 && !used[cd.old] && e.labels[cd.old] == nil {
+			newID[cd.c] = cd.old
+			used[cd.old] = true
+		}
+	}
+	changed := map[int64]bool{}
+	set := func(x int32, p int64) {
+		if old := e.nodes[x].person; old != p {
+			if old != 0 {
+				changed[old] = true
+			}
+			if p != 0 {
+				changed[p] = true
+			}
+			e.nodes[x].person = p
+		}
+	}
+	for c, cl := range clusters {
+		if isPerson[c] && newID[c] == 0 {
+			newID[c] = e.newPersonID()
+		}
+		for _, x := range cl {
+			set(x, newID[c])
+		}
+	}
+	for _, x := range reg {
+		if !inCluster[x] {
+			set(x, 0)
+		}
+	}
+	var ch Changes
+	for p := range changed {
+		ch.Persons = append(ch.Persons, p)
+	}
+	sort.Slice(ch.Persons, func(i, j int) bool { return ch.Persons[i] < ch.Persons[j] })
+	return ch
+}
+
+func (e *Engine) newPersonID() int64 {
+	for {
+		id := e.nextID
+		e.nextID++
+		if _, ok := e.labels[id]; !ok && e.names[id] == "" {
+			return id
+		}
+	}
+}
+
+// SetNextPersonID makes new persons get ids from id on (the index restores
+// it after a restart so ids are never reused).
+func (e *Engine) SetNextPersonID(id int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.nextID = max(e.nextID, id)
+}
+
+// Recluster re-clusters every face from scratch (the result is the same as
+// the incremental one; use it after changing options) keeping person ids by
+// overlap.
+func (e *Engine) Recluster() Changes {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.reclusterAll()
+}
+
+func (e *Engine) reclusterAll() Changes {
+	var all Changes
+	done := make([]bool, len(e.nodes))
+	for i := range e.nodes {
+		if e.nodes[i].deleted || done[i] {
+			continue
+		}
+		reg := e.region([]int32{int32(i)})
+		for _, x := range reg {
+			done[x] = true
+		}
+		ch := e.recluster(reg)
+		all.Persons = append(all.Persons, ch.Persons...)
+	}
+	sort.Slice(all.Persons, func(i, j int) bool { return all.Persons[i] < all.Persons[j] })
+	return all
+}
+
+// SetOptions changes the options and re-links and re-clusters everything,
+// keeping person ids by overlap.
+func (e *Engine) SetOptions(opt Options) Changes {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if opt.MinSize <= 0 {
+		opt.MinSize = 2
+	}
+	e.opt = opt
+	for i := range e.nodes {
+		e.nodes[i].adj = nil
+	}
+	for i := range e.nodes {
+		if !e.nodes[i].deleted {
+			e.link(int32(i), int32(i))
+		}
+	}
+	return e.reclusterAll()
+}
+
+// PersonOf returns the person of a face (0 for a candidate).
+func (e *Engine) PersonOf(face int64) (int64, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, ok := e.byID[face]
+	if !ok {
+		return 0, fmt.Errorf("%w: %d", ErrUnknownFace, face)
+	}
+	return e.nodes[p].person, nil
+}
+
+// Persons returns every person, ordered by size descending, then id.
+func (e *Engine) Persons() []Person {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := map[int64]*Person{}
+	for i := range e.nodes {
+		n := &e.nodes[i]
+		if n.deleted || n.person == 0 {
+			continue
+		}
+		p := m[n.person]
+		if p == nil {
+			p = &Person{ID: n.person, Name: e.names[n.person]}
+			m[n.person] = p
+		}
+		p.Faces = append(p.Faces, n.id)
+	}
+	out := make([]Person, 0, len(m))
+	for _, p := range m {
+		sort.Slice(p.Faces, func(i, j int) bool { return p.Faces[i] < p.Faces[j] })
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if len(out[i].Faces) != len(out[j].Faces) {
+			return len(out[i].Faces) > len(out[j].Faces)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+func (e *Engine) members(person int64) []int32 {
+	var out []int32
+	for i := range e.nodes {
+		if !e.nodes[i].deleted && e.nodes[i].person == person {
+			out = append(out, int32(i))
+		}
+	}
+	return out
+}
+
+func (e *Engine) hasPerson(person int64) bool {
+	if _, ok := e.labels[person]; ok {
+		return true
+	}
+	for i := range e.nodes {
+		if !e.nodes[i].deleted && e.nodes[i].person == person {
+			return true
+		}
+	}
+	return false
+}
+
+// Name names a person (the name survives re-clustering, merges and splits:
+// it stays with the person id). An empty name clears it.
+func (e *Engine) Name(person int64, name string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.hasPerson(person) {
+		return fmt.Errorf("%w: %d", ErrUnknownPerson, person)
+	}
+	if name == "" {
+		delete(e.names, person)
+	} else {
+		e.names[person] = name
+	}
+	return nil
+}
+
+// setLabel makes face x a user-assigned face of person (0 clears).
+func (e *Engine) setLabel(x int32, person int64) {
+	n := &e.nodes[x]
+	if n.label == person {
+		return
+	}
+	if n.label != 0 {
+		e.labels[n.label] = dropIdx(e.labels[n.label], x)
+		if len(e.labels[n.label]) == 0 {
+			delete(e.labels, n.label)
+		}
+	}
+	n.label = person
+	if person != 0 {
+		e.labels[person] = append(e.labels[person], x)
+	}
+}
+
+// Assign records that the user put face into person (a must-link with the
+// person's other assigned faces and a cannot-link with every other assigned
+// person). person 0 creates a new person. It returns the person id.
+func (e *Engine) Assign(face, person int64) (int64, Changes, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x, ok := e.byID[face]
+	if !ok {
+		return 0, Changes{}, fmt.Errorf("%w: %d", ErrUnknownFace, face)
+	}
+	if person == 0 {
+		person = e.newPersonID()
+	} else if !e.hasPerson(person) {
+		return 0, Changes{}, fmt.Errorf("%w: %d", ErrUnknownPerson, person)
+	}
+	seeds := []int32{x}
+	if old := e.nodes[x].label; old != 0 {
+		seeds = append(seeds, e.labels[old]...)
+	}
+	// pin the person's current faces so the assignment cannot pull the
+	// person apart
+	for _, m := range e.members(person) {
+		if e.nodes[m].label == 0 {
+			e.setLabel(m, person)
+		}
+	}
+	e.setLabel(x, person)
+	seeds = append(seeds, e.labels[person]...)
+	ch := e.recluster(e.region(seeds))
+	return person, ch, nil
+}
+
+// Merge makes one person of a and b: all their faces become user-assigned
+// faces of a (b's name is kept only if a has none). It returns a.
+func (e *Engine) Merge(a, b int64) (Changes, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.hasPerson(a) {
+		return Changes{}, fmt.Errorf("%w: %d", ErrUnknownPerson, a)
+	}
+	if !e.hasPerson(b) {
+		return Changes{}, fmt.Errorf("%w: %d", ErrUnknownPerson, b)
+	}
+	if a == b {
+		return Changes{}, nil
+	}
+	var seeds []int32
+	for _, p := range []int64{a, b} {
+		ms := e.members(p)
+		ms = append(ms, e.labels[p]...)
+		for _, m := range ms {
+			e.setLabel(m, a)
+		}
+		seeds = append(seeds, ms...)
+	}
+	if e.names[a] == "" && e.names[b] != "" {
+		e.names[a] = e.names[b]
+	}
+	delete(e.names, b)
+	ch := e.recluster(e.region(seeds))
+	ch.Persons = addUnique(ch.Persons, b)
+	return ch, nil
+}
+
+// Split moves faces out of person into a new person and returns its id.
+// Both parts become user-assigned, so they never merge again unless the user
+// merges them; the name stays with the original person.
+func (e *Engine) Split(person int64, faces []int64) (int64, Changes, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.hasPerson(person) {
+		return 0, Changes{}, fmt.Errorf("%w: %d", ErrUnknownPerson, person)
+	}
+	move := map[int32]bool{}
+	for _, f := range faces {
+		x, ok := e.byID[f]
+		if !ok {
+			return 0, Changes{}, fmt.Errorf("%w: %d", ErrUnknownFace, f)
+		}
+		move[x] = true
+	}
+	np := e.newPersonID()
+	rest := append(e.members(person), e.labels[person]...)
+	var seeds []int32
+	for _, m := range rest {
+		if !move[m] {
+			e.setLabel(m, person)
+		}
+		seeds = append(seeds, m)
+	}
+	for x := range move {
+		e.setLabel(x, np)
+		seeds = append(seeds, x)
+	}
+	ch := e.recluster(e.region(seeds))
+	return np, ch, nil
+}
+
+// NotPerson records "this face is not person": cannot-links between the face
+// and every current face of the person; a user assignment of the face to
+// that person is dropped.
+func (e *Engine) NotPerson(face, person int64) (Changes, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x, ok := e.byID[face]
+	if !ok {
+		return Changes{}, fmt.Errorf("%w: %d", ErrUnknownFace, face)
+	}
+	if !e.hasPerson(person) {
+		return Changes{}, fmt.Errorf("%w: %d", ErrUnknownPerson, person)
+	}
+	if e.nodes[x].label == person {
+		e.setLabel(x, 0)
+	}
+	seeds := []int32{x}
+	ms := append(e.members(person), e.labels[person]...)
+	for _, m := range ms {
+		if m != x {
+			e.cannotLink(x, m)
+			seeds = append(seeds, m)
+		}
+	}
+	return e.recluster(e.region(seeds)), nil
+}
+
+// CannotLink records that faces a and b are never the same person.
+func (e *Engine) CannotLink(a, b int64) (Changes, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x, ok := e.byID[a]
+	if !ok {
+		return Changes{}, fmt.Errorf("%w: %d", ErrUnknownFace, a)
+	}
+	y, ok := e.byID[b]
+	if !ok {
+		return Changes{}, fmt.Errorf("%w: %d", ErrUnknownFace, b)
+	}
+	e.cannotLink(x, y)
+	return e.recluster(e.region([]int32{x, y})), nil
+}
+
+func (e *Engine) cannotLink(x, y int32) {
+	for _, c := range e.nodes[x].cannot {
+		if c == y {
+			return
+		}
+	}
+	e.nodes[x].cannot = append(e.nodes[x].cannot, y)
+	e.nodes[y].cannot = append(e.nodes[y].cannot, x)
+}
+
+// Batch clusters items with the Engine's method in one pass and returns the
+// clusters that are persons as index lists into items, largest first.
+func Batch(items []Item, opt Options) ([][]int, error) {
+	e := NewEngine(opt)
+	if _, err := e.AddBatch(items); err != nil {
+		return nil, err
+	}
+	idx := make(map[int64]int, len(items))
+	for i, it := range items {
+		idx[it.ID] = i
+	}
+	var out [][]int
+	for _, p := range e.Persons() {
+		g := make([]int, len(p.Faces))
+		for k, f := range p.Faces {
+			g[k] = idx[f]
+		}
+		sort.Ints(g)
+		out = append(out, g)
+	}
+	return out, nil
+}
