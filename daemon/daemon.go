@@ -1,0 +1,237 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Daemon. Zero values take the documented defaults.
+type Options struct {
+	// InputDirectory is the watched folder (required).
+	InputDirectory string
+	// Workers is the number of analysis workers; default runtime.NumCPU().
+	Workers int
+	// Version is reported by the status API.
+	Version string
+	// BatchSize is the number of analysed files after which clustering and
+	// export run even if the queue is not empty; default 64.
+	BatchSize int
+	// BatchDelay bounds the time between a result and its export when the
+	// queue is busy; default 5 s.
+	BatchDelay time.Duration
+	// RescanInterval is the period of the reconciliation scan; 0 = only at
+	// start and when the watcher asks.
+	RescanInterval time.Duration
+	// RemoveGrace is how long a vanished file's faces are kept in case it
+	// reappears under another name (rename, move); default 2 s.
+	RemoveGrace time.Duration
+	// ShutdownTimeout bounds Run's return after its context is cancelled:
+	// in-flight work is finished or requeued within it; default 10 s.
+	ShutdownTimeout time.Duration
+	// Walk lists candidate files; default: WalkDir skipping hidden names,
+	// sidecars and extensions outside DefaultExtensions.
+	Walk WalkFunc
+	// Logger gets structured logs; default slog.Default().
+	Logger *slog.Logger
+	// OnAnalyzed, when set, is called after each analysis attempt (tests
+	// count analyses with it).
+	OnAnalyzed func(path string, err error)
+}
+
+// Deps are the daemon's collaborators. Watcher is optional (RunOnce and
+// tests without one).
+type Deps struct {
+	Store     Store
+	Analyzer  Analyzer
+	Clusterer Clusterer
+	Exporter  Exporter
+	Watcher   Watcher
+}
+
+// Daemon runs the pipeline. Build one with New; call Run or RunOnce once.
+type Daemon struct {
+	opt  Options
+	deps Deps
+	log  *slog.Logger
+	root string
+
+	ops     chan op
+	started time.Time
+
+	// live counters for the status API.
+	inFlight atomic.Int64
+	scanning atomic.Int64
+	meter    meter
+	errs     errorRing
+	scanMu   sync.Mutex // one reconciliation at a time
+	lastScan atomic.Pointer[time.Time]
+	coord    atomic.Pointer[coordinator]
+}
+
+// New checks opt and deps and returns a Daemon.
+func New(opt Options, deps Deps) (*Daemon, error) {
+	if opt.InputDirectory == "" {
+		return nil, errors.New("daemon: InputDirectory is empty")
+	}
+	root, err := filepath.Abs(opt.InputDirectory)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: input folder: %w", err)
+	}
+	if fi, err := os.Stat(root); err != nil {
+		return nil, fmt.Errorf("daemon: input folder: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("daemon: input folder %s is not a folder", root)
+	}
+	if deps.Store == nil || deps.Analyzer == nil || deps.Clusterer == nil || deps.Exporter == nil {
+		return nil, errors.New("daemon: Store, Analyzer, Clusterer and Exporter are required")
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.NumCPU()
+	}
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = 64
+	}
+	if opt.BatchDelay <= 0 {
+		opt.BatchDelay = 5 * time.Second
+	}
+	if opt.RemoveGrace <= 0 {
+		opt.RemoveGrace = 2 * time.Second
+	}
+	if opt.ShutdownTimeout <= 0 {
+		opt.ShutdownTimeout = 10 * time.Second
+	}
+	if opt.Walk == nil {
+		opt.Walk = DefaultWalk
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	return &Daemon{opt: opt, deps: deps, log: opt.Logger, root: root,
+		ops: make(chan op), errs: errorRing{max: 50}}, nil
+}
+
+// Root returns the absolute input folder.
+func (d *Daemon) Root() string { return d.root }
+
+// Summary is what RunOnce did.
+type Summary struct {
+	Seen, Queued     int // files found by the scan, files (re)queued
+	Analysed, Failed int // analyses done in this run, failures
+	Renamed, Removed int
+	Exported         int // sidecars written
+	ExportFailed     int
+	Faces, Persons   int // index totals at the end
+	Duration         time.Duration
+	Errors           []FileError
+}
+
+// FileError is a file that could not be processed.
+type FileError struct {
+	Path   string
+	Reason string
+	Time   time.Time
+}
+
+// Run runs the daemon until ctx is cancelled: recovery of the queue, a
+// reconciliation scan, then watcher events and periodic rescans. After ctx
+// ends it finishes or requeues in-flight work within ShutdownTimeout and
+// returns nil.
+func (d *Daemon) Run(ctx context.Context) error {
+	_, err := d.run(ctx, false)
+	return err
+}
+
+// RunOnce reconciles the tree, analyses everything queued, clusters,
+// exports and returns what it did.
+func (d *Daemon) RunOnce(ctx context.Context) (Summary, error) {
+	return d.run(ctx, true)
+}
+
+func (d *Daemon) run(ctx context.Context, once bool) (Summary, error) {
+	d.started = time.Now()
+	c := newCoordinator(d, once)
+	if n, err := d.deps.Store.RecoverLeases(ctx); err != nil {
+		return Summary{}, fmt.Errorf("recover queue: %w", err)
+	} else if n > 0 {
+		d.log.Info("requeued work interrupted by the last shutdown", "files", n)
+	}
+
+	// The observer side: reconciliation and watcher events, which read the
+	// index and send writes to the coordinator.
+	obsCtx, stopObs := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.observeLoop(obsCtx, once, c)
+	}()
+	sum, err := c.loop(ctx)
+	stopObs()
+	wg.Wait()
+	sum.Duration = time.Since(d.started)
+	return sum, err
+}
+
+// observeLoop runs the start-up scan, then (unless once) serves watcher
+// events, rescan requests and the periodic rescan until ctx ends.
+func (d *Daemon) observeLoop(ctx context.Context, once bool, c *coordinator) {
+	var watchErr chan error
+	var events <-chan Event
+	var rescans <-chan struct{}
+	if !once && d.deps.Watcher != nil {
+		watchErr = make(chan error, 1)
+		go func() { watchErr <- d.deps.Watcher.Run(ctx) }()
+		events, rescans = d.deps.Watcher.Events(), d.deps.Watcher.Rescans()
+	}
+	res, err := d.reconcile(ctx, d.root)
+	if err != nil && ctx.Err() == nil {
+		d.log.Error("reconciliation failed", "err", err)
+	}
+	d.send(ctx, op{scanDone: &res})
+	if once {
+		return
+	}
+	var tick <-chan time.Time
+	if d.opt.RescanInterval > 0 {
+		t := time.NewTicker(d.opt.RescanInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-watchErr:
+			watchErr = nil
+			if err != nil && ctx.Err() == nil {
+				d.log.Error("watcher stopped; relying on periodic rescans", "err", err)
+			}
+		case ev := <-events:
+			if ev.Removed {
+				d.send(ctx, op{missing: ev.Path})
+				continue
+			}
+			if _, err := d.observe(ctx, ev.Path, &ScanCounts{}); err != nil && ctx.Err() == nil {
+				d.log.Warn("cannot look at changed file", "file", ev.Path, "err", err)
+			}
+		case <-rescans:
+			d.rescan(ctx)
+		case <-tick:
+			d.rescan(ctx)
+		}
+	}
+}
+
+func (d *Daemon) rescan(ctx context.Context) {
+	if _, err := d.reconcile(ctx, d.root); err != nil && ctx.Err() == nil {
+		d.log.Error("reconciliation failed", "err", err)
+	}
+}

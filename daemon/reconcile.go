@@ -1,0 +1,173 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ScanCounts is what a reconciliation found.
+type ScanCounts struct {
+	Seen    int // candidate files
+	Queued  int // queued for analysis
+	Touched int // same content, new size or mtime recorded
+	Missing int // known files no longer on disk (removed after a grace)
+}
+
+// DefaultExtensions are the media file extensions DefaultWalk accepts.
+var DefaultExtensions = []string{".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp",
+	".mp4", ".mov", ".avi", ".mkv", ".m4v"}
+
+// DefaultWalk walks root with filepath.WalkDir, skipping hidden names and
+// files whose extension is not in DefaultExtensions. Symbolic links are
+// reported, not followed.
+func DefaultWalk(ctx context.Context, root string, fn func(path string) error) error {
+	return filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			if p == root {
+				return err
+			}
+			return nil // an unreadable sub-folder: skip it
+		}
+		if p != root && strings.HasPrefix(de.Name(), ".") {
+			if de.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if de.IsDir() || !IsMedia(p) {
+			return nil
+		}
+		return fn(p)
+	})
+}
+
+// IsMedia reports whether p has one of DefaultExtensions (case-insensitive).
+func IsMedia(p string) bool {
+	ext := strings.ToLower(filepath.Ext(p))
+	for _, e := range DefaultExtensions {
+		if ext == e {
+			return true
+		}
+	}
+	return false
+}
+
+// reconcile compares the tree under dir with the index: new and changed
+// files are queued, known files that vanished are reported missing.
+func (d *Daemon) reconcile(ctx context.Context, dir string) (ScanCounts, error) {
+	d.scanMu.Lock()
+	defer d.scanMu.Unlock()
+	d.scanning.Add(1)
+	defer d.scanning.Add(-1)
+	start := time.Now()
+	var c ScanCounts
+	seen := map[string]bool{}
+	err := d.opt.Walk(ctx, dir, func(p string) error {
+		seen[p] = true
+		_, err := d.observe(ctx, p, &c)
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("cannot look at file", "file", p, "err", err)
+			return nil
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return c, fmt.Errorf("walk %s: %w", dir, err)
+	}
+	known, err := d.deps.Store.Files(ctx, dir)
+	if err != nil {
+		return c, fmt.Errorf("list index under %s: %w", dir, err)
+	}
+	for _, f := range known {
+		if seen[f.Path] {
+			continue
+		}
+		if _, err := os.Lstat(f.Path); errors.Is(err, fs.ErrNotExist) {
+			c.Missing++
+			d.send(ctx, op{missing: f.Path})
+		}
+	}
+	now := time.Now()
+	d.lastScan.Store(&now)
+	d.log.Info("reconciliation done", "folder", dir, "seen", c.Seen, "queued", c.Queued,
+		"touched", c.Touched, "missing", c.Missing, "took", time.Since(start).Round(time.Millisecond))
+	return c, nil
+}
+
+// observe decides what a file that exists (or existed) at p needs: nothing,
+// a new size and mtime (same content), or analysis. It returns whether p
+// was queued.
+func (d *Daemon) observe(ctx context.Context, p string, c *ScanCounts) (bool, error) {
+	c.Seen++
+	rec, known, err := d.deps.Store.File(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	fi, statErr := os.Stat(p)
+	switch {
+	case statErr != nil && errors.Is(statErr, fs.ErrNotExist):
+		if _, err := os.Lstat(p); err != nil {
+			// Gone again (a temporary file, a rename in progress).
+			if known {
+				c.Missing++
+				d.send(ctx, op{missing: p})
+			}
+			return false, nil
+		}
+		// A dangling symbolic link: the worker records why.
+	case statErr != nil:
+		// Unreadable, a symlink loop...: queue it so the reason is recorded.
+	case fi.IsDir():
+		cc, err := d.reconcile(ctx, p)
+		c.Seen += cc.Seen - 1
+		c.Queued += cc.Queued
+		c.Touched += cc.Touched
+		return false, err
+	case known && rec.State == StatePending:
+		return false, nil // already queued
+	case known && rec.Size == fi.Size() && rec.ModTime.Equal(fi.ModTime()):
+		return false, nil // unchanged
+	case known && rec.Hash != "":
+		// Size or mtime differ: compare the content before analysing again.
+		h, err := hashFile(p)
+		if err == nil && h == rec.Hash {
+			c.Touched++
+			return false, d.send(ctx, op{touch: &FileRecord{Path: p, Size: fi.Size(), ModTime: fi.ModTime()}})
+		}
+	}
+	reason := "new"
+	if known {
+		reason = "changed"
+	}
+	if err := d.send(ctx, op{enqueue: p, reason: reason}); err != nil {
+		return false, err
+	}
+	c.Queued++
+	return true, nil
+}
+
+// hashFile returns the lower-case hex sha256 of the file at p.
+func hashFile(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
