@@ -1,0 +1,96 @@
+package exporters
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// TempPrefix starts the name of every temporary file faced writes next to a
+// sidecar; IsTempName recognises them.
+const TempPrefix = ".faced-tmp-"
+
+// IsTempName reports whether name (a base name or a path) is one of faced's
+// temporary files, which a watcher should ignore.
+func IsTempName(name string) bool {
+	return strings.HasPrefix(filepath.Base(name), TempPrefix)
+}
+
+// errChanged: the target changed between read and rename.
+var errChanged = errors.New("target changed")
+
+// staleTemp is the age after which a leftover temporary file (from a
+// crash) is removed.
+const staleTemp = time.Hour
+
+// WriteAtomic replaces path by data: it writes a temporary file in the same
+// folder, fsyncs it, calls unchanged (when set) and gives up with an error
+// wrapping errChanged if it returns false, calls onWrite (when set), renames
+// the temporary file over path and fsyncs the folder. A reader (or a crash)
+// sees the old file or the new one, never a partial one.
+func WriteAtomic(path string, data []byte, perm os.FileMode, unchanged func() bool, onWrite func(string)) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, TempPrefix+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("exporters: create temporary file for %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("exporters: write %s: %w", tmp, err)
+	}
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("exporters: chmod %s: %w", tmp, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("exporters: fsync %s: %w", tmp, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("exporters: close %s: %w", tmp, err)
+	}
+	if unchanged != nil && !unchanged() {
+		err = fmt.Errorf("exporters: %s: %w", path, errChanged)
+		return err
+	}
+	if onWrite != nil {
+		onWrite(path)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("exporters: replace %s: %w", path, err)
+	}
+	syncDir(dir)
+	removeStaleTemps(path)
+	return nil
+}
+
+// syncDir makes the rename durable (not possible on every OS: ignored).
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	d.Close()
+}
+
+// removeStaleTemps removes temporary files of path left by a crash.
+func removeStaleTemps(path string) {
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), TempPrefix+globEscape(filepath.Base(path))+".*"))
+	for _, m := range matches {
+		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > staleTemp {
+			os.Remove(m)
+		}
+	}
+}
+
+func globEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(s)
+}

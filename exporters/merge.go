@@ -1,0 +1,711 @@
+package exporters
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/faced/faced/exporters/xmp"
+	"github.com/faced/faced/face"
+)
+
+// Namespace URIs faced reads and writes. Where tools disagree on a URI, the
+// aliases are read as the same vocabulary and the existing spelling is kept.
+const (
+	NSFaced   = "http://ns.faced.dev/faced/1.0/"
+	nsMWGRS   = "http://www.metadataworkinggroup.com/schemas/regions/"
+	nsStArea  = "http://ns.adobe.com/xmp/sType/Area#"
+	nsStDim   = "http://ns.adobe.com/xap/1.0/sType/Dimensions#"
+	nsMP      = "http://ns.microsoft.com/photo/1.2/"
+	nsMPRI    = "http://ns.microsoft.com/photo/1.2/t/RegionInfo#"
+	nsMPReg   = "http://ns.microsoft.com/photo/1.2/t/Region#"
+	nsDigiKam = "http://www.digikam.org/ns/1.0/"
+	nsDigiKm4 = "http://www.digikam.org/" // digiKam 4 spelling, read by Exiv2 as digiKam
+	nsLR      = "http://ns.adobe.com/lightroom/1.0/"
+	nsDC      = "http://purl.org/dc/elements/1.1/"
+	nsMSPhoto = "http://ns.microsoft.com/photo/1.0/"
+	nsMSPhot2 = "http://ns.microsoft.com/photo/1.0" // spelling without the slash (ExifTool accepts both)
+	nsMedPro  = "http://ns.iview-multimedia.com/mediapro/1.0/"
+)
+
+// Matching thresholds: an existing faced region is the same face when the
+// IoU reaches ownIoU; a region written by another tool or the user is the
+// same face from foreignIoU (hand-drawn boxes are looser than a detector's;
+// digiKam itself uses 0.25 for confirmed faces).
+const (
+	ownIoU     = 0.5
+	foreignIoU = 0.3
+)
+
+// mergeInput is what merge needs beyond the document.
+type mergeInput struct {
+	photo   Photo
+	opts    Options
+	sidecar string
+}
+
+// want is one region as faced wants it written.
+type want struct {
+	r    Region
+	box  face.Box // normalised on stored pixels, top-left form
+	name string   // name to write ("" = none)
+}
+
+// exRegion is a region found in the document.
+type exRegion struct {
+	arr, li, res *xmp.Elem
+	box          face.Box
+	hasBox       bool
+	name         string
+	hasName      bool
+	typ          string
+	faceID       int64
+	ours         bool
+	assigned     string
+	used         bool
+}
+
+func (x *exRegion) userEdited(desired string) bool {
+	return x.hasName && x.name != "" && x.name != x.assigned && x.name != desired
+}
+
+func fmtF(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func fmtRound(v float64, dec int) string {
+	p := math.Pow(10, float64(dec))
+	return strconv.FormatFloat(math.Round(v*p)/p, 'f', -1, 64)
+}
+
+// SanitizeName makes a person name safe for region names and keyword
+// paths: "/" and "|" are hierarchy separators, so both become "\" (what
+// digiKam does with "/" on import).
+func SanitizeName(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.NewReplacer("/", `\`, "|", `\`).Replace(s)
+}
+
+// regionName is the name faced writes for r.
+func regionName(r Region, o Options) string {
+	if n := SanitizeName(r.Name); n != "" {
+		return n
+	}
+	if o.UnnamedLabel == "" || r.PersonID <= 0 {
+		return ""
+	}
+	if strings.Contains(o.UnnamedLabel, "%") {
+		return SanitizeName(fmt.Sprintf(o.UnnamedLabel, r.PersonID))
+	}
+	return SanitizeName(fmt.Sprintf("%s %d", o.UnnamedLabel, r.PersonID))
+}
+
+// normBox clamps b to the stored frame and normalises it.
+func normBox(b face.Box, w, h int) face.Box {
+	fw, fh := float64(w), float64(h)
+	c := face.Box{X1: clamp(b.X1, 0, fw), Y1: clamp(b.Y1, 0, fh), X2: clamp(b.X2, 0, fw), Y2: clamp(b.Y2, 0, fh)}
+	return face.Box{X1: c.X1 / fw, Y1: c.Y1 / fh, X2: c.X2 / fw, Y2: c.Y2 / fh}
+}
+
+func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
+
+func parseF(s string) (float64, bool) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	return v, err == nil && !math.IsNaN(v) && !math.IsInf(v, 0)
+}
+
+func parseID(s string) int64 {
+	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+// readMWG lists the MWG regions of regions resource rs.
+func readMWG(rs *xmp.Elem) (arr *xmp.Elem, out []*exRegion) {
+	f, ok := xmp.FindField(rs, "RegionList", nsMWGRS)
+	if !ok || f.El == nil {
+		return nil, nil
+	}
+	arr = xmp.ArrayOf(f.El)
+	for _, li := range xmp.Items(arr) {
+		res := xmp.Resource(li)
+		x := &exRegion{arr: arr, li: li, res: res}
+		x.name, x.hasName = xmp.Value(res, "Name", nsMWGRS)
+		x.typ, _ = xmp.Value(res, "Type", nsMWGRS)
+		if af, ok := xmp.FindField(res, "Area", nsMWGRS); ok && af.El != nil {
+			a := xmp.Resource(af.El)
+			cx, ok1 := xmp.Value(a, "x", nsStArea)
+			cy, ok2 := xmp.Value(a, "y", nsStArea)
+			w, ok3 := xmp.Value(a, "w", nsStArea)
+			h, ok4 := xmp.Value(a, "h", nsStArea)
+			unit, _ := xmp.Value(a, "unit", nsStArea)
+			fx, o1 := parseF(cx)
+			fy, o2 := parseF(cy)
+			fw, o3 := parseF(w)
+			fh, o4 := parseF(h)
+			if ok1 && ok2 && ok3 && ok4 && o1 && o2 && o3 && o4 && (unit == "" || unit == "normalized") {
+				x.box = face.Box{X1: fx - fw/2, Y1: fy - fh/2, X2: fx + fw/2, Y2: fy + fh/2}
+				x.hasBox = true
+			}
+		}
+		if ef, ok := xmp.FindField(res, "Extensions", nsMWGRS); ok && ef.El != nil {
+			ext := xmp.Resource(ef.El)
+			if v, ok := xmp.Value(ext, "FaceID", NSFaced); ok {
+				x.faceID, x.ours = parseID(v), true
+			}
+			x.assigned, _ = xmp.Value(ext, "AssignedName", NSFaced)
+		}
+		out = append(out, x)
+	}
+	return arr, out
+}
+
+// readMP lists the Microsoft regions of RegionInfo resource ri.
+func readMP(ri *xmp.Elem) (arr *xmp.Elem, out []*exRegion) {
+	f, ok := xmp.FindField(ri, "Regions", nsMPRI)
+	if !ok || f.El == nil {
+		return nil, nil
+	}
+	arr = xmp.ArrayOf(f.El)
+	for _, li := range xmp.Items(arr) {
+		res := xmp.Resource(li)
+		x := &exRegion{arr: arr, li: li, res: res}
+		x.name, x.hasName = xmp.Value(res, "PersonDisplayName", nsMPReg)
+		if rect, ok := xmp.Value(res, "Rectangle", nsMPReg); ok {
+			parts := strings.Split(rect, ",")
+			if len(parts) == 4 {
+				var v [4]float64
+				good := true
+				for i, p := range parts {
+					var ok bool
+					if v[i], ok = parseF(p); !ok {
+						good = false
+					}
+				}
+				if good {
+					x.box = face.Box{X1: v[0], Y1: v[1], X2: v[0] + v[2], Y2: v[1] + v[3]}
+					x.hasBox = true
+				}
+			}
+		}
+		if v, ok := xmp.Value(res, "FaceID", NSFaced); ok {
+			x.faceID, x.ours = parseID(v), true
+		}
+		x.assigned, _ = xmp.Value(res, "AssignedName", NSFaced)
+		out = append(out, x)
+	}
+	return arr, out
+}
+
+// topStruct returns the resource of top-level struct property local,
+// creating it in the top rdf:Description when create is set.
+func topStruct(d *xmp.Doc, ns, prefix, local string, create bool) *xmp.Elem {
+	if f, ok := d.FindTop(local, ns); ok && f.El != nil {
+		return xmp.Resource(f.El)
+	}
+	if !create {
+		return nil
+	}
+	return xmp.AddStruct(d.Top(), ns, prefix, local)
+}
+
+// structField returns the resource of struct field local of r, creating it.
+func structField(r *xmp.Elem, ns, prefix, local string) *xmp.Elem {
+	if f, ok := xmp.FindField(r, local, ns); ok && f.El != nil {
+		return xmp.Resource(f.El)
+	}
+	xmp.RemoveField(r, local, ns) // a simple value where a struct belongs
+	return xmp.AddStruct(r, ns, prefix, local)
+}
+
+// arrayField returns the array of property local in r, creating it with
+// kind when absent and create is set. A property that exists but is not an
+// array is left alone (nil).
+func arrayField(r *xmp.Elem, ns []string, prefix, local, kind string, create bool) *xmp.Elem {
+	if f, ok := xmp.FindField(r, local, ns...); ok {
+		if f.El == nil {
+			return nil
+		}
+		return xmp.ArrayOf(f.El)
+	}
+	if !create {
+		return nil
+	}
+	return xmp.AddArray(r, ns[0], prefix, local, kind)
+}
+
+// topArray finds a top-level array property in any rdf:Description.
+func topArray(d *xmp.Doc, ns []string, prefix, local, kind string, create bool) *xmp.Elem {
+	if f, ok := d.FindTop(local, ns...); ok {
+		if f.El == nil {
+			return nil
+		}
+		if a := xmp.ArrayOf(f.El); a != nil {
+			return a
+		}
+		if len(f.El.Elems()) == 0 && xmp.IsBlank(f.El.Text()) {
+			// an empty property: give it the array
+			rp := f.El.EnsurePrefix(xmp.NSRDF, "rdf")
+			a := &xmp.Elem{Prefix: rp, Local: kind}
+			f.El.Children = nil
+			f.El.AppendChild(a)
+			return a
+		}
+		return nil
+	}
+	if !create {
+		return nil
+	}
+	return xmp.AddArray(d.Top(), ns[0], prefix, local, kind)
+}
+
+// merge applies photo to the document and returns the names users gave
+// faced's faces.
+func merge(d *xmp.Doc, in mergeInput) []UserName {
+	p, o := in.photo, in.opts
+	var wants []*want
+	for _, r := range p.Regions {
+		b := normBox(r.StoredBox, p.StoredWidth, p.StoredHeight)
+		if b.Area() <= 0 {
+			continue
+		}
+		wants = append(wants, &want{r: r, box: b, name: regionName(r, o)})
+	}
+
+	// Existing regions.
+	var mwgRes, mpRes *xmp.Elem
+	var mwgArr, mpArr *xmp.Elem
+	var mwg, mp []*exRegion
+	if mwgRes = topStruct(d, nsMWGRS, "mwg-rs", "Regions", false); mwgRes != nil {
+		mwgArr, mwg = readMWG(mwgRes)
+	}
+	if mpRes = topStruct(d, nsMP, "MP", "RegionInfo", false); mpRes != nil {
+		mpArr, mp = readMP(mpRes)
+	}
+
+	// Match: faced's own regions first (by face id, then IoU), then
+	// foreign face regions (IoU).
+	ownOf := map[*want]*exRegion{}
+	foreignOf := map[*want]*exRegion{}
+	for _, w := range wants {
+		for _, x := range mwg {
+			if x.ours && !x.used && x.faceID == w.r.FaceID {
+				ownOf[w], x.used = x, true
+				break
+			}
+		}
+	}
+	type pair struct {
+		w   *want
+		x   *exRegion
+		iou float64
+	}
+	greedy := func(cands []*exRegion, thr float64, own bool, into map[*want]*exRegion) {
+		var ps []pair
+		for _, w := range wants {
+			if ownOf[w] != nil || foreignOf[w] != nil {
+				continue
+			}
+			for _, x := range cands {
+				if x.used || !x.hasBox || x.ours != own {
+					continue
+				}
+				if !own && x.typ != "" && x.typ != "Face" {
+					continue
+				}
+				if v := face.IoU(w.box, x.box); v >= thr {
+					ps = append(ps, pair{w, x, v})
+				}
+			}
+		}
+		sort.SliceStable(ps, func(i, j int) bool { return ps[i].iou > ps[j].iou })
+		for _, pr := range ps {
+			if pr.x.used || ownOf[pr.w] != nil || foreignOf[pr.w] != nil {
+				continue
+			}
+			pr.x.used = true
+			into[pr.w] = pr.x
+		}
+	}
+	greedy(mwg, ownIoU, true, ownOf)
+	greedy(mwg, foreignIoU, false, foreignOf)
+	greedy(mp, foreignIoU, false, foreignOf)
+
+	var users []UserName
+	mpByID := map[int64]*exRegion{}
+	for _, x := range mp {
+		if x.ours {
+			if _, dup := mpByID[x.faceID]; !dup {
+				mpByID[x.faceID] = x
+			}
+		}
+	}
+	keepMP := map[*exRegion]bool{}
+
+	// Regions to (re)write.
+	for _, w := range wants {
+		if f := foreignOf[w]; f != nil {
+			if f.hasName && f.name != "" && f.name != w.name {
+				users = append(users, UserName{FaceID: w.r.FaceID, PersonID: w.r.PersonID, Name: f.name, Sidecar: in.sidecar, Source: SourceForeignRegion})
+			}
+			continue
+		}
+		name, assigned := w.name, w.name
+		x := ownOf[w]
+		if x != nil && x.userEdited(w.name) {
+			name, assigned = x.name, x.assigned
+			users = append(users, UserName{FaceID: w.r.FaceID, PersonID: w.r.PersonID, Name: x.name, Sidecar: in.sidecar, Source: SourceRenamedRegion})
+		}
+		// MWG.
+		if mwgRes == nil {
+			mwgRes = topStruct(d, nsMWGRS, "mwg-rs", "Regions", true)
+		}
+		if _, ok := xmp.FindField(mwgRes, "AppliedToDimensions", nsMWGRS); !ok {
+			dim := xmp.AddStruct(mwgRes, nsMWGRS, "mwg-rs", "AppliedToDimensions")
+			xmp.SetValue(dim, nsStDim, "stDim", "w", strconv.Itoa(p.StoredWidth))
+			xmp.SetValue(dim, nsStDim, "stDim", "h", strconv.Itoa(p.StoredHeight))
+			xmp.SetValue(dim, nsStDim, "stDim", "unit", "pixel")
+		}
+		if mwgArr == nil {
+			mwgArr = arrayField(mwgRes, []string{nsMWGRS}, "mwg-rs", "RegionList", "Bag", true)
+		}
+		var res *xmp.Elem
+		if x != nil {
+			res = x.res
+		} else if mwgArr != nil {
+			res = xmp.AddItem(mwgArr, "", true)
+		}
+		if res != nil {
+			writeMWGRegion(res, w, name, assigned)
+		}
+		// Microsoft.
+		if mpRes == nil {
+			mpRes = topStruct(d, nsMP, "MP", "RegionInfo", true)
+		}
+		if mpArr == nil {
+			mpArr = arrayField(mpRes, []string{nsMPRI}, "MPRI", "Regions", "Bag", true)
+		}
+		mx := mpByID[w.r.FaceID]
+		if x != nil && mx == nil {
+			mx = mpByID[x.faceID]
+		}
+		var mres *xmp.Elem
+		if mx != nil {
+			mres = mx.res
+			keepMP[mx] = true
+		} else if mpArr != nil {
+			mres = xmp.AddItem(mpArr, "", true)
+		}
+		if mres != nil {
+			writeMPRegion(mres, w, name)
+		}
+	}
+
+	// faced's regions that no longer match a face go, unless the user named
+	// them (then they are the user's).
+	for _, x := range mwg {
+		if x.ours && !x.used && !x.userEdited("") {
+			x.arr.RemoveChild(x.li)
+		}
+	}
+	for _, x := range mp {
+		if x.ours && !keepMP[x] && !x.userEdited("") {
+			x.arr.RemoveChild(x.li)
+		}
+	}
+
+	writeFacedFaces(d, wants, p.StoredWidth, p.StoredHeight)
+	if p.Visibility != "" {
+		top := d.Top()
+		if f, ok := d.FindTop("Visibility", NSFaced); ok {
+			top = f.Res
+		}
+		xmp.SetValue(top, NSFaced, "faced", "Visibility", p.Visibility)
+	}
+	mergeKeywords(d, wantedKeywords(p, o))
+	return users
+}
+
+func writeMWGRegion(res *xmp.Elem, w *want, name, assigned string) {
+	if name != "" {
+		xmp.SetValue(res, nsMWGRS, "mwg-rs", "Name", name)
+	} else {
+		xmp.RemoveField(res, "Name", nsMWGRS)
+	}
+	xmp.SetValue(res, nsMWGRS, "mwg-rs", "Type", "Face")
+	a := structField(res, nsMWGRS, "mwg-rs", "Area")
+	writeArea(a, w.box)
+	ext := structField(res, nsMWGRS, "mwg-rs", "Extensions")
+	xmp.SetValue(ext, NSFaced, "faced", "FaceID", strconv.FormatInt(w.r.FaceID, 10))
+	xmp.SetValue(ext, NSFaced, "faced", "PersonID", strconv.FormatInt(w.r.PersonID, 10))
+	xmp.SetValue(ext, NSFaced, "faced", "AssignedName", assigned)
+}
+
+func writeArea(a *xmp.Elem, b face.Box) {
+	w, h := b.W(), b.H()
+	xmp.SetValue(a, nsStArea, "stArea", "x", fmtF(b.X1+w/2))
+	xmp.SetValue(a, nsStArea, "stArea", "y", fmtF(b.Y1+h/2))
+	xmp.SetValue(a, nsStArea, "stArea", "w", fmtF(w))
+	xmp.SetValue(a, nsStArea, "stArea", "h", fmtF(h))
+	xmp.SetValue(a, nsStArea, "stArea", "unit", "normalized")
+}
+
+func writeMPRegion(res *xmp.Elem, w *want, name string) {
+	if name != "" {
+		xmp.SetValue(res, nsMPReg, "MPReg", "PersonDisplayName", name)
+	} else {
+		xmp.RemoveField(res, "PersonDisplayName", nsMPReg)
+	}
+	b := w.box
+	rect := fmt.Sprintf("%s, %s, %s, %s", fmtF(b.X1), fmtF(b.Y1), fmtF(b.W()), fmtF(b.H()))
+	xmp.SetValue(res, nsMPReg, "MPReg", "Rectangle", rect)
+	xmp.SetValue(res, NSFaced, "faced", "FaceID", strconv.FormatInt(w.r.FaceID, 10))
+}
+
+// writeFacedFaces rewrites faced:Faces, the authoritative per-face record
+// (digiKam drops region extensions when it rewrites regions).
+func writeFacedFaces(d *xmp.Doc, wants []*want, sw, sh int) {
+	var arr *xmp.Elem
+	if f, ok := d.FindTop("Faces", NSFaced); ok {
+		if len(wants) == 0 {
+			xmp.RemoveField(f.Res, "Faces", NSFaced)
+			return
+		}
+		if f.El == nil {
+			xmp.RemoveField(f.Res, "Faces", NSFaced)
+		} else {
+			arr = xmp.ArrayOf(f.El)
+			if arr != nil {
+				arr.Children = nil
+			} else {
+				xmp.RemoveField(f.Res, "Faces", NSFaced)
+			}
+		}
+	}
+	if len(wants) == 0 {
+		return
+	}
+	if arr == nil {
+		arr = xmp.AddArray(d.Top(), NSFaced, "faced", "Faces", "Bag")
+	}
+	for _, w := range wants {
+		li := xmp.AddItem(arr, "", true)
+		xmp.SetValue(li, NSFaced, "faced", "FaceID", strconv.FormatInt(w.r.FaceID, 10))
+		xmp.SetValue(li, NSFaced, "faced", "PersonID", strconv.FormatInt(w.r.PersonID, 10))
+		if w.name != "" {
+			xmp.SetValue(li, NSFaced, "faced", "Name", w.name)
+		}
+		xmp.SetValue(li, NSFaced, "faced", "Age", fmtRound(w.r.Age, 1))
+		xmp.SetValue(li, NSFaced, "faced", "MaleProb", fmtRound(w.r.MaleProb, 4))
+		xmp.SetValue(li, NSFaced, "faced", "Score", fmtRound(w.r.Score, 4))
+		if w.r.Model != "" {
+			xmp.SetValue(li, NSFaced, "faced", "Model", w.r.Model)
+		}
+		a := xmp.AddStruct(li, NSFaced, "faced", "Area")
+		writeArea(a, w.box)
+	}
+}
+
+// --- keywords ---------------------------------------------------------------
+
+// wantedKeywords returns the keyword paths ("/"-separated) faced wants on
+// the photo: People/<name> per person, and the visibility keyword.
+func wantedKeywords(p Photo, o Options) []string {
+	var out []string
+	for _, k := range p.Keywords {
+		if n := SanitizeName(k); n != "" {
+			out = append(out, "People/"+n)
+		}
+	}
+	if root := strings.Trim(strings.ReplaceAll(o.VisibilityKeywordRoot, "|", "/"), "/ "); root != "" && p.Visibility != "" {
+		out = append(out, root+"/"+p.Visibility)
+	}
+	return out
+}
+
+type kwField struct {
+	local, prefix, kind string
+	ns                  []string
+	sep                 string // "" = flat (leaf names)
+	create              bool
+}
+
+var kwFields = []kwField{
+	{"TagsList", "digiKam", "Seq", []string{nsDigiKam, nsDigiKm4}, "/", true},
+	{"LastKeywordXMP", "MicrosoftPhoto", "Bag", []string{nsMSPhoto, nsMSPhot2}, "/", false},
+	{"hierarchicalSubject", "lr", "Bag", []string{nsLR}, "|", true},
+	{"CatalogSets", "mediapro", "Bag", []string{nsMedPro}, "|", false},
+	{"subject", "dc", "Bag", []string{nsDC}, "", true},
+}
+
+func leaf(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+// form returns how path is written in field f.
+func (f kwField) form(path string) string {
+	switch f.sep {
+	case "":
+		return leaf(path)
+	case "|":
+		return strings.ReplaceAll(path, "/", "|")
+	}
+	return path
+}
+
+// toPath reads value v of field f as a "/" path (digiKam's rule: a "/"
+// inside a "|" keyword becomes "\").
+func (f kwField) toPath(v string) string {
+	if f.sep == "|" {
+		return strings.ReplaceAll(strings.ReplaceAll(v, "/", `\`), "|", "/")
+	}
+	return v
+}
+
+// mergeKeywords writes the union of every keyword family plus wanted into
+// each family, and takes back the keywords faced added earlier that are no
+// longer wanted (faced:AddedKeywords).
+func mergeKeywords(d *xmp.Doc, wanted []string) {
+	arrs := make([]*xmp.Elem, len(kwFields))
+	var union []string
+	seen := map[string]bool{}
+	addU := func(p string) {
+		if p != "" && !seen[p] {
+			seen[p] = true
+			union = append(union, p)
+		}
+	}
+	for i, f := range kwFields {
+		arrs[i] = topArray(d, f.ns, f.prefix, f.local, f.kind, false)
+		if f.sep != "" {
+			for _, v := range xmp.ItemValues(arrs[i]) {
+				addU(f.toPath(strings.TrimSpace(v)))
+			}
+		}
+	}
+	leaves := map[string]bool{}
+	for _, p := range union {
+		leaves[leaf(p)] = true
+	}
+	for i, f := range kwFields {
+		if f.sep == "" {
+			for _, v := range xmp.ItemValues(arrs[i]) {
+				v = strings.TrimSpace(v)
+				if !leaves[v] {
+					addU(v)
+					leaves[v] = true
+				}
+			}
+		}
+	}
+	present := map[string]bool{}
+	for _, p := range union {
+		present[p] = true
+	}
+	var prev []string
+	if a := topArray(d, []string{NSFaced}, "faced", "AddedKeywords", "Bag", false); a != nil {
+		prev = xmp.ItemValues(a)
+	}
+	wantSet := map[string]bool{}
+	for _, w := range wanted {
+		wantSet[w] = true
+	}
+	removed := map[string]bool{}
+	var added []string
+	for _, p := range prev {
+		if wantSet[p] {
+			added = append(added, p)
+		} else {
+			removed[p] = true
+		}
+	}
+	for _, w := range wanted {
+		if !present[w] && !slices.Contains(added, w) {
+			added = append(added, w)
+		}
+		addU(w)
+	}
+	var final []string
+	finalLeaves := map[string]bool{}
+	for _, p := range union {
+		if !removed[p] {
+			final = append(final, p)
+			finalLeaves[leaf(p)] = true
+		}
+	}
+	for i, f := range kwFields {
+		arr := arrs[i]
+		if arr == nil {
+			if !f.create || len(final) == 0 {
+				continue
+			}
+			if arr = topArray(d, f.ns, f.prefix, f.local, f.kind, true); arr == nil {
+				continue
+			}
+		}
+		have := map[string]bool{}
+		for _, li := range xmp.Items(arr) {
+			v := strings.TrimSpace(li.Text())
+			p := f.toPath(v)
+			drop := removed[p]
+			if f.sep == "" {
+				drop = false
+				for r := range removed {
+					if leaf(r) == v && !finalLeaves[v] {
+						drop = true
+					}
+				}
+			}
+			if drop {
+				arr.RemoveChild(li)
+				continue
+			}
+			have[v] = true
+		}
+		for _, p := range final {
+			v := f.form(p)
+			if !have[v] {
+				xmp.AddItem(arr, v, false)
+				have[v] = true
+			}
+		}
+	}
+	// Record what faced added.
+	setTopBag(d, NSFaced, "faced", "AddedKeywords", added)
+}
+
+// setTopBag makes top-level Bag local hold exactly values (removing it when
+// values is empty), rewriting it in place so its position stays put.
+func setTopBag(d *xmp.Doc, ns, prefix, local string, values []string) {
+	f, ok := d.FindTop(local, ns)
+	if ok && len(values) == 0 {
+		xmp.RemoveField(f.Res, local, ns)
+		return
+	}
+	if len(values) == 0 {
+		return
+	}
+	var arr *xmp.Elem
+	if ok && f.El != nil {
+		arr = xmp.ArrayOf(f.El)
+	}
+	if arr == nil {
+		if ok {
+			xmp.RemoveField(f.Res, local, ns)
+		}
+		arr = xmp.AddArray(d.Top(), ns, prefix, local, "Bag")
+	}
+	if slices.Equal(xmp.ItemValues(arr), values) {
+		return
+	}
+	arr.Children = nil
+	for _, v := range values {
+		xmp.AddItem(arr, v, false)
+	}
+}
