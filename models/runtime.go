@@ -126,6 +126,13 @@ func (r *Registry) NewSession(name string, opt SessionOptions) (*Session, error)
 	if err != nil {
 		return nil, err
 	}
+	return OpenSession(r.Path(mi), mi, opt)
+}
+
+// OpenSession opens a session on an ONNX file outside the registry (tests,
+// experiments); mi supplies the input and output names.
+func OpenSession(path string, mi ModelInfo, opt SessionOptions) (*Session, error) {
+	name := mi.Name
 	if !ort.IsInitialized() {
 		return nil, errors.New("ONNX Runtime not initialised: call models.InitRuntime first")
 	}
@@ -139,9 +146,9 @@ func (r *Registry) NewSession(name string, opt SessionOptions) (*Session, error)
 			return nil, err
 		}
 	}
-	s, err := ort.NewDynamicAdvancedSession(r.Path(mi), mi.Inputs, mi.Outputs, so)
+	s, err := ort.NewDynamicAdvancedSession(path, mi.Inputs, mi.Outputs, so)
 	if err != nil {
-		return nil, fmt.Errorf("open model %s (%s): %w", name, r.Path(mi), err)
+		return nil, fmt.Errorf("open model %s (%s): %w", name, path, err)
 	}
 	return &Session{info: mi, s: s}, nil
 }
