@@ -1,0 +1,176 @@
+// Package index is faced's face index: an SQLite database (modernc.org/sqlite,
+// pure Go) holding the analysed files, their faces with identity features,
+// the persons faces are grouped into, user corrections (assignments and
+// cannot-link constraints), a work queue that survives restarts and crashes,
+// and labelled age samples.
+//
+// The database runs in WAL mode with a busy timeout. All writes go through
+// one writer connection (so writers never fight over locks inside one
+// process); reads use a small pool of read-only connections and see a
+// consistent snapshot while the writer works. Several processes (the daemon
+// and facedctl) may open the same file: SQLite's locking and the busy timeout
+// serialise them.
+//
+// Identity features never leave the index through this package's JSON tags:
+// every type that carries them marks them json:"-".
+package index
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Errors callers branch on.
+var (
+	// ErrNotFound: no file, face or person with that key.
+	ErrNotFound = errors.New("not found")
+	// ErrLeaseLost: a queue item was completed or released by someone else
+	// (typically after RecoverLeases) while the caller still held it.
+	ErrLeaseLost = errors.New("queue lease lost")
+	// ErrPersonInactive: the person was merged into another one or opted out.
+	ErrPersonInactive = errors.New("person is merged or opted out")
+	// ErrSchemaTooNew: the database was written by a newer faced.
+	ErrSchemaTooNew = errors.New("index schema is newer than this program")
+	// ErrInvalid: an argument is out of range (the message says which).
+	ErrInvalid = errors.New("invalid argument")
+)
+
+// BusyTimeout is how long a connection waits for a lock held by another
+// connection or process before failing with SQLITE_BUSY.
+const BusyTimeout = 10 * time.Second
+
+// Index is an open face index. It is safe for concurrent use.
+type Index struct {
+	path string
+	w    *sql.DB // exactly one connection: every write goes here
+	r    *sql.DB // read-only pool
+	now  func() time.Time
+}
+
+// Open opens (creating when missing) the index at path and brings its schema
+// up to date. The folder of path must exist.
+func Open(ctx context.Context, path string) (*Index, error) { return open(ctx, path, len(migrations)) }
+
+// open opens path migrated to schema version target (tests use older ones).
+func open(ctx context.Context, path string, target int) (*Index, error) {
+	if path == "" {
+		return nil, fmt.Errorf("open index: %w: empty path", ErrInvalid)
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open index %s: %w: path must not contain '?' or '#'", path, ErrInvalid)
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("open index %s: folder %s does not exist", path, filepath.Dir(path))
+	}
+	busy := fmt.Sprintf("_busy_timeout=%d", BusyTimeout.Milliseconds())
+	// synchronous=NORMAL in WAL mode: a committed transaction survives a
+	// crash or SIGKILL of the process; a power loss may roll back the last
+	// few commits, never corrupt the file. The queue makes that safe: lost
+	// work is leased again.
+	w, err := sql.Open("sqlite", path+"?"+busy+
+		"&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open index %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	ix := &Index{path: path, w: w, now: time.Now}
+	if err := ix.migrate(ctx, target); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open index %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", path+"?"+busy+"&_foreign_keys=1&_query_only=1")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open index %s: %w", path, err)
+	}
+	n := min(max(runtime.GOMAXPROCS(0), 2), 4)
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	ix.r = r
+	return ix, nil
+}
+
+// Path returns the database file name.
+func (ix *Index) Path() string { return ix.path }
+
+// Close checkpoints the WAL and closes all connections.
+func (ix *Index) Close() error {
+	var errs []error
+	if ix.r != nil {
+		errs = append(errs, ix.r.Close())
+	}
+	// A passive checkpoint keeps the -wal file small between runs; failure
+	// (another process reading) is harmless.
+	_, _ = ix.w.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+	errs = append(errs, ix.w.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close index %s: %w", ix.path, err)
+	}
+	return nil
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns nil when it says ok.
+func (ix *Index) IntegrityCheck(ctx context.Context) error {
+	rows, err := ix.r.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return fmt.Errorf("integrity check %s: %w", ix.path, err)
+	}
+	defer rows.Close()
+	var msgs []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return fmt.Errorf("integrity check %s: %w", ix.path, err)
+		}
+		msgs = append(msgs, s)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("integrity check %s: %w", ix.path, err)
+	}
+	if len(msgs) == 1 && msgs[0] == "ok" {
+		return nil
+	}
+	return fmt.Errorf("integrity check %s: %s", ix.path, strings.Join(msgs, "; "))
+}
+
+// write runs fn in one write transaction (BEGIN IMMEDIATE on the single
+// writer connection) and commits it when fn returns nil.
+func (ix *Index) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := ix.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// ns converts a time to the stored Unix nanoseconds; the zero time is NULL.
+func ns(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}
+
+// fromNS converts stored Unix nanoseconds back; NULL is the zero time.
+func fromNS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, v.Int64)
+}
