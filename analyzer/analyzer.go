@@ -1,0 +1,494 @@
+// Package analyzer turns one photo or video into faces: it decodes the file
+// (JPEG, PNG, TIFF, WebP, BMP; MOV, AVI, MP4, M4V, MKV) with OpenCV, applies
+// the EXIF orientation itself, runs the seed's MTCNN (analyzer/mtcnn) on the
+// upright image, crops every face with the seed's +10 px margin and runs the
+// age/gender/identity network on all faces of the file in one batch.
+//
+// Two modes: Exact reproduces the seed (detection on the full-resolution
+// image) and is what the reference tests use; the default fast mode detects
+// on a reduced image (libjpeg DCT-domain scaling, then INTER_AREA) and crops
+// faces for the 224 px network from a resolution where they are at least
+// 224 px wide when the file has them.
+//
+// Boxes are reported in upright pixels of the full-resolution image
+// (face.Face.Box) and in the stored pixel frame (face.Face.StoredBox), the
+// frame MWG regions use.
+package analyzer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"os"
+	"sync"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/faced/faced/agegender"
+	"github.com/faced/faced/analyzer/imgmeta"
+	"github.com/faced/faced/analyzer/mtcnn"
+	"github.com/faced/faced/face"
+	"github.com/faced/faced/models"
+)
+
+// Options configure an Analyzer. Zero values take the defaults noted.
+type Options struct {
+	// MinSize is the smallest face side, in pixels of the full-resolution
+	// file, that MTCNN looks for (default 32, the seed's demo value).
+	MinSize int
+	// Variant is the age/gender model precision: "int8" (default) or
+	// "float32".
+	Variant string
+	// Threads is ONNX Runtime's intra-op threads per network run (0 = ORT
+	// default).
+	Threads int
+	// Exact runs the seed's pipeline unchanged: full-resolution decode and
+	// detection.
+	Exact bool
+	// DetectMaxSide (fast mode) caps the longer side of the image MTCNN sees
+	// (default 1024).
+	DetectMaxSide int
+	// MinDetectSize (fast mode) is the smallest MinSize used in the reduced
+	// detection image (default 20): MinSize scaled down is raised to this.
+	MinDetectSize int
+	// MaxMegapixels refuses photos whose header claims more pixels
+	// (default 100).
+	MaxMegapixels float64
+	// MaxFileMB refuses larger photo files (default 512).
+	MaxFileMB int
+	// NoRotationRetry turns off the seed's 90° CW / CCW retry.
+	NoRotationRetry bool
+	// VideoFPS is the number of video frames analysed per second (default 2).
+	VideoFPS float64
+	// SeedVideoSampling uses the seed's every-5th/every-3rd-frame rule
+	// instead of VideoFPS.
+	SeedVideoSampling bool
+	// MinNoFrames is the minimum size of a per-video face group
+	// (default 2; the seed's config uses MinNoFrames frames at its own rate).
+	MinNoFrames int
+	// VideoDistanceThreshold groups faces inside a video (default 0.82).
+	VideoDistanceThreshold float64
+	// MaxVideoFrames bounds the frames analysed per video (default 600).
+	MaxVideoFrames int
+}
+
+func (o *Options) defaults() {
+	if o.MinSize <= 0 {
+		o.MinSize = 32
+	}
+	if o.Variant == "" {
+		o.Variant = "int8"
+	}
+	if o.DetectMaxSide <= 0 {
+		o.DetectMaxSide = 1024
+	}
+	if o.MinDetectSize <= 0 {
+		o.MinDetectSize = 20
+	}
+	if o.MaxMegapixels <= 0 {
+		o.MaxMegapixels = 100
+	}
+	if o.MaxFileMB <= 0 {
+		o.MaxFileMB = 512
+	}
+	if o.VideoFPS <= 0 {
+		o.VideoFPS = 2
+	}
+	if o.MinNoFrames <= 0 {
+		o.MinNoFrames = 2
+	}
+	if o.VideoDistanceThreshold <= 0 {
+		o.VideoDistanceThreshold = 0.82
+	}
+	if o.MaxVideoFrames <= 0 {
+		o.MaxVideoFrames = 600
+	}
+}
+
+// Analyzer analyses files. It is safe for concurrent use.
+type Analyzer struct {
+	opt              Options
+	pnet, rnet, onet *models.Session
+	ag               *agegender.Net
+	closeOnce        sync.Once
+}
+
+// New opens the networks of reg. models.InitRuntime must have been called.
+func New(reg *models.Registry, opt Options) (*Analyzer, error) {
+	opt.defaults()
+	so := models.SessionOptions{IntraOpThreads: opt.Threads}
+	a := &Analyzer{opt: opt}
+	var err error
+	if a.pnet, err = reg.NewSession("pnet", so); err == nil {
+		if a.rnet, err = reg.NewSession("rnet", so); err == nil {
+			if a.onet, err = reg.NewSession("onet", so); err == nil {
+				a.ag, err = agegender.Open(reg, opt.Variant, so)
+			}
+		}
+	}
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("analyzer: %w", err)
+	}
+	return a, nil
+}
+
+// Options returns the effective options (defaults filled in).
+func (a *Analyzer) Options() Options { return a.opt }
+
+// Close releases the networks.
+func (a *Analyzer) Close() error {
+	var errs []error
+	a.closeOnce.Do(func() {
+		for _, s := range []*models.Session{a.pnet, a.rnet, a.onet} {
+			if s != nil {
+				errs = append(errs, s.Close())
+			}
+		}
+		if a.ag != nil {
+			errs = append(errs, a.ag.Close())
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func (a *Analyzer) nets() mtcnn.Nets { return mtcnn.Nets{P: a.pnet, R: a.rnet, O: a.onet} }
+
+// Timings are the time spent per stage on one file.
+type Timings struct {
+	Decode, PNet, RNet, ONet, Crop, AgeGender, Total time.Duration
+	// Frames is the number of video frames analysed (videos only).
+	Frames int
+}
+
+// Add accumulates t2 into t.
+func (t *Timings) Add(t2 Timings) {
+	t.Decode += t2.Decode
+	t.PNet += t2.PNet
+	t.RNet += t2.RNet
+	t.ONet += t2.ONet
+	t.Crop += t2.Crop
+	t.AgeGender += t2.AgeGender
+	t.Total += t2.Total
+	t.Frames += t2.Frames
+}
+
+// Analyze analyses one photo or video.
+func (a *Analyzer) Analyze(ctx context.Context, path string) (*face.Result, error) {
+	r, _, err := a.AnalyzeTimed(ctx, path)
+	return r, err
+}
+
+// AnalyzeTimed is Analyze that also reports the time per stage.
+func (a *Analyzer) AnalyzeTimed(ctx context.Context, path string) (*face.Result, Timings, error) {
+	t0 := time.Now()
+	kind, ok := MediaKind(path)
+	var (
+		res *face.Result
+		tm  Timings
+		err error
+	)
+	switch {
+	case !ok:
+		return nil, tm, fileErr(path, ErrUnsupported, nil, "unsupported file type %q", extOf(path))
+	case kind == face.KindVideo:
+		res, tm, err = a.analyzeVideo(ctx, path)
+	default:
+		res, tm, err = a.analyzePhoto(ctx, path)
+	}
+	tm.Total = time.Since(t0)
+	if res != nil {
+		res.Model = "mtcnn+seed-" + a.opt.Variant
+	}
+	return res, tm, err
+}
+
+// photo is a decoded photo at some reduction.
+type photo struct {
+	buf         []byte
+	info        imgmeta.Info
+	w, h        int // upright full-resolution size
+	reduction   int // DCT reduction of img (1 for non-JPEG)
+	img         gocv.Mat
+	orientation int
+}
+
+func (a *Analyzer) readPhoto(path string) ([]byte, imgmeta.Info, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, imgmeta.Info{}, err
+	}
+	if st.IsDir() {
+		return nil, imgmeta.Info{}, fileErr(path, ErrUnsupported, nil, "is a directory")
+	}
+	if st.Size() > int64(a.opt.MaxFileMB)<<20 {
+		return nil, imgmeta.Info{}, fileErr(path, ErrTooLarge, nil, "file is %d MB, more than the %d MB allowed", st.Size()>>20, a.opt.MaxFileMB)
+	}
+	info, err := imgmeta.ReadFile(path)
+	if err != nil {
+		kind := ErrCorrupt
+		if errors.Is(err, ErrUnsupported) {
+			kind = ErrUnsupported
+		}
+		return nil, info, fileErr(path, kind, err, "%v", err)
+	}
+	if mp := float64(info.Width) * float64(info.Height) / 1e6; mp > a.opt.MaxMegapixels {
+		return nil, info, fileErr(path, ErrTooLarge, nil, "header claims %dx%d (%.0f megapixels), more than the %.0f allowed", info.Width, info.Height, mp, a.opt.MaxMegapixels)
+	}
+	buf, err := os.ReadFile(path)
+	if err != nil {
+		return nil, info, err
+	}
+	if info.Format == imgmeta.JPEG && !imgmeta.JPEGComplete(buf) {
+		return nil, info, fileErr(path, ErrCorrupt, nil, "truncated JPEG (no end-of-image marker)")
+	}
+	return buf, info, nil
+}
+
+// detectReduction picks the DCT reduction for detection and the extra
+// resize factor so that the longer side fits DetectMaxSide.
+func (a *Analyzer) detectReduction(info imgmeta.Info) int {
+	if a.opt.Exact || info.Format != imgmeta.JPEG {
+		return 1
+	}
+	long := max(info.Width, info.Height)
+	// The coarsest reduction whose image still has ≥ 90 % of DetectMaxSide
+	// (what is left above DetectMaxSide is resized away with INTER_AREA).
+	r := 1
+	for r < 8 && float64((long+2*r-1)/(2*r)) >= 0.9*float64(a.opt.DetectMaxSide) {
+		r *= 2
+	}
+	return r
+}
+
+func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result, Timings, error) {
+	var tm Timings
+	t0 := time.Now()
+	buf, info, err := a.readPhoto(path)
+	if err != nil {
+		return nil, tm, err
+	}
+	res := &face.Result{File: path, Kind: face.KindPhoto, StoredWidth: info.Width, StoredHeight: info.Height, Orientation: info.Orientation, Faces: []face.Face{}}
+	res.Width, res.Height = imgmeta.UprightSize(info.Orientation, info.Width, info.Height)
+
+	r := a.detectReduction(info)
+	img, ok := decodeUpright(buf, r, info.Orientation)
+	if !ok {
+		return nil, tm, fileErr(path, ErrCorrupt, nil, "cannot decode the %s data", info.Format)
+	}
+	defer img.Close()
+	if r == 1 && (img.Cols() != res.Width || img.Rows() != res.Height) {
+		// The decoder disagrees with the header: trust the pixels.
+		res.Width, res.Height = img.Cols(), img.Rows()
+		res.StoredWidth, res.StoredHeight = imgmeta.UprightSize(info.Orientation, res.Width, res.Height)
+	}
+	det := img
+	minSize := a.opt.MinSize
+	if !a.opt.Exact {
+		long := max(img.Cols(), img.Rows())
+		if long > a.opt.DetectMaxSide {
+			s := float64(a.opt.DetectMaxSide) / float64(long)
+			det = gocv.NewMat()
+			defer det.Close()
+			gocv.Resize(img, &det, image.Pt(max(1, int(math.Round(float64(img.Cols())*s))), max(1, int(math.Round(float64(img.Rows())*s)))), 0, 0, gocv.InterpolationArea)
+		}
+		k := float64(det.Cols()) / float64(res.Width)
+		minSize = max(a.opt.MinDetectSize, int(math.Round(float64(a.opt.MinSize)*k)))
+	}
+	tm.Decode = time.Since(t0)
+
+	faces, dt, err := a.detectWithRetry(ctx, det, minSize, !a.opt.NoRotationRetry)
+	tm.Add(dt)
+	if err != nil {
+		return nil, tm, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(faces) == 0 {
+		return res, tm, nil
+	}
+	// Scale detection boxes to upright full-resolution pixels.
+	sx, sy := float64(res.Width)/float64(det.Cols()), float64(res.Height)/float64(det.Rows())
+	for i := range faces {
+		scaleFace(&faces[i], sx, sy)
+	}
+
+	// Crop from a resolution where faces have ≥ 224 px when the file has it.
+	t0 = time.Now()
+	src := img
+	if r > 1 {
+		need := r
+		for need > 1 && minCropSide(faces, res.Width, res.Height)/float64(need) < 224 {
+			need /= 2
+		}
+		if need < r {
+			m, ok := decodeUpright(buf, need, info.Orientation)
+			if !ok {
+				return nil, tm, fileErr(path, ErrCorrupt, nil, "cannot decode the %s data at 1/%d", info.Format, need)
+			}
+			defer m.Close()
+			src = m
+		}
+	}
+	tm.Decode += time.Since(t0)
+	if err := a.describe(ctx, src, res.Width, res.Height, faces, &tm); err != nil {
+		return nil, tm, fmt.Errorf("%s: %w", path, err)
+	}
+	for i := range faces {
+		faces[i].StoredBox = imgmeta.BoxToStored(info.Orientation, res.Width, res.Height, faces[i].Box)
+	}
+	res.Faces = faces
+	return res, tm, nil
+}
+
+func scaleFace(f *face.Face, sx, sy float64) {
+	f.Box = face.Box{X1: f.Box.X1 * sx, Y1: f.Box.Y1 * sy, X2: f.Box.X2 * sx, Y2: f.Box.Y2 * sy}
+	for k := 0; k < 5; k++ {
+		f.Landmarks[k] *= sx
+		f.Landmarks[k+5] *= sy
+	}
+}
+
+// minCropSide is the smallest side of the seed crops of faces, in
+// full-resolution pixels.
+func minCropSide(faces []face.Face, w, h int) float64 {
+	m := math.Inf(1)
+	for _, f := range faces {
+		if r, ok := cropRect(f.Box, 10, w, h); ok {
+			m = min(m, float64(min(r.Dx(), r.Dy())))
+		}
+	}
+	return m
+}
+
+// detectWithRetry runs MTCNN on det, then (seed §3.3) on det rotated 90°
+// clockwise and then counter-clockwise when nothing was found. Faces come
+// back in det's upright pixels.
+func (a *Analyzer) detectWithRetry(ctx context.Context, det gocv.Mat, minSize int, retry bool) ([]face.Face, Timings, error) {
+	var tm Timings
+	p := mtcnn.SeedParams(minSize)
+	run := func(m gocv.Mat) ([]face.Face, error) {
+		fs, st, err := mtcnn.Detect(ctx, a.nets(), m, p)
+		tm.PNet += st.PNet
+		tm.RNet += st.RNet
+		tm.ONet += st.ONet
+		if err != nil {
+			return nil, err
+		}
+		out := make([]face.Face, len(fs))
+		for i, f := range fs {
+			out[i] = face.Face{Box: face.Box{X1: f.X1, Y1: f.Y1, X2: f.X2, Y2: f.Y2}, Score: f.Score, Landmarks: f.Landmarks}
+		}
+		return out, nil
+	}
+	faces, err := run(det)
+	if err != nil || len(faces) > 0 || !retry {
+		return faces, tm, err
+	}
+	for _, rot := range []int{6, 8} { // 90° clockwise, then counter-clockwise
+		m := orientMat(det, rot)
+		faces, err = run(m)
+		rw, rh := m.Cols(), m.Rows()
+		m.Close()
+		if err != nil {
+			return nil, tm, err
+		}
+		if len(faces) > 0 {
+			for i := range faces {
+				faces[i] = mapBack(faces[i], rot, rw, rh)
+			}
+			return faces, tm, nil
+		}
+	}
+	return nil, tm, nil
+}
+
+// describe crops every face (boxes in w×h upright full-resolution pixels)
+// out of src (the same image at some resolution) with the seed's margin and
+// runs the age/gender/identity network on all of them in one batch.
+func (a *Analyzer) describe(ctx context.Context, src gocv.Mat, w, h int, faces []face.Face, tm *Timings) error {
+	_, err := a.describeRaw(ctx, src, w, h, faces, tm)
+	return err
+}
+
+// describeRaw is describe that also returns each face's raw features (nil
+// for a face whose box was empty and was not described).
+func (a *Analyzer) describeRaw(ctx context.Context, src gocv.Mat, w, h int, faces []face.Face, tm *Timings) ([][]float32, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	sx, sy := float64(src.Cols())/float64(w), float64(src.Rows())/float64(h)
+	var crops []gocv.Mat
+	var idx []int
+	defer func() {
+		for _, c := range crops {
+			c.Close()
+		}
+	}()
+	for i, f := range faces {
+		r, ok := cropRect(f.Box, 10, w, h)
+		if !ok {
+			continue
+		}
+		if sx != 1 || sy != 1 {
+			r = image.Rect(int(math.Floor(float64(r.Min.X)*sx)), int(math.Floor(float64(r.Min.Y)*sy)),
+				int(math.Ceil(float64(r.Max.X)*sx)), int(math.Ceil(float64(r.Max.Y)*sy))).Intersect(image.Rect(0, 0, src.Cols(), src.Rows()))
+			if r.Empty() {
+				continue
+			}
+		}
+		crops = append(crops, src.Region(r))
+		idx = append(idx, i)
+	}
+	tm.Crop += time.Since(t0)
+	raws := make([][]float32, len(faces))
+	if len(crops) == 0 {
+		return raws, nil
+	}
+	t0 = time.Now()
+	preds, err := a.ag.Predict(crops)
+	tm.AgeGender += time.Since(t0)
+	if err != nil {
+		return nil, err
+	}
+	if len(preds) != len(crops) {
+		return nil, fmt.Errorf("age/gender network returned %d predictions for %d crops", len(preds), len(crops))
+	}
+	for k, i := range idx {
+		p := preds[k]
+		faces[i].Age = p.Age
+		faces[i].MaleProb = p.MaleProb
+		faces[i].Features = normalize(p.Features)
+		raws[i] = p.Features
+	}
+	return raws, nil
+}
+
+// normalize returns v / ‖v‖₂ (a copy; v unchanged when its norm is 0).
+func normalize(v []float32) []float32 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	out := make([]float32, len(v))
+	n := math.Sqrt(s)
+	for i, x := range v {
+		if n > 0 {
+			out[i] = float32(float64(x) / n)
+		} else {
+			out[i] = x
+		}
+	}
+	return out
+}
+
+func extOf(path string) string {
+	for i := len(path) - 1; i >= 0 && path[i] != '/' && path[i] != os.PathSeparator; i-- {
+		if path[i] == '.' {
+			return path[i:]
+		}
+	}
+	return ""
+}

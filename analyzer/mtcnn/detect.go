@@ -1,0 +1,290 @@
+package mtcnn
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"time"
+	"unsafe"
+
+	"gocv.io/x/gocv"
+
+	"github.com/faced/faced/models"
+)
+
+// Runner runs one network: models.Session satisfies it.
+type Runner interface {
+	Run(in models.Tensor) ([]models.Tensor, error)
+}
+
+// Nets are the three cascade networks. P-Net takes [1,W',H',3] (the
+// transposed image) and returns [reg, prob]; R-Net [N,24,24,3] → [reg,
+// prob]; O-Net [N,48,48,3] → [reg, landmarks, prob].
+type Nets struct {
+	P, R, O Runner
+}
+
+// Params are the detector settings.
+type Params struct {
+	// MinSize is the smallest face size in pixels (seed: 32 demo, 112 album).
+	MinSize int
+	// Thresholds for P-Net (≥), R-Net (>) and O-Net (>).
+	Thresholds [3]float32
+	// Factor is the pyramid step.
+	Factor float64
+	// MaxBatch bounds the R-/O-Net batch size (memory); 0 = 256.
+	MaxBatch int
+}
+
+// SeedParams are the seed's settings for a minimum face size.
+func SeedParams(minSize int) Params {
+	return Params{MinSize: minSize, Thresholds: [3]float32{0.6, 0.7, 0.9}, Factor: 0.709}
+}
+
+// Face is one detection: the float box, O-Net score and five landmarks
+// (x1..x5, y1..y5), all in the pixel frame of the image given to Detect.
+type Face struct {
+	X1, Y1, X2, Y2 float64
+	Score          float64
+	Landmarks      [10]float64
+}
+
+// Stats describe one detection run.
+type Stats struct {
+	Scales                               []float64
+	PNetCandidates, AfterPNet, AfterRNet int
+	Final                                int
+	PNet, RNet, ONet                     time.Duration
+}
+
+// Detect runs the seed's cascade on img, a BGR 8UC3 image (the seed feeds
+// RGB; channels are swapped while building the tensors).
+func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Stats, error) {
+	var st Stats
+	if img.Empty() || img.Type() != gocv.MatTypeCV8UC3 {
+		return nil, st, fmt.Errorf("mtcnn: need a non-empty BGR 8UC3 image")
+	}
+	if p.MaxBatch <= 0 {
+		p.MaxBatch = 256
+	}
+	h, w := img.Rows(), img.Cols()
+	cont := img
+	if !img.IsContinuous() {
+		cont = img.Clone()
+		defer cont.Close()
+	}
+	pix, err := cont.DataPtrUint8()
+	if err != nil {
+		return nil, st, fmt.Errorf("mtcnn: image data: %w", err)
+	}
+
+	// Stage 1: P-Net over the pyramid.
+	t0 := time.Now()
+	st.Scales = Scales(h, w, p.MinSize, p.Factor)
+	var total []Candidate
+	resized := gocv.NewMat()
+	defer resized.Close()
+	for _, s := range st.Scales {
+		if err := ctx.Err(); err != nil {
+			return nil, st, err
+		}
+		hs, ws := ScaledSize(h, w, s)
+		gocv.Resize(cont, &resized, image.Pt(ws, hs), 0, 0, gocv.InterpolationArea)
+		rp, err := resized.DataPtrUint8()
+		if err != nil {
+			return nil, st, err
+		}
+		in := models.Tensor{Shape: []int64{1, int64(ws), int64(hs), 3}, Data: make([]float32, ws*hs*3)}
+		for y := 0; y < hs; y++ {
+			row := rp[y*ws*3 : (y+1)*ws*3]
+			for x := 0; x < ws; x++ {
+				o := (x*hs + y) * 3
+				in.Data[o] = (float32(row[x*3+2]) - 127.5) * 0.0078125
+				in.Data[o+1] = (float32(row[x*3+1]) - 127.5) * 0.0078125
+				in.Data[o+2] = (float32(row[x*3]) - 127.5) * 0.0078125
+			}
+		}
+		out, err := nets.P.Run(in)
+		if err != nil {
+			return nil, st, fmt.Errorf("mtcnn: P-Net at scale %.4f: %w", s, err)
+		}
+		if len(out) < 2 || len(out[1].Shape) != 4 {
+			return nil, st, fmt.Errorf("mtcnn: P-Net returned %d outputs", len(out))
+		}
+		reg, prob := out[0], out[1]
+		wm, hm := int(prob.Shape[1]), int(prob.Shape[2])
+		boxes := GenerateBoxes(prob.Data, reg.Data, hm, wm, s, p.Thresholds[0])
+		if len(boxes) > 0 {
+			total = append(total, Select(boxes, NMS(boxes, 0.5, Union))...)
+		}
+	}
+	st.PNetCandidates = len(total)
+	if len(total) > 0 {
+		total = Select(total, NMS(total, 0.7, Union))
+		for i := range total {
+			ApplyRegNoPlus1(&total[i])
+			total[i].Reg = [4]float64{}
+			Rerec(&total[i])
+			Fix(&total[i])
+		}
+	}
+	st.AfterPNet = len(total)
+	st.PNet = time.Since(t0)
+	if len(total) == 0 {
+		return nil, st, nil
+	}
+
+	// Stage 2: R-Net on 24×24 crops.
+	t0 = time.Now()
+	total = validPatches(total, w, h)
+	var kept []Candidate
+	for start := 0; start < len(total); start += p.MaxBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, st, err
+		}
+		batch := total[start:min(len(total), start+p.MaxBatch)]
+		in, err := cropTensor(pix, w, h, batch, 24)
+		if err != nil {
+			return nil, st, err
+		}
+		out, err := nets.R.Run(in)
+		if err != nil {
+			return nil, st, fmt.Errorf("mtcnn: R-Net: %w", err)
+		}
+		if len(out) < 2 {
+			return nil, st, fmt.Errorf("mtcnn: R-Net returned %d outputs", len(out))
+		}
+		reg, prob := out[0].Data, out[1].Data
+		for i, b := range batch {
+			if sc := prob[i*2+1]; sc > p.Thresholds[1] {
+				b.Score = float64(sc)
+				b.Reg = [4]float64{float64(reg[i*4]), float64(reg[i*4+1]), float64(reg[i*4+2]), float64(reg[i*4+3])}
+				kept = append(kept, b)
+			}
+		}
+	}
+	if len(kept) > 0 {
+		kept = Select(kept, NMS(kept, 0.7, Union))
+		for i := range kept {
+			BBReg(&kept[i])
+			Rerec(&kept[i])
+		}
+	}
+	st.AfterRNet = len(kept)
+	st.RNet = time.Since(t0)
+	if len(kept) == 0 {
+		return nil, st, nil
+	}
+
+	// Stage 3: O-Net on 48×48 crops.
+	t0 = time.Now()
+	for i := range kept {
+		Fix(&kept[i])
+	}
+	kept = validPatches(kept, w, h)
+	var faces []Candidate
+	var marks [][10]float64
+	for start := 0; start < len(kept); start += p.MaxBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, st, err
+		}
+		batch := kept[start:min(len(kept), start+p.MaxBatch)]
+		in, err := cropTensor(pix, w, h, batch, 48)
+		if err != nil {
+			return nil, st, err
+		}
+		out, err := nets.O.Run(in)
+		if err != nil {
+			return nil, st, fmt.Errorf("mtcnn: O-Net: %w", err)
+		}
+		if len(out) < 3 {
+			return nil, st, fmt.Errorf("mtcnn: O-Net returned %d outputs", len(out))
+		}
+		reg, lm, prob := out[0].Data, out[1].Data, out[2].Data
+		for i, b := range batch {
+			sc := prob[i*2+1]
+			if sc <= p.Thresholds[2] {
+				continue
+			}
+			b.Score = float64(sc)
+			b.Reg = [4]float64{float64(reg[i*4]), float64(reg[i*4+1]), float64(reg[i*4+2]), float64(reg[i*4+3])}
+			bw, bh := b.X2-b.X1+1, b.Y2-b.Y1+1
+			var m [10]float64
+			for k := 0; k < 5; k++ {
+				m[k] = bw*float64(lm[i*10+k]) + b.X1 - 1
+				m[k+5] = bh*float64(lm[i*10+k+5]) + b.Y1 - 1
+			}
+			faces = append(faces, b)
+			marks = append(marks, m)
+		}
+	}
+	for i := range faces {
+		BBReg(&faces[i])
+	}
+	pick := NMS(faces, 0.7, Min)
+	res := make([]Face, len(pick))
+	for k, i := range pick {
+		f := faces[i]
+		res[k] = Face{X1: f.X1, Y1: f.Y1, X2: f.X2, Y2: f.Y2, Score: f.Score, Landmarks: marks[i]}
+	}
+	st.Final = len(res)
+	st.ONet = time.Since(t0)
+	return res, st, nil
+}
+
+// validPatches drops boxes whose padded crop would be empty or inconsistent
+// (the seed would raise on them).
+func validPatches(bs []Candidate, w, h int) []Candidate {
+	out := bs[:0:0]
+	for _, b := range bs {
+		if Pad(b, w, h).Valid() {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// cropTensor cuts each box out of the BGR image pix (w×h) with zero padding
+// as float64, resizes it to size×size with INTER_AREA (float, not rounded),
+// normalises and writes it transposed ([n][x][y][RGB]) into a tensor.
+func cropTensor(pix []uint8, w, h int, boxes []Candidate, size int) (models.Tensor, error) {
+	n := len(boxes)
+	t := models.Tensor{Shape: []int64{int64(n), int64(size), int64(size), 3}, Data: make([]float32, n*size*size*3)}
+	dst := gocv.NewMat()
+	defer dst.Close()
+	for k, b := range boxes {
+		pt := Pad(b, w, h)
+		tmp := make([]float64, pt.TmpH*pt.TmpW*3)
+		cw := pt.EX - pt.X + 1
+		for y := pt.Y - 1; y < pt.EY; y++ {
+			ty := pt.DY - 1 + (y - (pt.Y - 1))
+			src := pix[(y*w+pt.X-1)*3 : (y*w+pt.X-1+cw)*3]
+			row := tmp[(ty*pt.TmpW+pt.DX-1)*3:]
+			for i, v := range src {
+				row[i] = float64(v)
+			}
+		}
+		raw := unsafe.Slice((*byte)(unsafe.Pointer(&tmp[0])), len(tmp)*8)
+		src, err := gocv.NewMatFromBytes(pt.TmpH, pt.TmpW, gocv.MatTypeCV64FC3, raw)
+		if err != nil {
+			return t, fmt.Errorf("mtcnn: crop: %w", err)
+		}
+		gocv.Resize(src, &dst, image.Pt(size, size), 0, 0, gocv.InterpolationArea)
+		src.Close()
+		v, err := dst.DataPtrFloat64()
+		if err != nil {
+			return t, fmt.Errorf("mtcnn: crop: %w", err)
+		}
+		base := k * size * size * 3
+		for y := 0; y < size; y++ {
+			for x := 0; x < size; x++ {
+				s := (y*size + x) * 3
+				o := base + (x*size+y)*3
+				t.Data[o] = float32((v[s+2] - 127.5) * 0.0078125)
+				t.Data[o+1] = float32((v[s+1] - 127.5) * 0.0078125)
+				t.Data[o+2] = float32((v[s] - 127.5) * 0.0078125)
+			}
+		}
+	}
+	return t, nil
+}
