@@ -1,0 +1,23 @@
+// Package heads trains and applies replacement age and gender heads on top of
+// the seed network's outputs.
+//
+// A head reads what the age/gender/identity network already gives for a face
+// (its 100-way age softmax, its male sigmoid and its raw 1024-d identity
+// features) and predicts age and gender again: gender with an L2-regularised
+// logistic regression, age with a shared-weight ordinal model (one weight
+// vector and one threshold per year boundary, cumulative logits, as in
+// CORAL). Both read the L2-normalised features plus the network's own gender
+// logit, log ages and softmax mass per decade, z-scored with statistics of
+// the training set.
+//
+// Training is deterministic: samples are ordered by their key, folds are drawn
+// from a seeded generator, numeric loops run in a fixed order on one
+// goroutine, so the same data gives the same bytes of the heads file.
+// Hyper-parameters (regularisation, group re-weighting) are chosen by k-fold
+// cross-validation inside the training data only.
+//
+// Heads files are written into the model registry folder as
+// heads-NAME.json with their provenance (data hash, n, cross-validation
+// figures, the data's licence as the user gave it). Nothing loads them by
+// default: the seed's own heads stay the shipped default.
+package heads

@@ -1,0 +1,426 @@
+package heads
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+)
+
+// Options control training. The zero value gives the defaults.
+type Options struct {
+	Folds     int       // cross-validation folds; default 5
+	Seed      uint64    // fold assignment seed; default 1
+	Lambdas   []float64 // L2 strengths tried; default 1e-3, 1e-2, 1e-1
+	Weighting []bool    // group re-weighting settings tried; default off and on
+	Logger    *slog.Logger
+
+	// onFit, when set (tests), sees every fit: the head ("gender"/"age"),
+	// the fold (-1 = final fit on everything) and the sample indices (into
+	// the key-ordered samples) the fit reads.
+	onFit func(head string, fold int, train []int)
+}
+
+func (o *Options) defaults() {
+	if o.Folds == 0 {
+		o.Folds = 5
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if len(o.Lambdas) == 0 {
+		o.Lambdas = []float64{1e-3, 1e-2, 1e-1}
+	}
+	if len(o.Weighting) == 0 {
+		o.Weighting = []bool{false, true}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// ErrTooFew reports too little labelled data to cross-validate.
+var ErrTooFew = errors.New("heads: too few labelled samples")
+
+// CVPoint is the cross-validated figure of one hyper-parameter setting,
+// pooled over all held-out folds.
+type CVPoint struct {
+	Lambda   float64 `json:"lambda"`
+	Weighted bool    `json:"weighted"`
+	Decode   string  `json:"decode,omitempty"`
+	N        int     `json:"n"`
+	Accuracy float64 `json:"accuracy,omitempty"` // gender, cut at the head's 0.5
+	LogLoss  float64 `json:"log_loss,omitempty"` // gender
+	MAE      float64 `json:"mae,omitempty"`      // age
+	Within5  float64 `json:"within5,omitempty"`  // age
+}
+
+type config struct {
+	lambda   float64
+	weighted bool
+}
+
+type trainer struct {
+	opt     Options
+	samples []Sample
+	x       [][]float64 // vectorized inputs, one per sample
+	fold    []int
+}
+
+// Train fits both heads on samples (any order; they are ordered by key),
+// choosing hyper-parameters by k-fold cross-validation. Name, model and
+// licence fields of the result are left for the caller.
+func Train(ctx context.Context, samples []Sample, opt Options) (*Heads, error) {
+	opt.defaults()
+	s := append([]Sample(nil), samples...)
+	if err := sortSamples(s); err != nil {
+		return nil, err
+	}
+	t := &trainer{opt: opt, samples: s, x: make([][]float64, len(s))}
+	var nAge, nGender int
+	for i, smp := range s {
+		t.x[i] = make([]float64, InputDim)
+		if err := vectorize(smp.In, t.x[i]); err != nil {
+			return nil, fmt.Errorf("heads: sample %s: %w", smp.Key, err)
+		}
+		if smp.hasAge() {
+			nAge++
+		}
+		if smp.Gender != GenderUnknown {
+			nGender++
+		}
+	}
+	if opt.Folds < 2 {
+		return nil, fmt.Errorf("heads: %d folds: need at least 2", opt.Folds)
+	}
+	if nAge < 2*opt.Folds || nGender < 2*opt.Folds {
+		return nil, fmt.Errorf("%w: %d with age, %d with gender, %d folds", ErrTooFew, nAge, nGender, opt.Folds)
+	}
+	t.fold = assignFolds(len(s), opt.Folds, opt.Seed)
+
+	h := &Heads{Format: FormatVersion, CreatedBy: CreatedBy}
+	h.Data = DataInfo{SHA256: DataHash(s), N: len(s), NAge: nAge, NGender: nGender}
+	h.CV = CVInfo{Folds: opt.Folds, Seed: opt.Seed}
+
+	gPts, err := t.crossValidate(ctx, "gender")
+	if err != nil {
+		return nil, err
+	}
+	aPts, err := t.crossValidate(ctx, "age")
+	if err != nil {
+		return nil, err
+	}
+	h.CV.Gender, h.CV.Age = gPts, aPts
+	gBest := bestGender(gPts)
+	aBest := bestAge(aPts)
+	h.CV.GenderChosen, h.CV.AgeChosen = gBest, aBest
+
+	all := make([]int, len(s))
+	for i := range all {
+		all[i] = i
+	}
+	gm, _, err := t.fit(ctx, "gender", -1, all, config{gBest.Lambda, gBest.Weighted}, nil)
+	if err != nil {
+		return nil, err
+	}
+	am, _, err := t.fit(ctx, "age", -1, all, config{aBest.Lambda, aBest.Weighted}, nil)
+	if err != nil {
+		return nil, err
+	}
+	h.Gender = GenderHead{Lambda: gBest.Lambda, Weighted: gBest.Weighted, Shift: logit(seedMaleCut), W: gm.w, B: gm.b[0]}
+	h.Age = AgeHead{Lambda: aBest.Lambda, Weighted: aBest.Weighted, Decode: aBest.Decode, W: am.w, Thresholds: am.b}
+	return h, nil
+}
+
+// seedMaleCut is the seed's display rule male iff P ≥ 0.6.
+const seedMaleCut = 0.6
+
+// assignFolds deals n key-ordered samples into k folds of near-equal size
+// after a Fisher–Yates shuffle driven by splitmix64(seed).
+func assignFolds(n, k int, seed uint64) []int {
+	perm := make([]int, n)
+	for i := range perm {
+		perm[i] = i
+	}
+	st := seed
+	next := func() uint64 {
+		st += 0x9e3779b97f4a7c15
+		z := st
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		return z ^ (z >> 31)
+	}
+	for i := n - 1; i > 0; i-- {
+		j := int(next() % uint64(i+1))
+		perm[i], perm[j] = perm[j], perm[i]
+	}
+	fold := make([]int, n)
+	for pos, i := range perm {
+		fold[i] = pos % k
+	}
+	return fold
+}
+
+// linear is a fitted head in raw-input space: w·x + b (gender, len(b) = 1)
+// or w·x + b_k (age thresholds).
+type linear struct {
+	w []float64
+	b []float64
+}
+
+func (l linear) score(x []float64) float64 {
+	var s float64
+	for j, v := range x {
+		s += l.w[j] * v
+	}
+	return s
+}
+
+func (t *trainer) labelled(head string, idx []int) []int {
+	var out []int
+	for _, i := range idx {
+		s := t.samples[i]
+		if (head == "gender" && s.Gender != GenderUnknown) || (head == "age" && s.hasAge()) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// fit trains one head on the samples idx (only those labelled for the head
+// are read) with z-scoring and group weights computed on them alone, and
+// returns it folded back into raw-input space.
+func (t *trainer) fit(ctx context.Context, head string, fold int, idx []int, cfg config, init []float64) (linear, []float64, error) {
+	idx = t.labelled(head, idx)
+	if t.opt.onFit != nil {
+		t.opt.onFit(head, fold, append([]int(nil), idx...))
+	}
+	n, d := len(idx), InputDim
+	mean := make([]float64, d)
+	scale := make([]float64, d)
+	for _, i := range idx {
+		for j, v := range t.x[i] {
+			mean[j] += v
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(n)
+	}
+	for _, i := range idx {
+		for j, v := range t.x[i] {
+			dv := v - mean[j]
+			scale[j] += dv * dv
+		}
+	}
+	for j := range scale {
+		scale[j] = math.Sqrt(scale[j] / float64(n))
+		if scale[j] < 1e-9 {
+			scale[j] = 1
+		}
+	}
+	m := design{n: n, d: d, x: make([]float64, n*d)}
+	for r, i := range idx {
+		row := m.x[r*d : (r+1)*d]
+		for j, v := range t.x[i] {
+			row[j] = (v - mean[j]) / scale[j]
+		}
+	}
+	sw := t.weights(idx, cfg.weighted)
+	var (
+		sol []float64
+		err error
+	)
+	if head == "gender" {
+		y := make([]float64, n)
+		for r, i := range idx {
+			if t.samples[i].Gender == Male {
+				y[r] = 1
+			}
+		}
+		sol, err = fitLogistic(ctx, m, y, sw, cfg.lambda, init)
+	} else {
+		age := make([]float64, n)
+		for r, i := range idx {
+			age[r] = t.samples[i].Age
+		}
+		sol, err = fitOrdinal(ctx, m, age, sw, cfg.lambda, init)
+	}
+	if err != nil {
+		return linear{}, nil, err
+	}
+	w, b := sol[:d], sol[d:]
+	// Fold the z-scoring into the weights: w'·x + b' = w·(x−μ)/σ + b.
+	out := linear{w: make([]float64, d), b: append([]float64(nil), b...)}
+	var shift float64
+	for j := range w {
+		out.w[j] = w[j] / scale[j]
+		shift += out.w[j] * mean[j]
+	}
+	for k := range out.b {
+		out.b[k] -= shift
+	}
+	return out, sol, nil
+}
+
+// weights returns per-sample training weights for idx: all 1, or inverse
+// to the frequency of the sample's (decade, gender) group, capped at 10×
+// and renormalised to mean 1.
+func (t *trainer) weights(idx []int, weighted bool) []float64 {
+	sw := make([]float64, len(idx))
+	for r := range sw {
+		sw[r] = 1
+	}
+	if !weighted {
+		return sw
+	}
+	group := func(s Sample) int {
+		dec := 10 // unknown age
+		if s.hasAge() {
+			dec = min(int(s.Age)/10, 9)
+		}
+		return dec*3 + int(s.Gender)
+	}
+	var count [33]int
+	for _, i := range idx {
+		count[group(t.samples[i])]++
+	}
+	groups := 0
+	for _, c := range count {
+		if c > 0 {
+			groups++
+		}
+	}
+	var sum float64
+	for r, i := range idx {
+		w := float64(len(idx)) / (float64(groups) * float64(count[group(t.samples[i])]))
+		sw[r] = math.Min(w, 10)
+		sum += sw[r]
+	}
+	for r := range sw {
+		sw[r] *= float64(len(idx)) / sum
+	}
+	return sw
+}
+
+// crossValidate runs every hyper-parameter setting on every fold and pools
+// the held-out predictions per setting.
+func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, error) {
+	lams := append([]float64(nil), t.opt.Lambdas...)
+	sort.Sort(sort.Reverse(sort.Float64Slice(lams))) // strong to weak: warm starts
+	decodes := []string{""}
+	if head == "age" {
+		decodes = []string{DecodeMedian, DecodeExpectation}
+	}
+	type key struct {
+		li, wi, di int
+	}
+	acc := map[key]*cvAcc{}
+	var keys []key
+	for wi := range t.opt.Weighting {
+		for li := range lams {
+			for di := range decodes {
+				k := key{li, wi, di}
+				keys = append(keys, k)
+				acc[k] = &cvAcc{}
+			}
+		}
+	}
+	for f := 0; f < t.opt.Folds; f++ {
+		var train, held []int
+		for i, fi := range t.fold {
+			if fi == f {
+				held = append(held, i)
+			} else {
+				train = append(train, i)
+			}
+		}
+		held = t.labelled(head, held)
+		for wi, weighted := range t.opt.Weighting {
+			var warm []float64 // previous (stronger) λ's solution
+			for li, lam := range lams {
+				m, sol, err := t.fit(ctx, head, f, train, config{lam, weighted}, warm)
+				warm = sol
+				if err != nil {
+					return nil, fmt.Errorf("heads: %s fold %d λ=%g: %w", head, f, lam, err)
+				}
+				for di, dec := range decodes {
+					a := acc[key{li, wi, di}]
+					for _, i := range held {
+						t.score(head, m, dec, i, a)
+					}
+				}
+				t.opt.Logger.Debug("cv fit", "head", head, "fold", f, "lambda", lam, "weighted", weighted)
+			}
+		}
+	}
+	var pts []CVPoint
+	for _, k := range keys {
+		a := acc[k]
+		p := CVPoint{Lambda: lams[k.li], Weighted: t.opt.Weighting[k.wi], Decode: decodes[k.di], N: a.n}
+		if a.n > 0 {
+			if head == "gender" {
+				p.Accuracy = a.correct / float64(a.n)
+				p.LogLoss = a.logLoss / float64(a.n)
+			} else {
+				p.MAE = a.absErr / float64(a.n)
+				p.Within5 = a.within5 / float64(a.n)
+			}
+		}
+		pts = append(pts, p)
+		t.opt.Logger.Info("cv", "head", head, "lambda", p.Lambda, "weighted", p.Weighted, "decode", p.Decode,
+			"accuracy", p.Accuracy, "mae", p.MAE)
+	}
+	return pts, nil
+}
+
+type cvAcc struct {
+	n                int
+	correct, logLoss float64
+	absErr, within5  float64
+}
+
+func (t *trainer) score(head string, m linear, decode string, i int, a *cvAcc) {
+	s := t.samples[i]
+	z := m.score(t.x[i])
+	a.n++
+	if head == "gender" {
+		z += m.b[0]
+		male := s.Gender == Male
+		if (z >= 0) == male {
+			a.correct++
+		}
+		y := 0.0
+		if male {
+			y = 1
+		}
+		a.logLoss += softplus(z) - y*z
+		return
+	}
+	e := math.Abs(decodeOrdinal(z, m.b, decode) - s.Age)
+	a.absErr += e
+	if e <= 5 {
+		a.within5++
+	}
+}
+
+func bestGender(pts []CVPoint) CVPoint {
+	best := pts[0]
+	for _, p := range pts[1:] {
+		if p.Accuracy > best.Accuracy || (p.Accuracy == best.Accuracy && p.LogLoss < best.LogLoss) {
+			best = p
+		}
+	}
+	return best
+}
+
+func bestAge(pts []CVPoint) CVPoint {
+	best := pts[0]
+	for _, p := range pts[1:] {
+		if p.MAE < best.MAE {
+			best = p
+		}
+	}
+	return best
+}
