@@ -33,9 +33,9 @@ const (
 
 // File is one photo or video the index knows.
 type File struct {
-	ID   int64     `json:"id"`
-	Path string    `json:"path"`
-	Size int64     `json:"size"`
+	ID   int64  `json:"id"`
+	Path string `json:"path"`
+	Size int64  `json:"size"`
 	// ModTime is the file's modification time as last seen on disk.
 	ModTime time.Time `json:"mtime"`
 	// Hash is the lower-case hex SHA-256 of the content ("" when not hashed).

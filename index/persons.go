@@ -93,7 +93,9 @@ func activePerson(ctx context.Context, q querier, id int64) (Person, error) {
 }
 
 // Person returns the person with id (active or not), or ErrNotFound.
-func (ix *Index) Person(ctx context.Context, id int64) (Person, error) { return getPerson(ctx, ix.r, id) }
+func (ix *Index) Person(ctx context.Context, id int64) (Person, error) {
+	return getPerson(ctx, ix.r, id)
+}
 
 // PersonQuery filters Persons.
 type PersonQuery struct {
