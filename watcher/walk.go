@@ -44,6 +44,11 @@ func (e *PathError) Unwrap() error { return e.Err }
 // conclude that its files were deleted. Files are visited in lexical order
 // within each folder.
 func Walk(ctx context.Context, root string, opt Options, fn func(path string, info fs.FileInfo) error) error {
+	return walk(ctx, root, opt, os.ReadDir, fn)
+}
+
+func walk(ctx context.Context, root string, opt Options, readDir func(string) ([]fs.DirEntry, error),
+	fn func(path string, info fs.FileInfo) error) error {
 	root, err := cleanRoot(root)
 	if err != nil {
 		return err
@@ -57,7 +62,7 @@ func Walk(ctx context.Context, root string, opt Options, fn func(path string, in
 			opt.OnError(e)
 		}
 	}
-	return walkTree(ctx, m, os.ReadDir, root, func(string) bool { return true }, fn, onErr)
+	return walkTree(ctx, m, readDir, root, func(string) bool { return true }, fn, onErr)
 }
 
 // cleanRoot makes root absolute and checks that it is a folder.

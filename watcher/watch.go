@@ -231,7 +231,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.addTree(ctx, w.root, false)
 	w.requestRescan()
 
-	tickEvery := min(max(w.opt.SettleTime/4, 10*time.Millisecond), 250*time.Millisecond)
+	// Files are emitted between SettleTime and SettleTime+tickEvery after
+	// their last change.
+	tickEvery := min(max(w.opt.SettleTime/8, 10*time.Millisecond), 100*time.Millisecond)
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	var rescanC <-chan time.Time
