@@ -61,10 +61,10 @@ type evalClusterResult struct {
 func init() {
 	var (
 		dataDir, variant, order, method string
-		asJSON, noCache, sweep           bool
-		seed                             uint64
-		eps, link, ageW                  float64
-		minPts, workers                  int
+		asJSON, noCache, sweep          bool
+		seed                            uint64
+		eps, link, ageW                 float64
+		minPts, workers                 int
 	)
 	cmd := &cobra.Command{
 		Use:   "cluster DIR",
@@ -491,4 +491,3 @@ func sweepEvalCluster(faces []evalFace, w io.Writer) error {
 	}
 	return tw.Flush()
 }
-
