@@ -312,6 +312,10 @@ func unchangedSince(path string, s snapshot) bool {
 
 const maxAttempts = 5
 
+// testHookBeforeCheck, when set by a test, runs just before the re-check
+// that precedes the rename.
+var testHookBeforeCheck func(path string)
+
 func (e *Exporter) exportSidecar(ctx context.Context, p Photo, target string) (bool, []UserName, error) {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		snap, err := takeSnapshot(target)
@@ -343,7 +347,12 @@ func (e *Exporter) exportSidecar(ctx context.Context, p Photo, target string) (b
 				perm = fi.Mode().Perm()
 			}
 		}
-		err = WriteAtomic(target, out, perm, func() bool { return unchangedSince(target, snap) }, e.opts.OnWrite)
+		err = WriteAtomic(target, out, perm, func() bool {
+			if testHookBeforeCheck != nil {
+				testHookBeforeCheck(target)
+			}
+			return unchangedSince(target, snap)
+		}, e.opts.OnWrite)
 		if errors.Is(err, errChanged) {
 			e.log.Debug("sidecar changed while merging; merging again", "file", target, "attempt", attempt+1)
 			continue

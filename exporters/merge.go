@@ -531,14 +531,19 @@ type kwField struct {
 	ns                  []string
 	sep                 string // "" = flat (leaf names)
 	create              bool
+	// alsoNS are other spellings of the field: when present they get the
+	// union too, but faced never creates them (the digiKam 4 URI: Exiv2,
+	// and so digiKam, still reads it as Xmp.digiKam.TagsList, ExifTool does
+	// not).
+	alsoNS []string
 }
 
 var kwFields = []kwField{
-	{"TagsList", "digiKam", "Seq", []string{nsDigiKam, nsDigiKm4}, "/", true},
-	{"LastKeywordXMP", "MicrosoftPhoto", "Bag", []string{nsMSPhoto, nsMSPhot2}, "/", false},
-	{"hierarchicalSubject", "lr", "Bag", []string{nsLR}, "|", true},
-	{"CatalogSets", "mediapro", "Bag", []string{nsMedPro}, "|", false},
-	{"subject", "dc", "Bag", []string{nsDC}, "", true},
+	{"TagsList", "digiKam", "Seq", []string{nsDigiKam}, "/", true, []string{nsDigiKm4}},
+	{"LastKeywordXMP", "MicrosoftPhoto", "Bag", []string{nsMSPhoto, nsMSPhot2}, "/", false, nil},
+	{"hierarchicalSubject", "lr", "Bag", []string{nsLR}, "|", true, nil},
+	{"CatalogSets", "mediapro", "Bag", []string{nsMedPro}, "|", false, nil},
+	{"subject", "dc", "Bag", []string{nsDC}, "", true, nil},
 }
 
 func leaf(path string) string {
@@ -573,6 +578,7 @@ func (f kwField) toPath(v string) string {
 // longer wanted (faced:AddedKeywords).
 func mergeKeywords(d *xmp.Doc, wanted []string) {
 	arrs := make([]*xmp.Elem, len(kwFields))
+	also := make([]*xmp.Elem, len(kwFields))
 	var union []string
 	seen := map[string]bool{}
 	addU := func(p string) {
@@ -584,7 +590,12 @@ func mergeKeywords(d *xmp.Doc, wanted []string) {
 	for i, f := range kwFields {
 		arrs[i] = topArray(d, f.ns, f.prefix, f.local, f.kind, false)
 		if f.sep != "" {
-			for _, v := range xmp.ItemValues(arrs[i]) {
+			vals := xmp.ItemValues(arrs[i])
+			if len(f.alsoNS) > 0 {
+				also[i] = topArray(d, f.alsoNS, f.prefix, f.local, f.kind, false)
+				vals = append(vals, xmp.ItemValues(also[i])...)
+			}
+			for _, v := range vals {
 				addU(f.toPath(strings.TrimSpace(v)))
 			}
 		}
@@ -641,43 +652,47 @@ func mergeKeywords(d *xmp.Doc, wanted []string) {
 	}
 	for i, f := range kwFields {
 		arr := arrs[i]
-		if arr == nil {
-			if !f.create || len(final) == 0 {
-				continue
-			}
-			if arr = topArray(d, f.ns, f.prefix, f.local, f.kind, true); arr == nil {
-				continue
-			}
+		if arr == nil && f.create && len(final) > 0 {
+			arr = topArray(d, f.ns, f.prefix, f.local, f.kind, true)
 		}
-		have := map[string]bool{}
-		for _, li := range xmp.Items(arr) {
-			v := strings.TrimSpace(li.Text())
-			p := f.toPath(v)
-			drop := removed[p]
-			if f.sep == "" {
-				drop = false
-				for r := range removed {
-					if leaf(r) == v && !finalLeaves[v] {
-						drop = true
-					}
-				}
-			}
-			if drop {
-				arr.RemoveChild(li)
-				continue
-			}
-			have[v] = true
-		}
-		for _, p := range final {
-			v := f.form(p)
-			if !have[v] {
-				xmp.AddItem(arr, v, false)
-				have[v] = true
+		for _, a := range []*xmp.Elem{arr, also[i]} {
+			if a != nil {
+				writeKeywords(a, f, final, finalLeaves, removed)
 			}
 		}
 	}
 	// Record what faced added.
 	setTopBag(d, NSFaced, "faced", "AddedKeywords", added)
+}
+
+// writeKeywords makes keyword array arr of field f hold every path of
+// final (in f's form), dropping the values of removed paths.
+func writeKeywords(arr *xmp.Elem, f kwField, final []string, finalLeaves, removed map[string]bool) {
+	have := map[string]bool{}
+	for _, li := range xmp.Items(arr) {
+		v := strings.TrimSpace(li.Text())
+		drop := removed[f.toPath(v)]
+		if f.sep == "" {
+			drop = false
+			for r := range removed {
+				if leaf(r) == v && !finalLeaves[v] {
+					drop = true
+				}
+			}
+		}
+		if drop {
+			arr.RemoveChild(li)
+			continue
+		}
+		have[v] = true
+	}
+	for _, p := range final {
+		v := f.form(p)
+		if !have[v] {
+			xmp.AddItem(arr, v, false)
+			have[v] = true
+		}
+	}
 }
 
 // setTopBag makes top-level Bag local hold exactly values (removing it when
