@@ -1,0 +1,198 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/faced/faced/agegender"
+	"github.com/faced/faced/heads"
+	"github.com/faced/faced/heads/hook"
+	"github.com/faced/faced/models"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	var (
+		name, license, csvPath, variant, dataDir, ortLib, cacheDir, lambdas string
+		folds, threads, batch                                               int
+		seed                                                                uint64
+		verbose                                                             bool
+	)
+	cmd := &cobra.Command{
+		Use:   "train-heads DIR --license TEXT [--name NAME] [--csv labels.csv] [--variant int8|float32] [--folds 5]",
+		Short: "Train age and gender heads on labelled face chips (never loaded by default)",
+		Long: `train-heads runs every labelled chip of DIR through the age/gender network
+(whole chip, no detection; outputs cached under DATA/cache), trains a gender
+head (L2 logistic regression) and an age head (shared-weight ordinal
+regression) on the identity features plus the network's own outputs,
+chooses regularisation and group re-weighting by k-fold cross-validation
+inside DIR only, and writes DATA/models/heads-NAME.json with its
+provenance. Labels come from UTKFace-style names (AGE_GENDER_..., gender
+0 = male) or from --csv (file,age,gender; files relative to DIR).
+Select trained heads with --heads NAME where supported; the seed's heads
+stay the default.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := args[0]
+			if strings.TrimSpace(license) == "" {
+				return &exitError{2, errors.New("--license is required: give the training data's licence terms as you received them")}
+			}
+			if name == "" {
+				name = strings.ToLower(filepath.Base(filepath.Clean(dir)))
+			}
+			if err := heads.ValidName(name); err != nil {
+				return &exitError{2, err}
+			}
+			if f := cmd.Flag("data"); f != nil && f.Changed {
+				dataDir = f.Value.String()
+			}
+			opt := heads.Options{Folds: folds, Seed: seed}
+			if lambdas != "" {
+				for _, s := range strings.Split(lambdas, ",") {
+					v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+					if err != nil || v <= 0 {
+						return &exitError{2, fmt.Errorf("--lambdas: %q is not a positive number", s)}
+					}
+					opt.Lambdas = append(opt.Lambdas, v)
+				}
+			}
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelInfo
+			}
+			opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+			var labels []heads.FileLabel
+			var err error
+			if csvPath != "" {
+				labels, err = heads.LabelsFromCSV(csvPath)
+			} else {
+				labels, err = heads.LabelsFromNames(dir)
+			}
+			if err != nil {
+				return &exitError{2, err}
+			}
+
+			lib, err := models.FindORTLibrary(ortLib)
+			if err != nil {
+				return err
+			}
+			if err := models.InitRuntime(lib); err != nil {
+				return err
+			}
+			reg, err := models.OpenRegistry(dataDir)
+			if err != nil {
+				return err
+			}
+			mname, err := agegender.ModelName(variant)
+			if err != nil {
+				return &exitError{2, err}
+			}
+			mi, err := reg.Model(mname)
+			if err != nil {
+				return err
+			}
+			net, err := agegender.Open(reg, variant, models.SessionOptions{IntraOpThreads: threads})
+			if err != nil {
+				return err
+			}
+			defer net.Close()
+			if cacheDir == "" {
+				cacheDir = filepath.Join(dataDir, "cache", "heads-features")
+			}
+			cache := &heads.CachedExtractor{
+				Dir:   filepath.Join(cacheDir, mi.SHA256[:16]+"-"+net.Variant()),
+				Inner: hook.Extractor{Net: net, Batch: batch},
+				Progress: func(done, total int) {
+					fmt.Fprintf(os.Stderr, "\rfeatures: %d/%d", done, total)
+				},
+			}
+			src := heads.FileSource{Dir: dir, Labels: labels, Extractor: cache}
+
+			t0 := time.Now()
+			samples, sources, err := heads.Collect(cmd.Context(), src)
+			if err != nil {
+				return err
+			}
+			extract := time.Since(t0)
+			fmt.Fprintf(os.Stderr, "\rfeatures: %d samples in %s (%d from the cache)\n", len(samples), extract.Round(time.Millisecond), cache.Hits)
+
+			t1 := time.Now()
+			h, err := heads.Train(cmd.Context(), samples, opt)
+			if err != nil {
+				return err
+			}
+			train := time.Since(t1)
+			h.Name = name
+			h.Model = heads.ModelInfo{SHA256: mi.SHA256, Variant: net.Variant()}
+			h.Data.Sources = sources
+			h.Data.License = license
+			out := heads.Path(reg.Dir(), name)
+			if err := h.Save(out); err != nil {
+				return err
+			}
+			st, err := os.Stat(out)
+			if err != nil {
+				return err
+			}
+			printHeadsReport(h, out, st.Size(), extract, train)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "heads name: writes DATA/models/heads-NAME.json (default: DIR's base name)")
+	f.StringVar(&license, "license", "", "licence of the training data, as given to you (required; stored in the heads file)")
+	f.StringVar(&csvPath, "csv", "", "labels file: file,age,gender rows (gender m/f or UTKFace's 0 = male, 1 = female)")
+	f.StringVar(&variant, "variant", agegender.DefaultVariant, "age/gender model variant whose outputs the heads read: int8 or float32")
+	f.IntVar(&folds, "folds", 5, "cross-validation folds")
+	f.Uint64Var(&seed, "seed", 1, "fold assignment seed")
+	f.StringVar(&lambdas, "lambdas", "", "comma-separated L2 strengths to cross-validate (default 0.001,0.01,0.1)")
+	f.StringVar(&dataDir, "data", "var/data", "data directory holding models/")
+	f.StringVar(&ortLib, "ort-lib", "", "ONNX Runtime shared library (default: $FACED_ORT_LIB or var/lib)")
+	f.StringVar(&cacheDir, "cache", "", "feature cache folder (default DATA/cache/heads-features)")
+	f.IntVar(&threads, "threads", 0, "intra-op threads (0 = ONNX Runtime default)")
+	f.IntVar(&batch, "batch", 8, "chips per network call")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log every cross-validation setting")
+	modelsParent().AddCommand(cmd)
+}
+
+// modelsParent returns `facedctl models`, creating it if no other file has.
+func modelsParent() *cobra.Command {
+	for _, c := range rootCmd.Commands() {
+		if c.Name() == "models" {
+			return c
+		}
+	}
+	m := &cobra.Command{Use: "models", Short: "Model registry tools"}
+	rootCmd.AddCommand(m)
+	return m
+}
+
+func printHeadsReport(h *heads.Heads, path string, size int64, extract, train time.Duration) {
+	fmt.Printf("heads:            %s -> %s\n", h.Name, path)
+	fmt.Printf("model:            %s (%.12s)\n", h.Model.Variant, h.Model.SHA256)
+	fmt.Printf("data:             n=%d (age %d, gender %d), sha256 %.16s, %s\n", h.Data.N, h.Data.NAge, h.Data.NGender, h.Data.SHA256, strings.Join(h.Data.Sources, ", "))
+	fmt.Printf("licence:          %s\n", h.Data.License)
+	fmt.Printf("cross-validation: %d folds, seed %d\n", h.CV.Folds, h.CV.Seed)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  head\tlambda\tweighted\tdecode\tn\taccuracy\tlog-loss\tMAE\twithin5\t")
+	for _, p := range h.CV.Gender {
+		fmt.Fprintf(tw, "  gender\t%g\t%v\t\t%d\t%.2f %%\t%.4f\t\t\t\n", p.Lambda, p.Weighted, p.N, 100*p.Accuracy, p.LogLoss)
+	}
+	for _, p := range h.CV.Age {
+		fmt.Fprintf(tw, "  age\t%g\t%v\t%s\t%d\t\t\t%.2f\t%.1f %%\t\n", p.Lambda, p.Weighted, p.Decode, p.N, p.MAE, 100*p.Within5)
+	}
+	tw.Flush()
+	g, a := h.CV.GenderChosen, h.CV.AgeChosen
+	fmt.Printf("chosen gender:    lambda %g, weighted %v: CV accuracy %.2f %%\n", g.Lambda, g.Weighted, 100*g.Accuracy)
+	fmt.Printf("chosen age:       lambda %g, weighted %v, %s: CV MAE %.2f, within 5 %.1f %%\n", a.Lambda, a.Weighted, a.Decode, a.MAE, 100*a.Within5)
+	fmt.Printf("heads size:       %d parameters, %.1f kB file\n", h.Size(), float64(size)/1e3)
+	fmt.Printf("time:             features %s, training (CV + final) %s\n", extract.Round(time.Millisecond), train.Round(time.Millisecond))
+}
