@@ -43,12 +43,25 @@ func (e *PathError) Unwrap() error { return e.Err }
 // without calling fn, when root itself cannot be read: the caller must not
 // conclude that its files were deleted. Files are visited in lexical order
 // within each folder.
+//
+// root may also be a single file: fn is called for it when it is a media
+// file that is not hidden (a broken link goes to OnError).
 func Walk(ctx context.Context, root string, opt Options, fn func(path string, info fs.FileInfo) error) error {
 	return walk(ctx, root, opt, os.ReadDir, fn)
 }
 
 func walk(ctx context.Context, root string, opt Options, readDir func(string) ([]fs.DirEntry, error),
 	fn func(path string, info fs.FileInfo) error) error {
+	onErr := func(e *PathError) {
+		if opt.OnError != nil {
+			opt.OnError(e)
+		}
+	}
+	if info, err := os.Lstat(root); err == nil && !info.IsDir() {
+		if st, err := os.Stat(root); err != nil || !st.IsDir() {
+			return walkFile(root, info, opt, fn, onErr)
+		}
+	}
 	root, err := cleanRoot(root)
 	if err != nil {
 		return err
@@ -57,12 +70,32 @@ func walk(ctx context.Context, root string, opt Options, readDir func(string) ([
 	if err != nil {
 		return err
 	}
-	onErr := func(e *PathError) {
-		if opt.OnError != nil {
-			opt.OnError(e)
-		}
-	}
 	return walkTree(ctx, m, readDir, root, func(string) bool { return true }, fn, onErr)
+}
+
+// walkFile is Walk over the single file p (lstat info), judged against
+// its own folder.
+func walkFile(p string, info fs.FileInfo, opt Options, fn func(string, fs.FileInfo) error, onErr func(*PathError)) error {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return fmt.Errorf("watcher: %w", err)
+	}
+	m, err := newMatcher(filepath.Dir(abs), opt)
+	if err != nil {
+		return err
+	}
+	if m.ignored(abs) {
+		return nil
+	}
+	st, perr := fileInfo(abs, info.Mode().Type(), m)
+	if perr != nil {
+		onErr(perr)
+		return nil
+	}
+	if st == nil || !m.media(abs) {
+		return nil
+	}
+	return fn(abs, st)
 }
 
 // cleanRoot makes root absolute and checks that it is a folder.

@@ -189,6 +189,20 @@ func TestWalkErrors(t *testing.T) {
 		t.Errorf("missing root: %v", err)
 	}
 
+	// A single file as root.
+	var one []string
+	write(t, filepath.Join(root, "a", "x.jpg.xmp"), "sidecar")
+	for _, f := range []string{"a/x.jpg", "a/x.jpg.xmp", "absent.jpg"} {
+		err := Walk(context.Background(), filepath.Join(root, filepath.FromSlash(f)), Options{Extensions: testExts},
+			func(p string, _ fs.FileInfo) error { one = append(one, p); return nil })
+		if err != nil && f != "absent.jpg" {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if len(one) != 1 || one[0] != filepath.Join(root, "a", "x.jpg") {
+		t.Errorf("single files visited %q", one)
+	}
+
 	// fn's error stops the walk; so does a cancelled context.
 	stop := errors.New("stop")
 	n := 0

@@ -95,7 +95,9 @@ type Options struct {
 }
 
 // Watcher watches one folder tree. Create it with New, start it with Run,
-// and drain Events, Rescans and Errors until Run returns (it closes them).
+// and read Events, Rescans and Errors until Run returns. The channels are
+// never closed (a consumer selecting on them must also watch its context or
+// Run's return); nothing is sent on them after Run returned.
 type Watcher struct {
 	root    string
 	opt     Options
@@ -187,39 +189,35 @@ func New(root string, opt Options) (*Watcher, error) {
 // Root is the absolute path of the watched folder.
 func (w *Watcher) Root() string { return w.root }
 
-// Events delivers settled changes in the order they settled. It is closed
-// when Run returns.
+// Events delivers settled changes in the order they settled. The watcher
+// keeps draining the OS while nobody reads: undelivered events wait in an
+// in-memory queue (where a file changing again replaces its older event).
 func (w *Watcher) Events() <-chan Event { return w.events }
 
 // Rescans fires when the daemon should reconcile the whole tree with Walk:
 // once at start (after every folder is watched, so nothing falls between the
 // walk and the events), every RescanInterval, and after events were lost
 // (queue overflow, a folder that could not be watched, the root coming
-// back). Requests coalesce: one pending value stands for any number. It is
-// closed when Run returns.
+// back). Requests coalesce: one pending value stands for any number.
 func (w *Watcher) Rescans() <-chan struct{} { return w.rescans }
 
 // Errors delivers *PathError values: folders that cannot be read or
 // watched, symbolic link loops, the root disappearing. The watcher keeps
 // going after each. If nobody reads them, the oldest are kept and newer ones
-// are dropped (and counted in the log). It is closed when Run returns.
+// are dropped (and counted in the log).
 func (w *Watcher) Errors() <-chan error { return w.errs }
 
 // Suppress drops events for path (a file faced itself is writing) for the
 // duration d from now. Safe to call from any goroutine.
 func (w *Watcher) Suppress(path string, d time.Duration) { w.sup.add(path, d) }
 
-// Run watches the tree until ctx is done, then closes the channels and
-// returns nil. It returns an error at once if the root cannot be watched for
+// Run watches the tree until ctx is done, then returns nil. It returns an error at once if the root cannot be watched for
 // a reason other than a resource limit (which is retried). Run may be called
 // once.
 func (w *Watcher) Run(ctx context.Context) error {
 	if !w.ran.CompareAndSwap(false, true) {
 		return errors.New("watcher: Run called twice")
 	}
-	defer close(w.errs)
-	defer close(w.rescans)
-	defer close(w.events)
 	defer w.fsw.Close()
 
 	switch err := w.addWatch(w.root); {
