@@ -36,6 +36,10 @@ type Options struct {
 	// ShutdownTimeout bounds Run's return after its context is cancelled:
 	// in-flight work is finished or requeued within it; default 10 s.
 	ShutdownTimeout time.Duration
+	// MaxAttempts: a file whose analysis was interrupted by a crash or kill
+	// this many times is failed rather than tried again (it may be what
+	// crashes the process); 0 = never give up.
+	MaxAttempts int
 	// Walk lists candidate files; default: WalkDir skipping hidden names,
 	// sidecars and extensions outside DefaultExtensions.
 	Walk WalkFunc
@@ -158,10 +162,10 @@ func (d *Daemon) RunOnce(ctx context.Context) (Summary, error) {
 func (d *Daemon) run(ctx context.Context, once bool) (Summary, error) {
 	d.started = time.Now()
 	c := newCoordinator(d, once)
-	if n, err := d.deps.Store.RecoverLeases(ctx); err != nil {
+	if n, failed, err := d.deps.Store.RecoverLeases(ctx, d.opt.MaxAttempts); err != nil {
 		return Summary{}, fmt.Errorf("recover queue: %w", err)
-	} else if n > 0 {
-		d.log.Info("requeued work interrupted by the last shutdown", "files", n)
+	} else if n+failed > 0 {
+		d.log.Info("requeued work interrupted by the last shutdown", "files", n, "given_up", failed)
 	}
 
 	// The observer side: reconciliation and watcher events, which read the

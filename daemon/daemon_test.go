@@ -286,7 +286,7 @@ func TestShutdownRequeuesInFlight(t *testing.T) {
 	if st.Queue != 5 || st.Done+st.Failed != 0 {
 		t.Errorf("after shutdown: %+v, want all 5 still queued", st)
 	}
-	if n, _ := r.st.RecoverLeases(context.Background()); n != 0 {
+	if n, _, _ := r.st.RecoverLeases(context.Background(), 0); n != 0 {
 		t.Errorf("%d jobs left leased, want all released", n)
 	}
 }

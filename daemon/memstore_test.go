@@ -111,17 +111,17 @@ func (m *memStore) Failures(_ context.Context, n int) ([]FileRecord, error) {
 	return out[:min(n, len(out))], nil
 }
 
-func (m *memStore) PendingExports(_ context.Context, n int) ([]string, error) {
+func (m *memStore) PendingExports(_ context.Context, n int) ([]ExportItem, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []string
+	var out []ExportItem
 	for p, f := range m.files {
-		if f.rev > f.expRev && len(out) < n {
-			out = append(out, p)
+		if f.rev > f.expRev && f.State == StateDone {
+			out = append(out, ExportItem{Path: p, Rev: int64(f.rev)})
 		}
 	}
-	sort.Strings(out)
-	return out, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out[:min(n, len(out))], nil
 }
 
 func (m *memStore) Enqueue(_ context.Context, p, _ string) error {
@@ -177,7 +177,7 @@ func (m *memStore) Remove(_ context.Context, p string) error {
 	return nil
 }
 
-func (m *memStore) RecoverLeases(context.Context) (int, error) {
+func (m *memStore) RecoverLeases(context.Context, int) (int, int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
@@ -187,7 +187,7 @@ func (m *memStore) RecoverLeases(context.Context) (int, error) {
 			n++
 		}
 	}
-	return n, nil
+	return n, 0, nil
 }
 
 func (m *memStore) Lease(_ context.Context, n int) ([]Job, error) {
@@ -298,11 +298,11 @@ func (m *memStore) RetryFailed(context.Context) (int, error) {
 	return n, nil
 }
 
-func (m *memStore) Exported(_ context.Context, p string) error {
+func (m *memStore) Exported(_ context.Context, it ExportItem) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if f, ok := m.files[p]; ok {
-		f.expRev = f.rev
+	if f, ok := m.files[it.Path]; ok {
+		f.expRev = max(f.expRev, min(int(it.Rev), f.rev))
 	}
 	return nil
 }

@@ -304,13 +304,14 @@ func (c *coordinator) flush(ctx context.Context) {
 func (c *coordinator) exportPending(ctx context.Context) {
 	d := c.d
 	for ctx.Err() == nil {
-		paths, err := d.deps.Store.PendingExports(ctx, len(c.exportFailed)+256)
+		items, err := d.deps.Store.PendingExports(ctx, len(c.exportFailed)+256)
 		if err != nil {
 			d.log.Error("list pending exports", "err", err)
 			return
 		}
 		n := 0
-		for _, p := range paths {
+		for _, it := range items {
+			p := it.Path
 			if c.exportFailed[p] || ctx.Err() != nil {
 				continue
 			}
@@ -326,7 +327,7 @@ func (c *coordinator) exportPending(ctx context.Context) {
 				d.log.Warn("export failed", "file", p, "reason", err)
 				continue
 			}
-			if err := d.deps.Store.Exported(ctx, p); err != nil {
+			if err := d.deps.Store.Exported(ctx, it); err != nil {
 				d.log.Error("record export", "file", p, "err", err)
 				c.exportFailed[p] = true
 				continue

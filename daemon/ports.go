@@ -51,6 +51,14 @@ type Job struct {
 	ID    int64
 	Path  string
 	Token int64 // lease token, handed back on completion
+	// Lease is the store's own handle of the lease, handed back as is.
+	Lease any
+}
+
+// ExportItem is a file whose sidecar is out of date, at revision Rev.
+type ExportItem struct {
+	Path string
+	Rev  int64
 }
 
 // Stats are the index's counts.
@@ -74,7 +82,7 @@ type Store interface {
 	// Failures lists up to n failed files, newest first.
 	Failures(ctx context.Context, n int) ([]FileRecord, error)
 	// PendingExports lists up to n files whose sidecar is out of date.
-	PendingExports(ctx context.Context, n int) ([]string, error)
+	PendingExports(ctx context.Context, n int) ([]ExportItem, error)
 
 	// Writes.
 	Enqueue(ctx context.Context, path, reason string) error
@@ -85,7 +93,9 @@ type Store interface {
 	Rename(ctx context.Context, from, to string, size int64, mtime time.Time) error
 	// Remove drops a file and its faces from the index.
 	Remove(ctx context.Context, path string) error
-	RecoverLeases(ctx context.Context) (int, error)
+	// RecoverLeases releases the leases of a previous process; a job leased
+	// maxAttempts times already is failed instead (0: never).
+	RecoverLeases(ctx context.Context, maxAttempts int) (released, failed int, err error)
 	Lease(ctx context.Context, n int) ([]Job, error)
 	// Done stores the analysis of a leased job (faces replaced, keeping ids
 	// where boxes match) and releases it, in one transaction.
@@ -97,8 +107,8 @@ type Store interface {
 	Drop(ctx context.Context, job Job) error
 	// RetryFailed queues every failed file again.
 	RetryFailed(ctx context.Context) (int, error)
-	// Exported records that path's sidecar is up to date.
-	Exported(ctx context.Context, path string) error
+	// Exported records that revision it.Rev of it.Path's sidecar was written.
+	Exported(ctx context.Context, it ExportItem) error
 }
 
 // Clusterer updates persons after new faces arrived: incremental

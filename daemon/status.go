@@ -169,3 +169,11 @@ func (d *Daemon) inside(p string) (string, error) {
 	}
 	return p, nil
 }
+
+// ReportError records a problem with one path found outside the analysis
+// (a symbolic link loop or an unreadable folder met by the walk): status
+// lists it with the reason.
+func (d *Daemon) ReportError(path, reason string) {
+	d.errs.add(path, reason)
+	d.log.Warn("skipped", "file", path, "reason", reason)
+}

@@ -5,11 +5,167 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faced/faced/config"
+	"github.com/faced/faced/daemon"
+	"github.com/faced/faced/daemon/service"
+	"github.com/faced/faced/daemon/wire"
 )
 
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
 func main() {
-	fmt.Fprintln(os.Stderr, "faced: not wired yet")
-	os.Exit(1)
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "faced:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "faced",
+		Short:         "faced finds faces in a photo folder and writes them into XMP sidecars",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	var configPath string
+	root.PersistentFlags().StringVar(&configPath, "config", "config.txt", "faced configuration file")
+	root.AddCommand(newRunCmd(&configPath))
+	for _, a := range service.Actions {
+		root.AddCommand(newServiceCmd(a, &configPath))
+	}
+	return root
+}
+
+func newRunCmd(configPath *string) *cobra.Command {
+	var once bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the daemon in the foreground (SIGINT/SIGTERM stop it within 10 s)",
+		Long: `Run the daemon in the foreground: reconcile InputDirectory with the index,
+analyse what is new or changed, cluster persons, write sidecars, then watch
+for changes and serve the local API (facedctl status) until SIGINT or SIGTERM.
+
+With --once: reconcile, process everything queued, cluster, export, print a
+summary and exit 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), *configPath, once, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().BoolVar(&once, "once", false, "process what is there once, print a summary and exit")
+	return cmd
+}
+
+func run(ctx context.Context, configPath string, once bool, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel()}))
+	slog.SetDefault(log)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app, err := wire.Open(ctx, cfg, wire.AppOptions{Version: version, Logger: log, Once: once})
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if once {
+		sum, err := app.Daemon.RunOnce(ctx)
+		if err != nil {
+			return err
+		}
+		printSummary(stdout, app, sum)
+		return nil
+	}
+	prog := service.NewProgram(func(ctx context.Context) error {
+		if _, err := app.Daemon.ServeAPI(ctx, app.Socket); err != nil {
+			return err
+		}
+		return app.Daemon.Run(ctx)
+	}, 10*time.Second)
+	log.Info("faced starting", "version", version, "config", cfg.File(), "input", cfg.InputDirectory(),
+		"data", cfg.DataDirectory(), "workers", cfg.WorkerCount())
+	if err := prog.Start(nil); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return prog.Stop(nil)
+	case err := <-prog.Done():
+		return err
+	}
+}
+
+func printSummary(w io.Writer, app *wire.App, s daemon.Summary) {
+	fmt.Fprintf(w, "faced %s: %s in %s\n", version, app.Config.InputDirectory(), s.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "  files seen %d, queued %d, analysed %d, failed %d, renamed %d, removed %d\n",
+		s.Seen, s.Queued, s.Analysed, s.Failed, s.Renamed, s.Removed)
+	fmt.Fprintf(w, "  sidecars written %d, not written %d\n", s.Exported, s.ExportFailed)
+	fmt.Fprintf(w, "  index: %d faces, %d persons\n", s.Faces, s.Persons)
+	if s.Analysed > 0 && s.Duration > 0 {
+		fmt.Fprintf(w, "  %.2f files/s\n", float64(s.Analysed+s.Failed)/s.Duration.Seconds())
+	}
+	for _, e := range s.Errors {
+		fmt.Fprintf(w, "  error: %q: %s\n", e.Path, e.Reason)
+	}
+}
+
+func newServiceCmd(action string, configPath *string) *cobra.Command {
+	var user string
+	var userService bool
+	cmd := &cobra.Command{
+		Use:   action,
+		Short: action + " faced as an OS service (systemd, launchd, Windows)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			abs, err := filepath.Abs(*configPath)
+			if err != nil {
+				return err
+			}
+			o := service.Options{ConfigPath: abs, User: user, UserService: userService}
+			if action == "install" {
+				cfg, err := config.Load(abs)
+				if err != nil {
+					return err
+				}
+				o.ReadWritePaths = []string{cfg.InputDirectory(), cfg.DataDirectory()}
+			}
+			s, err := service.New(o, service.NewProgram(func(ctx context.Context) error {
+				return errors.New("not run through the service manager")
+			}, 0))
+			if err != nil {
+				return err
+			}
+			msg, err := service.Control(s, action)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), msg)
+			return nil
+		},
+	}
+	if action == "install" {
+		cmd.Flags().StringVar(&user, "user", "", "unprivileged account the system service runs as (systemd User=)")
+	}
+	cmd.Flags().BoolVar(&userService, "user-service", false, "a per-user service (systemd --user, launchd agent)")
+	return cmd
 }

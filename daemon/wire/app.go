@@ -1,0 +1,182 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/faced/faced/analyzer"
+	"github.com/faced/faced/cluster"
+	"github.com/faced/faced/config"
+	"github.com/faced/faced/daemon"
+	"github.com/faced/faced/exporters"
+	"github.com/faced/faced/face"
+	"github.com/faced/faced/index"
+	"github.com/faced/faced/models"
+	"github.com/faced/faced/watcher"
+)
+
+// IndexFile is the index's file name inside DataDirectory.
+const IndexFile = "faces.db"
+
+// AppOptions tune Open beyond the configuration.
+type AppOptions struct {
+	Version string
+	Logger  *slog.Logger
+	// Once skips the watcher (faced run --once).
+	Once bool
+	// OnAnalyzed is passed to daemon.Options.
+	OnAnalyzed func(path string, err error)
+}
+
+// App is a fully wired daemon and what it owns.
+type App struct {
+	Config  *config.Config
+	Index   *index.Index
+	Daemon  *daemon.Daemon
+	Socket  string
+	closers []func() error
+}
+
+// Close releases the analyzer and the index.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// Open builds the daemon described by cfg: index, models, analyzer,
+// clusterer, exporter and (unless o.Once) watcher.
+func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	app := &App{Config: cfg}
+	defer func() {
+		if err != nil {
+			app.Close()
+		}
+	}()
+	dataDir := cfg.DataDirectory()
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	app.Socket = cfg.Socket()
+	if app.Socket == "" {
+		app.Socket = config.DefaultSocket(dataDir)
+	}
+	ix, err := index.Open(ctx, filepath.Join(dataDir, IndexFile))
+	if err != nil {
+		return nil, err
+	}
+	app.Index = ix
+	app.closers = append(app.closers, ix.Close)
+
+	lib, err := models.FindORTLibrary(cfg.ORTLibrary())
+	if err != nil {
+		return nil, err
+	}
+	if err := models.InitRuntime(lib); err != nil {
+		return nil, err
+	}
+	reg, err := models.OpenRegistry(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w (run `facedctl models install` first)", err)
+	}
+	workers := cfg.WorkerCount()
+	an, err := analyzer.New(reg, analyzer.Options{MinSize: cfg.MinFaceSize(), Variant: string(cfg.ModelVariant()),
+		Threads: 1, VideoFPS: cfg.VideoFramesPerSecond(), MinNoFrames: cfg.MinNoFrames()})
+	if err != nil {
+		return nil, err
+	}
+	app.closers = append(app.closers, an.Close)
+
+	copt := cluster.DefaultOptions()
+	if t := cfg.DistanceThreshold(); t > 0 {
+		copt.Eps = t
+	} else if mi, err := reg.Model(agModel(cfg)); err == nil && mi.Thresholds["distance"] > 0 {
+		copt.Eps = mi.Thresholds["distance"]
+	}
+	copt.MinSize = max(cfg.MinNoPhotos(), 1)
+	persons := NewPersons(ix, PersonsOptions{Cluster: copt,
+		Rule:                cluster.PersonRule{MinNoPhotos: cfg.MinNoPhotos(), MinDays: cfg.MinDaysDifferenceBetweenPhotoMDates()},
+		MinFaceWidthPercent: cfg.MinFaceWidthPercent(), Logger: log})
+
+	wopt := watcher.Options{SettleTime: cfg.SettleTime(), IgnoreGlobs: cfg.IgnoreGlobs(), Extensions: cfg.Extensions(),
+		RescanInterval: cfg.RescanInterval(), Logger: log,
+		Ignore: func(p string) bool { return exporters.IsTempName(p) }}
+	var w *watcher.Watcher
+	var dw daemon.Watcher
+	if !o.Once {
+		if w, err = watcher.New(cfg.InputDirectory(), wopt); err != nil {
+			return nil, err
+		}
+		dw = NewWatcher(w)
+	}
+	ex, err := exporters.New(exporters.Options{Naming: string(cfg.SidecarNaming()), UnnamedLabel: cfg.UnnamedPersonLabel(),
+		VisibilityKeywordRoot: cfg.VisibilityKeywordRoot(), Embedded: cfg.EmbeddedXMP(), FacedVersion: o.Version,
+		Logger: log, OnWrite: func(p string) {
+			if w != nil {
+				w.Suppress(p, 5*time.Second)
+			}
+		}})
+	if err != nil {
+		return nil, err
+	}
+	var d *daemon.Daemon
+	walkOpt := wopt
+	walkOpt.OnError = func(err error) {
+		var pe *watcher.PathError
+		if d != nil && errors.As(err, &pe) {
+			d.ReportError(pe.Path, strings.TrimPrefix(err.Error(), fmt.Sprintf("%q: ", pe.Path)))
+		}
+	}
+	d, err = daemon.New(daemon.Options{InputDirectory: cfg.InputDirectory(), Workers: workers, Version: o.Version,
+		Logger: log, Walk: Walk(walkOpt), MaxAttempts: 5, OnAnalyzed: o.OnAnalyzed},
+		daemon.Deps{Store: NewStore(ix), Analyzer: Analyzer{an}, Clusterer: persons, Exporter: NewExporter(ix, ex), Watcher: dw})
+	if err != nil {
+		return nil, err
+	}
+	app.Daemon = d
+	return app, nil
+}
+
+func agModel(cfg *config.Config) string {
+	if string(cfg.ModelVariant()) == "float32" {
+		return "agegender"
+	}
+	return "agegender-int8"
+}
+
+// Analyzer reports analyzer errors without the path (the daemon names the
+// file beside the reason).
+type Analyzer struct{ A *analyzer.Analyzer }
+
+// Analyze implements daemon.Analyzer.
+func (a Analyzer) Analyze(ctx context.Context, p string) (*face.Result, error) {
+	res, err := a.A.Analyze(ctx, p)
+	if err != nil {
+		var fe *analyzer.FileError
+		if errors.As(err, &fe) && ctx.Err() == nil {
+			return nil, &reasonError{msg: strings.TrimPrefix(err.Error(), p+": "), err: err}
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+type reasonError struct {
+	msg string
+	err error
+}
+
+func (e *reasonError) Error() string { return e.msg }
+func (e *reasonError) Unwrap() error { return e.err }
