@@ -128,8 +128,8 @@ func (c *Config) ORTLibrary() string { return c.ortLibrary }
 // ModelVariant is the precision of the age/gender/identity network.
 func (c *Config) ModelVariant() ModelVariant { return c.modelVariant }
 
-// Heads names the model set that supplies the age, gender and identity
-// heads; "seed" is the seed's multi-output MobileNet.
+// Heads names the age and gender heads: "seed" for the network's own
+// outputs, otherwise NAME of a trained heads-NAME.json in the model folder.
 func (c *Config) Heads() string { return c.heads }
 
 // Extensions are the lower-case media file extensions (with the dot) faced

@@ -197,7 +197,7 @@ func TestParseErrors(t *testing.T) {
 		{"face size too small", base + "MinFaceSize = 8\n", 4, "MinFaceSize", "≥ 12"},
 		{"sidecar naming", base + "SidecarNaming = short\n", 4, "SidecarNaming", `"full" or "base"`},
 		{"variant", base + "ModelVariant = int4\n", 4, "ModelVariant", "int8"},
-		{"heads", base + "Heads = a b\n", 4, "Heads", "model set name"},
+		{"heads", base + "Heads = a b\n", 4, "Heads", "heads name"},
 		{"extension xmp", base + "Extensions = .jpg,.xmp\n", 4, "Extensions", "sidecar"},
 		{"extension empty", base + "Extensions = ,\n", 4, "Extensions", "at least one"},
 		{"bad glob", base + "IgnoreGlobs = [abc\n", 4, "IgnoreGlobs", "bad glob"},

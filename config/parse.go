@@ -235,7 +235,7 @@ var keys = []keySpec{
 	}},
 	{name: "Heads", def: "seed", set: func(c *Config, v, _ string) error {
 		if !nameRE.MatchString(v) {
-			return fmt.Errorf("want a model set name (letters, digits, '.', '_', '-'), got %q", v)
+			return fmt.Errorf("want \"seed\" or a heads name (letters, digits, '.', '_', '-'), got %q", v)
 		}
 		c.heads = v
 		return nil
