@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
 	"github.com/faced/faced/exporters/xmp"
 )
@@ -152,6 +153,11 @@ func (e *Exporter) exportEmbedded(ctx context.Context, p Photo) (bool, []UserNam
 		os.Remove(tmpName)
 		if err != nil {
 			return false, nil, fmt.Errorf("exporters: embedded write %s: %w", filepath.Base(p.Path), err)
+		}
+		// -P keeps whole seconds only: restore the exact time, so the
+		// watcher and reconciliation see no change of the photo.
+		if err := os.Chtimes(p.Path, time.Time{}, before.ModTime()); err != nil {
+			e.log.Warn("cannot restore the photo's modification time", "file", p.Path, "err", err)
 		}
 		return true, users, nil
 	}
