@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -90,22 +91,36 @@ func (m *Matrix) Append(v []float32) error {
 	case Float32:
 		m.f32 = append(m.f32, v...)
 	case Float16:
-		for _, x := range v {
-			m.f16 = append(m.f16, f32ToF16(x))
+		o := len(m.f16)
+		m.f16 = slices.Grow(m.f16, m.dim)[:o+m.dim]
+		dst := m.f16[o:]
+		for k, x := range v {
+			dst[k] = f32ToF16(x)
 		}
 	case Int8:
 		var mx float32
 		for _, x := range v {
-			mx = max(mx, float32(math.Abs(float64(x))))
+			if x > mx {
+				mx = x
+			} else if -x > mx {
+				mx = -x
+			}
 		}
 		s := mx / 127
 		if s == 0 {
 			s = 1
 		}
 		inv := 1 / s
-		for _, x := range v {
-			q := math.Round(float64(x * inv))
-			m.i8 = append(m.i8, int8(max(-127, min(127, q))))
+		o := len(m.i8)
+		m.i8 = slices.Grow(m.i8, m.dim)[:o+m.dim]
+		dst := m.i8[o:]
+		for k, x := range v {
+			q := x * inv // within [-127, 127] by construction
+			if q >= 0 {
+				dst[k] = int8(q + 0.5)
+			} else {
+				dst[k] = int8(q - 0.5)
+			}
 		}
 		m.scale = append(m.scale, s)
 	}

@@ -90,7 +90,7 @@ func open(ctx context.Context, path string, target int) (*Index, error) {
 		w.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", path+"?"+busy+"&_foreign_keys=1&_query_only=1")
+	r, err := sql.Open("sqlite", path+"?"+busy+"&_foreign_keys=1&_query_only=1&_pragma=mmap_size(1073741824)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
