@@ -110,6 +110,7 @@ var testOptions = []Options{
 	{Eps: 0.65, MinPts: 3, AgeWeight: 0.1},
 	{Eps: 0.7, MinPts: 3, Link: 0.2},
 	{Eps: 0.75, MinPts: 1, Link: 0.2, AgeWeight: 0.1},
+	{Eps: 0.7, MinPts: 5, Link: 0.35},
 }
 
 func TestIncrementalEqualsBatch(t *testing.T) {
@@ -411,5 +412,27 @@ func TestSingleLinkageMatchesSeedComponents(t *testing.T) {
 	}
 	if !reflect.DeepEqual(norm(got), norm(seed)) {
 		t.Fatalf("engine %v\nseed %v", got, seed)
+	}
+}
+
+func TestSmallPersonFormsBelowMinPts(t *testing.T) {
+	// three photos of one person, all close, and one stranger: with MinPts 5
+	// no face is core, yet the three still form a person
+	f := func(x, y float32) []float32 {
+		n := float32(math.Sqrt(float64(x*x + y*y)))
+		return []float32{x / n, y / n}
+	}
+	items := []Item{
+		{ID: 1, Photo: 1, Features: f(1, 0.1)},
+		{ID: 2, Photo: 2, Features: f(1, 0.15)},
+		{ID: 3, Photo: 3, Features: f(1, 0.2)},
+		{ID: 4, Photo: 4, Features: f(0.1, 1)},
+	}
+	got, err := Batch(items, Options{Eps: 0.3, MinPts: 5, Link: 0.35})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, [][]int{{0, 1, 2}}) {
+		t.Fatalf("Batch = %v, want [[0 1 2]]", got)
 	}
 }
