@@ -30,7 +30,9 @@ func (f *fakeBackend) Scan(_ context.Context, r ScanRequest) (ScanResult, error)
 	return ScanResult{Seen: 4, Queued: 2}, nil
 }
 
-func (f *fakeBackend) Retry(context.Context) (RetryResult, error) { return RetryResult{Requeued: 1}, nil }
+func (f *fakeBackend) Retry(context.Context) (RetryResult, error) {
+	return RetryResult{Requeued: 1}, nil
+}
 
 // shortTemp returns a temp folder with a path short enough for a unix socket.
 func shortTemp(t *testing.T) string {

@@ -83,8 +83,8 @@ type fakeWatcher struct {
 }
 
 func (w *fakeWatcher) Run(ctx context.Context) error { <-ctx.Done(); return nil }
-func (w *fakeWatcher) Events() <-chan Event         { return w.events }
-func (w *fakeWatcher) Rescans() <-chan struct{}     { return w.rescans }
+func (w *fakeWatcher) Events() <-chan Event          { return w.events }
+func (w *fakeWatcher) Rescans() <-chan struct{}      { return w.rescans }
 
 type rig struct {
 	dir string

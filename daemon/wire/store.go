@@ -126,7 +126,9 @@ func (s *Store) PendingExports(ctx context.Context, n int) ([]daemon.ExportItem,
 	return out, nil
 }
 
-func (s *Store) Enqueue(ctx context.Context, p, reason string) error { return s.ix.Enqueue(ctx, p, reason) }
+func (s *Store) Enqueue(ctx context.Context, p, reason string) error {
+	return s.ix.Enqueue(ctx, p, reason)
+}
 
 func (s *Store) Touch(ctx context.Context, p string, size int64, mt time.Time) error {
 	_, err := s.ix.UpsertFile(ctx, index.File{Path: p, Size: size, ModTime: mt, Kind: KindOf(p)})

@@ -53,7 +53,6 @@ func (a *Watcher) Events() <-chan daemon.Event { return a.events }
 // Rescans implements daemon.Watcher.
 func (a *Watcher) Rescans() <-chan struct{} { return a.w.Rescans() }
 
-
 // Walk returns the daemon's WalkFunc with the watcher's ignore rules.
 func Walk(opt watcher.Options) daemon.WalkFunc {
 	return func(ctx context.Context, root string, fn func(string) error) error {

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faced/faced/api"
+	"github.com/faced/faced/config"
+	"github.com/faced/faced/index"
+)
+
+// Exit codes of facedctl status (and of scan and retry when the daemon is
+// not running).
+const (
+	exitRunning    = 0
+	exitFailure    = 1
+	exitNotRunning = 3
+)
+
+// indexFile is the index's name inside DataDirectory (as daemon/wire names
+// it; facedctl does not link the daemon).
+const indexFile = "faces.db"
+
+type statusOptions struct {
+	json    bool
+	timeout time.Duration
+}
+
+func init() { rootCmd.AddCommand(newStatusCommand()) }
+
+func newStatusCommand() *cobra.Command {
+	var o statusOptions
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show whether faced runs, its queue, rate, counts and last errors",
+		Long: `Show whether the faced daemon runs (asked over its local socket), its
+version, uptime, queue length, files done, failed and pending, faces,
+persons, photos/s over the last minute, ETA and the last errors with file
+and reason. When the daemon is not running, the counts and the failed files
+come from the index itself.
+
+EXIT STATUS
+  0  the daemon is running
+  3  the daemon is not running (the index counts are still shown)
+  1  an error (bad configuration, unreadable index, API version mismatch)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runStatus(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().BoolVar(&o.json, "json", false, "print the status as JSON (the /v1/status body)")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 3*time.Second, "how long to wait for the daemon's answer")
+	return cmd
+}
+
+// daemonPaths returns the socket and the data directory of the config.
+func daemonPaths() (socket, dataDir string, cfg *config.Config, err error) {
+	cfg, err = config.Load(configPath)
+	if err != nil {
+		return "", "", nil, &exitError{exitFailure, err}
+	}
+	socket = cfg.Socket()
+	if socket == "" {
+		socket = config.DefaultSocket(cfg.DataDirectory())
+	}
+	return socket, cfg.DataDirectory(), cfg, nil
+}
+
+func runStatus(ctx context.Context, o statusOptions, w io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	socket, dataDir, cfg, err := daemonPaths()
+	if err != nil {
+		return err
+	}
+	qctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	st, err := api.NewClient(socket).Status(qctx)
+	running := err == nil
+	if err != nil && !errors.Is(err, api.ErrNotRunning) {
+		return &exitError{exitFailure, err}
+	}
+	if !running {
+		st, err = offlineStatus(ctx, dataDir)
+		if err != nil {
+			return &exitError{exitFailure, err}
+		}
+		st.InputDirectory = cfg.InputDirectory()
+	}
+	if o.json {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(st); err != nil {
+			return &exitError{exitFailure, err}
+		}
+	} else {
+		printStatus(w, st)
+	}
+	if !running {
+		return &exitError{exitNotRunning, fmt.Errorf("faced is not running (no answer on %s)", socket)}
+	}
+	return nil
+}
+
+// offlineStatus reads the counts from the index when the daemon is down.
+func offlineStatus(ctx context.Context, dataDir string) (api.Status, error) {
+	st := api.Status{Errors: []api.FileError{}}
+	p := filepath.Join(dataDir, indexFile)
+	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+		return st, nil // never ran: nothing indexed yet
+	}
+	ix, err := index.Open(ctx, p)
+	if err != nil {
+		return st, err
+	}
+	defer ix.Close()
+	is, err := ix.Stats(ctx, 20)
+	if err != nil {
+		return st, err
+	}
+	q := is.QueueWaiting + is.QueueLeased
+	st.Queue = q
+	st.Files = api.FileCounts{Done: is.Files[index.StatusDone], Failed: is.Files[index.StatusFailed], Pending: q}
+	st.Faces, st.Persons = is.Faces, is.Persons
+	for _, e := range is.Errors {
+		st.Errors = append(st.Errors, api.FileError{File: e.Path, Reason: e.Error, Time: e.At})
+	}
+	if q > 0 {
+		st.ETASeconds = -1
+	}
+	return st, nil
+}
+
+func printStatus(w io.Writer, st api.Status) {
+	if st.Running {
+		fmt.Fprintf(w, "faced %s running (pid %d, up %s)\n", st.Version, st.PID,
+			(time.Duration(st.UptimeSeconds) * time.Second).String())
+	} else {
+		fmt.Fprintln(w, "faced is not running; counts from the index")
+	}
+	if st.InputDirectory != "" {
+		fmt.Fprintf(w, "input:   %s\n", st.InputDirectory)
+	}
+	fmt.Fprintf(w, "queue:   %d", st.Queue)
+	if st.Running {
+		fmt.Fprintf(w, " (%d in analysis), %.2f photos/s over the last minute", st.InFlight, st.PhotosPerSecond)
+		switch {
+		case st.ETASeconds > 0:
+			fmt.Fprintf(w, ", ETA %s", (time.Duration(st.ETASeconds) * time.Second).String())
+		case st.ETASeconds < 0:
+			fmt.Fprint(w, ", ETA unknown")
+		}
+		if st.Scanning {
+			fmt.Fprint(w, ", scanning")
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "files:   %d done, %d failed, %d pending\n", st.Files.Done, st.Files.Failed, st.Files.Pending)
+	fmt.Fprintf(w, "faces:   %d\npersons: %d\n", st.Faces, st.Persons)
+	if len(st.Errors) > 0 {
+		fmt.Fprintln(w, "last errors:")
+		for _, e := range st.Errors {
+			fmt.Fprintf(w, "  %q: %s\n", e.File, strings.TrimSpace(e.Reason))
+		}
+	}
+}
