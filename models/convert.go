@@ -10,7 +10,7 @@ import (
 // ConverterVersion identifies the converter's output. Bump it whenever the
 // bytes it writes change: installed models converted by another version are
 // reconverted.
-const ConverterVersion = "faced-graphdef2onnx/1"
+const ConverterVersion = "faced-graphdef2onnx/2"
 
 const (
 	onnxOpset     = 17

@@ -67,6 +67,10 @@ type ModelInfo struct {
 	InputSize  [2]int             `json:"input_size"` // H, W; 0 = dynamic
 	Preprocess Preprocess         `json:"preprocess"`
 	Thresholds map[string]float64 `json:"thresholds"`
+	// FoldWeights asks ONNX Runtime to constant-fold the DequantizeLinear
+	// weight paths at load time (weight-only 8-bit models: the file stays
+	// 8-bit, the session computes in float32 with pre-packed weights).
+	FoldWeights bool `json:"fold_weights,omitempty"`
 }
 
 // registryDoc is registry.json.

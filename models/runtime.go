@@ -141,6 +141,13 @@ func OpenSession(path string, mi ModelInfo, opt SessionOptions) (*Session, error
 		return nil, err
 	}
 	defer so.Destroy()
+	if mi.FoldWeights {
+		// Constant-fold DequantizeLinear (ORT keeps DQ nodes for QDQ
+		// fusion otherwise, and then cannot pre-pack the weights).
+		if err := so.AddSessionConfigEntry("session.disable_quant_qdq", "1"); err != nil {
+			return nil, err
+		}
+	}
 	if opt.IntraOpThreads > 0 {
 		if err := so.SetIntraOpNumThreads(opt.IntraOpThreads); err != nil {
 			return nil, err

@@ -63,7 +63,7 @@ func specs() []spec {
 	agOut := []string{"age_pred/Softmax", "gender_pred/Sigmoid", "global_pooling/Mean"}
 	return []spec{
 		{name: AgeGender, seedFile: SeedAgeGenderFile, seedSHA: SeedAgeGenderSHA256, input: "input_1",
-			outputs: agOut, dims: map[int]string{0: "N"}, info: ag},
+			outputs: agOut, dims: map[int]string{0: "N"}, info: func(mi *ModelInfo) { ag(mi); mi.FoldWeights = true }},
 		{name: AgeGenderInt8, seedFile: SeedAgeGenderFile, seedSHA: SeedAgeGenderSHA256, input: "input_1",
 			outputs: agOut, dims: map[int]string{0: "N"}, qdq: true, info: ag},
 		{name: PNet, seedFile: SeedMTCNNFile, seedSHA: SeedMTCNNSHA256, input: "pnet/input",
