@@ -14,19 +14,20 @@ import (
 	"github.com/faced/faced/agegender"
 	"github.com/faced/faced/heads"
 	"github.com/faced/faced/heads/hook"
+	"github.com/faced/faced/index"
 	"github.com/faced/faced/models"
 	"github.com/spf13/cobra"
 )
 
 func init() {
 	var (
-		name, license, csvPath, variant, dataDir, ortLib, cacheDir, lambdas string
+		name, license, csvPath, variant, dataDir, ortLib, cacheDir, lambdas, fromIndex string
 		folds, threads, batch                                               int
 		seed                                                                uint64
 		verbose                                                             bool
 	)
 	cmd := &cobra.Command{
-		Use:   "train-heads DIR --license TEXT [--name NAME] [--csv labels.csv] [--variant int8|float32] [--folds 5]",
+		Use:   "train-heads [DIR] --license TEXT [--name NAME] [--csv labels.csv] [--from-index faces.db] [--variant int8|float32] [--folds 5]",
 		Short: "Train age and gender heads on labelled face chips (never loaded by default)",
 		Long: `train-heads runs every labelled chip of DIR through the age/gender network
 (whole chip, no detection; outputs cached under DATA/cache), trains a gender
@@ -36,15 +37,27 @@ chooses regularisation and group re-weighting by k-fold cross-validation
 inside DIR only, and writes DATA/models/heads-NAME.json with its
 provenance. Labels come from UTKFace-style names (AGE_GENDER_..., gender
 0 = male) or from --csv (file,age,gender; files relative to DIR).
+--from-index adds the face index's age samples: every dated photo of a
+person whose birth year the user set (facedctl persons set-birth) is a
+labelled face; the network is run again on its crop.
 Select trained heads with --heads NAME where supported; the seed's heads
 stay the default.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := args[0]
+			dir := ""
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			if dir == "" && fromIndex == "" {
+				return &exitError{2, errors.New("nothing to train on: give a folder of labelled chips, --from-index, or both")}
+			}
 			if strings.TrimSpace(license) == "" {
 				return &exitError{2, errors.New("--license is required: give the training data's licence terms as you received them")}
 			}
 			if name == "" {
+				if dir == "" {
+					return &exitError{2, errors.New("--name is required with --from-index alone")}
+				}
 				name = strings.ToLower(filepath.Base(filepath.Clean(dir)))
 			}
 			if err := heads.ValidName(name); err != nil {
@@ -71,9 +84,11 @@ stay the default.`,
 
 			var labels []heads.FileLabel
 			var err error
-			if csvPath != "" {
+			switch {
+			case dir == "":
+			case csvPath != "":
 				labels, err = heads.LabelsFromCSV(csvPath)
-			} else {
+			default:
 				labels, err = heads.LabelsFromNames(dir)
 			}
 			if err != nil {
@@ -114,12 +129,29 @@ stay the default.`,
 					fmt.Fprintf(os.Stderr, "\rfeatures: %d/%d", done, total)
 				},
 			}
-			src := heads.FileSource{Dir: dir, Labels: labels, Extractor: cache}
+			var srcs []heads.Source
+			if dir != "" {
+				srcs = append(srcs, heads.FileSource{Dir: dir, Labels: labels, Extractor: cache})
+			}
+			var ixReader *hook.IndexReader
+			if fromIndex != "" {
+				ix, err := index.Open(cmd.Context(), fromIndex)
+				if err != nil {
+					return err
+				}
+				defer ix.Close()
+				ixReader = &hook.IndexReader{Ix: ix, Refresh: true}
+				srcs = append(srcs, heads.FaceSource{Name: "index:" + filepath.Base(fromIndex), Reader: ixReader,
+					Extractor: hook.CropExtractor{Net: net, Batch: batch}})
+			}
 
 			t0 := time.Now()
-			samples, sources, err := heads.Collect(cmd.Context(), src)
+			samples, sources, err := heads.Collect(cmd.Context(), srcs...)
 			if err != nil {
 				return err
+			}
+			if ixReader != nil && ixReader.Dropped > 0 {
+				fmt.Fprintf(os.Stderr, "index: dropped %d age samples dated before the birth year (wrong date or birth year)\n", ixReader.Dropped)
 			}
 			extract := time.Since(t0)
 			fmt.Fprintf(os.Stderr, "\rfeatures: %d samples in %s (%d from the cache)\n", len(samples), extract.Round(time.Millisecond), cache.Hits)
@@ -151,6 +183,7 @@ stay the default.`,
 	f.StringVar(&license, "license", "", "licence of the training data, as given to you (required; stored in the heads file)")
 	f.StringVar(&csvPath, "csv", "", "labels file: file,age,gender rows (gender m/f or UTKFace's 0 = male, 1 = female)")
 	f.StringVar(&variant, "variant", agegender.DefaultVariant, "age/gender model variant whose outputs the heads read: int8 or float32")
+	f.StringVar(&fromIndex, "from-index", "", "also train on the face index's age samples (set-birth persons × dated photos) from this faces.db")
 	f.IntVar(&folds, "folds", 5, "cross-validation folds")
 	f.Uint64Var(&seed, "seed", 1, "fold assignment seed")
 	f.StringVar(&lambdas, "lambdas", "", "comma-separated L2 strengths to cross-validate (default 0.001,0.01,0.1)")
