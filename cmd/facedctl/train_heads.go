@@ -22,9 +22,9 @@ import (
 func init() {
 	var (
 		name, license, csvPath, variant, dataDir, ortLib, cacheDir, lambdas, fromIndex string
-		folds, threads, batch                                               int
-		seed                                                                uint64
-		verbose                                                             bool
+		folds, threads, batch                                                          int
+		seed                                                                           uint64
+		verbose                                                                        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "train-heads [DIR] --license TEXT [--name NAME] [--csv labels.csv] [--from-index faces.db] [--variant int8|float32] [--folds 5]",
