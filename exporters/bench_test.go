@@ -3,8 +3,8 @@ package exporters
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/faced/faced/face"
