@@ -72,3 +72,75 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+const shorthandDoc = `<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+ <rdf:Description rdf:about="" xmlns:a="urn:other" xmlns:s="urn:s">
+  <s:Area s:x="1" a:keep="k"/>
+ </rdf:Description>
+</rdf:RDF></x:xmpmeta>`
+
+func TestEnsurePrefixCollision(t *testing.T) {
+	d, err := Parse([]byte(shorthandDoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := d.Top()
+	// "a" is bound to another URI: a numbered prefix is declared.
+	p := top.EnsurePrefix("urn:mine", "a")
+	if p != "a1" || top.LookupNS("a1") != "urn:mine" || top.LookupNS("a") != "urn:other" {
+		t.Fatalf("prefix %q, a1=%q a=%q", p, top.LookupNS("a1"), top.LookupNS("a"))
+	}
+	if q := top.EnsurePrefix("urn:mine", "zz"); q != "a1" {
+		t.Errorf("bound URI got a second prefix %q", q)
+	}
+}
+
+func TestSetValueForms(t *testing.T) {
+	d, err := Parse([]byte(shorthandDoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := d.FindTop("Area", "urn:s")
+	if !ok || f.El == nil {
+		t.Fatal("Area not found")
+	}
+	area := Resource(f.El)
+	if v, _ := Value(area, "x", "urn:s"); v != "1" {
+		t.Fatalf("x = %q", v)
+	}
+	if SetValue(area, "urn:s", "s", "x", "1") {
+		t.Error("setting the same value reported a change")
+	}
+	// Attribute shorthand: a new field becomes an attribute (a property
+	// element with attributes cannot also hold elements).
+	SetValue(area, "urn:s", "s", "y", "2")
+	if len(area.Elems()) != 0 {
+		t.Fatalf("shorthand resource got a child element: %s", d.Bytes())
+	}
+	re, err := Parse(d.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2, _ := re.FindTop("Area", "urn:s")
+	r2 := Resource(f2.El)
+	for k, want := range map[string]string{"x": "1", "y": "2"} {
+		if v, _ := Value(r2, k, "urn:s"); v != want {
+			t.Errorf("%s = %q, want %q", k, v, want)
+		}
+	}
+	if v, _ := Value(r2, "keep", "urn:other"); v != "k" {
+		t.Errorf("foreign attribute lost: %q", v)
+	}
+	// A struct in the rdf:Description gets an element, indented like its
+	// siblings; removing it restores the original bytes.
+	before := d.Bytes()
+	top := d.Top()
+	SetValue(top, "urn:s", "s", "Name", "N")
+	if !bytes.Contains(d.Bytes(), []byte("\n  <s:Name>N</s:Name>")) {
+		t.Errorf("new element not laid out like its siblings:\n%s", d.Bytes())
+	}
+	RemoveField(top, "Name", "urn:s")
+	if !bytes.Equal(d.Bytes(), before) {
+		t.Errorf("add+remove changed the document:\n%s\n---\n%s", before, d.Bytes())
+	}
+}
