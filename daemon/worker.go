@@ -60,6 +60,7 @@ func (c *coordinator) process(ctx context.Context, job Job) result {
 			}
 		}
 	}
+	d.log.Debug("analysing", "file", job.Path)
 	res, err := d.deps.Analyzer.Analyze(ctx, job.Path)
 	if d.opt.OnAnalyzed != nil {
 		d.opt.OnAnalyzed(job.Path, err)

@@ -119,7 +119,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 		if w, err = watcher.New(cfg.InputDirectory(), wopt); err != nil {
 			return nil, err
 		}
-		dw = NewWatcher(w)
+		dw = NewWatcher(w, func(p, reason string) { app.Daemon.ReportError(p, reason) })
 	}
 	ex, err := exporters.New(exporters.Options{Naming: string(cfg.SidecarNaming()), UnnamedLabel: cfg.UnnamedPersonLabel(),
 		VisibilityKeywordRoot: cfg.VisibilityKeywordRoot(), Embedded: cfg.EmbeddedXMP(), FacedVersion: o.Version,

@@ -2,7 +2,10 @@ package wire
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/faced/faced/daemon"
 	"github.com/faced/faced/watcher"
@@ -12,13 +15,15 @@ import (
 type Watcher struct {
 	w      *watcher.Watcher
 	events chan daemon.Event
+	report func(path, reason string)
 }
 
 var _ daemon.Watcher = (*Watcher)(nil)
 
-// NewWatcher wraps w.
-func NewWatcher(w *watcher.Watcher) *Watcher {
-	return &Watcher{w: w, events: make(chan daemon.Event, 256)}
+// NewWatcher wraps w; report (optional) gets the problems the watcher met
+// with single paths (symbolic link loops, unreadable folders).
+func NewWatcher(w *watcher.Watcher, report func(path, reason string)) *Watcher {
+	return &Watcher{w: w, events: make(chan daemon.Event, 256), report: report}
 }
 
 // Run runs the watcher and forwards its events until ctx ends.
@@ -37,9 +42,14 @@ func (a *Watcher) Run(ctx context.Context) error {
 			case a.events <- daemon.Event{Path: ev.Path, Removed: ev.Op == watcher.Removed}:
 			case <-ctx.Done():
 			}
-		case _, ok := <-errs:
+		case err, ok := <-errs:
 			if !ok {
 				errs = nil
+				continue
+			}
+			var pe *watcher.PathError
+			if a.report != nil && errors.As(err, &pe) {
+				a.report(pe.Path, strings.TrimPrefix(err.Error(), fmt.Sprintf("%q: ", pe.Path)))
 			}
 		case <-ctx.Done():
 			return <-done
