@@ -171,6 +171,16 @@ func (s *Session) Run(in Tensor) ([]Tensor, error) {
 	if s.s == nil {
 		return nil, fmt.Errorf("model %s: session closed", s.info.Name)
 	}
+	n := int64(1)
+	for _, d := range in.Shape {
+		if d <= 0 {
+			return nil, fmt.Errorf("model %s: input shape %v has a non-positive dimension", s.info.Name, in.Shape)
+		}
+		n *= d
+	}
+	if len(in.Shape) == 0 || n != int64(len(in.Data)) {
+		return nil, fmt.Errorf("model %s: input shape %v needs %d values, got %d", s.info.Name, in.Shape, n, len(in.Data))
+	}
 	it, err := ort.NewTensor(ort.NewShape(in.Shape...), in.Data)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: input: %w", s.info.Name, err)

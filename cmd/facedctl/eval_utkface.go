@@ -61,18 +61,19 @@ func init() {
 			}
 			r.Variant = net.Variant()
 			if asJSON {
-				enc := json.NewEncoder(os.Stdout)
+				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(r)
 			}
-			fmt.Printf("UTKFace chips:        %d (%s)\n", r.N, filepath.Clean(args[0]))
-			fmt.Printf("model variant:        %s\n", r.Variant)
-			fmt.Printf("gender accuracy:      %.2f %% (male iff P(male) >= %.1f)\n", 100*r.GenderAccuracy, agegender.MaleThreshold)
-			fmt.Printf("age MAE:              %.2f years (top-2 expectation)\n", r.AgeMAE)
-			fmt.Printf("age within 5 years:   %.1f %%\n", 100*r.Within5)
-			fmt.Printf("Adience-group acc.:   %.1f %%\n", 100*r.AdienceAccuracy)
-			fmt.Printf("ages 21-60 (clipped): n=%d, gender %.1f %%, MAE %.2f\n", r.Ages2160.N, 100*r.Ages2160.GenderAccuracy, r.Ages2160.AgeMAE)
-			fmt.Printf("speed:                %.1f images/s (%.1f s)\n", r.ImagesPerS, r.Seconds)
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "UTKFace chips:        %d (%s)\n", r.N, filepath.Clean(args[0]))
+			fmt.Fprintf(out, "model variant:        %s\n", r.Variant)
+			fmt.Fprintf(out, "gender accuracy:      %.2f %% (male iff P(male) >= %.1f)\n", 100*r.GenderAccuracy, agegender.MaleThreshold)
+			fmt.Fprintf(out, "age MAE:              %.2f years (top-2 expectation)\n", r.AgeMAE)
+			fmt.Fprintf(out, "age within 5 years:   %.1f %%\n", 100*r.Within5)
+			fmt.Fprintf(out, "Adience-group acc.:   %.1f %%\n", 100*r.AdienceAccuracy)
+			fmt.Fprintf(out, "ages 21-60 (clipped): n=%d, gender %.1f %%, MAE %.2f\n", r.Ages2160.N, 100*r.Ages2160.GenderAccuracy, r.Ages2160.AgeMAE)
+			fmt.Fprintf(out, "speed:                %.1f images/s (%.1f s)\n", r.ImagesPerS, r.Seconds)
 			return nil
 		},
 	}
