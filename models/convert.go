@@ -906,39 +906,16 @@ func (c *converter) convQDQ(n *tfNode, x *value, wk *constVal, lay string, attrs
 	base := n.Name
 	var wn, bn string
 	if x.qscal > 0 {
-		const maxBias = float64(1 << 30)
-		scales := make([]float32, co)
-		q := make([]byte, len(w))
-		bq := make([]int32, co)
-		for o := 0; o < co; o++ {
-			var m float64
-			for i := 0; i < per; i++ {
-				m = math.Max(m, math.Abs(float64(w[o*per+i])))
-			}
-			s := m / 127
-			// A channel whose weights are all zero (or tiny) but whose bias
-			// is not would need an enormous int32 bias: raise the weight
-			// scale until the bias fits comfortably.
-			if need := math.Abs(float64(bias[o])) / (float64(x.qscal) * maxBias); s < need {
-				s = need
-			}
-			if s == 0 {
-				s = 1
-			}
-			s32 := float32(s)
-			scales[o] = s32
-			for i := 0; i < per; i++ {
-				v := math.RoundToEven(float64(w[o*per+i] / s32))
-				v = math.Max(-127, math.Min(127, v))
-				q[o*per+i] = byte(int8(v))
-			}
-			bq[o] = int32(math.RoundToEven(float64(bias[o]) / (float64(x.qscal) * float64(s32))))
-		}
+		q, scales, bq := quantizePerChannel(w, bias, x.qscal)
 		bscales := make([]float32, co)
 		for o := range bscales {
 			bscales[o] = x.qscal * scales[o]
 		}
-		qn := c.init(bytesTensor(base+"/weights/q", onnxInt8, dims, q))
+		qb := make([]byte, len(q))
+		for i, v := range q {
+			qb[i] = byte(v)
+		}
+		qn := c.init(bytesTensor(base+"/weights/q", onnxInt8, dims, qb))
 		sn := c.init(floatTensor(base+"/weights/scale", []int64{int64(co)}, scales))
 		zn := c.init(bytesTensor(base+"/weights/zero_point", onnxInt8, []int64{int64(co)}, make([]byte, co)))
 		wn = base + "/weights"
@@ -956,4 +933,40 @@ func (c *converter) convQDQ(n *tfNode, x *value, wk *constVal, lay string, attrs
 	c.emit("Conv", n.Name, []string{x.name, wn, bn}, []string{out}, attrs...)
 	c.vals[last.Name] = &value{name: out, rank: 4, nchw: true}
 	return nil
+}
+
+// quantizePerChannel quantizes convolution weights w (output channel major,
+// len(bias) channels) to int8 symmetric per-channel and the bias to int32
+// with scale inScale*weightScale[c]. A channel whose weights are all zero
+// (or tiny) but whose bias is not would need an enormous bias integer with
+// the usual scale max|w|/127: the weight scale is raised until the bias
+// fits comfortably (|bias_q| <= 2^30).
+func quantizePerChannel(w, bias []float32, inScale float32) (q []int8, scales []float32, bq []int32) {
+	const maxBias = float64(1 << 30)
+	co := len(bias)
+	per := len(w) / co
+	q = make([]int8, len(w))
+	scales = make([]float32, co)
+	bq = make([]int32, co)
+	for o := 0; o < co; o++ {
+		var m float64
+		for i := 0; i < per; i++ {
+			m = math.Max(m, math.Abs(float64(w[o*per+i])))
+		}
+		s := m / 127
+		if need := math.Abs(float64(bias[o])) / (float64(inScale) * maxBias); s < need {
+			s = need
+		}
+		if s == 0 {
+			s = 1
+		}
+		s32 := float32(s)
+		scales[o] = s32
+		for i := 0; i < per; i++ {
+			v := math.RoundToEven(float64(w[o*per+i] / s32))
+			q[o*per+i] = int8(math.Max(-127, math.Min(127, v)))
+		}
+		bq[o] = int32(math.RoundToEven(float64(bias[o]) / (float64(inScale) * float64(s32))))
+	}
+	return q, scales, bq
 }
