@@ -39,6 +39,9 @@ type Status struct {
 	ETASeconds float64 `json:"eta_seconds"`
 	// Errors are the latest failures, newest first.
 	Errors []FileError `json:"errors"`
+	// Idle is true when the daemon has nothing left to do: queue empty,
+	// nothing in analysis, persons clustered and sidecars written.
+	Idle bool `json:"idle"`
 	// Scanning is true while a reconciliation scan is running.
 	Scanning bool `json:"scanning,omitempty"`
 	// LastScan is when the last reconciliation scan finished.

@@ -78,6 +78,7 @@ type Daemon struct {
 	scanMu   sync.Mutex // one reconciliation at a time
 	lastScan atomic.Pointer[time.Time]
 	coord    atomic.Pointer[coordinator]
+	idle     atomic.Bool
 }
 
 // New checks opt and deps and returns a Daemon.

@@ -149,6 +149,7 @@ func (c *coordinator) loop(ctx context.Context) (Summary, error) {
 		case c.batch >= d.opt.BatchSize || (c.batch > 0 && time.Since(c.batchStart) >= d.opt.BatchDelay):
 			c.flush(ctx)
 		}
+		d.idle.Store(c.inflight == 0 && !c.more && c.batch == 0 && len(c.missing) == 0)
 		timer.Reset(c.nextWake())
 		select {
 		case <-ctx.Done():

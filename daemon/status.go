@@ -101,6 +101,7 @@ func (d *Daemon) Status(ctx context.Context) (api.Status, error) {
 		Persons:         st.Persons,
 		PhotosPerSecond: d.meter.rate(now, d.started),
 		Scanning:        d.scanning.Load() > 0,
+		Idle:            d.idle.Load() && d.scanning.Load() == 0,
 		Errors:          []api.FileError{},
 	}
 	if t := d.lastScan.Load(); t != nil {

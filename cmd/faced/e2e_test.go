@@ -194,7 +194,7 @@ func (e *env) idle(timeout time.Duration) api.Status {
 	e.waitFor("an empty queue", timeout, func() bool {
 		var err error
 		st, err = e.client().Status(context.Background())
-		return err == nil && st.Queue == 0 && st.InFlight == 0 && !st.Scanning
+		return err == nil && st.Idle && st.Queue == 0
 	})
 	return st
 }
