@@ -82,6 +82,11 @@ func TestOpenMigratesEmptyDatabase(t *testing.T) {
 	if err := ix.r.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode %q (%v), want wal", mode, err)
 	}
+	// 16 KiB pages hold a row with 1024 float32 features without overflow pages.
+	var ps int
+	if err := ix.r.QueryRowContext(ctx, "PRAGMA page_size").Scan(&ps); err != nil || ps != 16384 {
+		t.Fatalf("page_size %d (%v), want 16384", ps, err)
+	}
 	var fk int
 	if err := ix.w.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
 		t.Fatalf("foreign_keys %d (%v), want 1", fk, err)

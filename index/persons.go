@@ -392,12 +392,10 @@ func (ix *Index) Split(ctx context.Context, id int64, faceIDs []int64) (int64, e
 				f, id, now); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE age_samples SET person_id = ? WHERE face_id = ?`, newID, f); err != nil {
+			// The new person has no birth year yet: no age labels.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM age_samples WHERE face_id = ?`, f); err != nil {
 				return err
 			}
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM age_samples WHERE person_id = ?`, newID); err != nil {
-			return err // the new person has no birth year yet
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE persons SET updated_at = ? WHERE id = ?`, now, id)
 		if err != nil {
