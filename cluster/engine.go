@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
 	"sync"
 )
@@ -102,6 +103,8 @@ type Engine struct {
 	names  map[int64]string
 	labels map[int64][]int32 // user person -> faces
 	nextID int64
+	sk     *sketcher
+	sketch []float32 // sk.k floats per node once sk is learnt
 }
 
 // NewEngine returns an empty Engine.
@@ -183,31 +186,104 @@ func (e *Engine) insert(it Item) (int32, error) {
 	e.vecs = append(e.vecs, it.Features...)
 	e.norms = append(e.norms, dot32(it.Features, it.Features))
 	e.byID[it.ID] = p
+	e.maybeSketch()
 	e.link(p, p)
 	return p, nil
 }
 
+// scanChunk is the number of faces one goroutine scans when a link scan is
+// split over the CPUs.
+var scanChunk = 16384
+
 // link computes the links of node p to nodes [0, upto) and records them on
-// both ends.
+// both ends. Large scans are split over the CPUs; links are recorded in
+// ascending node order either way.
 func (e *Engine) link(p, upto int32) {
+	chunk := int32(scanChunk)
+	if upto <= chunk || runtime.GOMAXPROCS(0) == 1 {
+		e.record(p, e.scan(p, 0, upto, nil))
+		return
+	}
+	parts := make([][]edge, (upto+chunk-1)/chunk)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for c := range parts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(c int) {
+			defer wg.Done()
+			lo := int32(c) * chunk
+			parts[c] = e.scan(p, lo, min(lo+chunk, upto), nil)
+			<-sem
+		}(c)
+	}
+	wg.Wait()
+	for _, part := range parts {
+		e.record(p, part)
+	}
+}
+
+// maybeSketch learns the sketch directions once enough faces are held and
+// keeps every face's sketch up to date.
+func (e *Engine) maybeSketch() {
+	n := len(e.nodes)
+	switch {
+	case e.sk != nil:
+		e.sketch = e.sk.project(e.vec(int32(n-1)), e.sketch)
+	case n >= sketchAfter && e.dim > 2*SketchDims:
+		e.sk = learnSketch(e.vecs, n, e.dim, SketchDims)
+		e.sketch = make([]float32, 0, n*SketchDims)
+		for i := 0; i < n; i++ {
+			e.sketch = e.sk.project(e.vec(int32(i)), e.sketch)
+		}
+	}
+}
+
+// scan returns the links of p to the live nodes in [lo, hi).
+func (e *Engine) scan(p, lo, hi int32, out []edge) []edge {
 	q := e.vec(p)
 	eps := e.opt.Eps
-	// feature distance alone must be ≤ eps (the age term is ≥ 0)
+	// the feature distance alone must be ≤ eps (the age term is ≥ 0)
 	minDot := float32((float64(e.norms[p]) - eps*eps) / 2)
-	for j := int32(0); j < upto; j++ {
-		nj := &e.nodes[j]
-		if nj.deleted {
+	var qs []float32
+	k := 0
+	// sketch distances bound the full distance from below; the margin
+	// covers float32 rounding
+	skip := float32(eps*eps*(1+1e-4) + 1e-4)
+	if e.sk != nil {
+		k = e.sk.k
+		qs = e.sketch[int(p)*k : int(p+1)*k]
+	}
+	for j := lo; j < hi; j++ {
+		if e.nodes[j].deleted {
 			continue
+		}
+		if k > 0 {
+			sj := e.sketch[int(j)*k : int(j+1)*k]
+			var s float32
+			for d, x := range qs {
+				t := x - sj[d]
+				s += t * t
+			}
+			if s > skip {
+				continue
+			}
 		}
 		dt := dot32(q, e.vec(j))
 		if dt-e.norms[j]/2 < minDot-1e-6 {
 			continue
 		}
-		d := e.distDot(p, j, dt)
-		if d <= eps {
-			nj.adj = append(nj.adj, edge{p, float32(d)})
-			e.nodes[p].adj = append(e.nodes[p].adj, edge{j, float32(d)})
+		if d := e.distDot(p, j, dt); d <= eps {
+			out = append(out, edge{j, float32(d)})
 		}
+	}
+	return out
+}
+
+func (e *Engine) record(p int32, links []edge) {
+	for _, l := range links {
+		e.nodes[l.to].adj = append(e.nodes[l.to].adj, edge{p, l.d})
+		e.nodes[p].adj = append(e.nodes[p].adj, l)
 	}
 }
 

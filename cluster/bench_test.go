@@ -1,0 +1,204 @@
+package cluster
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestParallelScanEqualsSerial(t *testing.T) {
+	s := genSet(8, 30, 8, 20, 32, 0.45)
+	opt := Options{Eps: 0.7, MinPts: 3, Link: 0.2}
+	want := batchPartition(t, s.items, opt)
+	old := scanChunk
+	scanChunk = 16
+	defer func() { scanChunk = old }()
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	e := NewEngine(opt)
+	for _, it := range s.items {
+		if _, _, err := e.Add(it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := partition(e.Persons()); !reflect.DeepEqual(got, want) {
+		t.Fatalf("split scan differs from the serial one")
+	}
+}
+
+func TestSketchKeepsLinks(t *testing.T) {
+	s := genSet(9, 30, 8, 20, 160, 0.6)
+	opt := Options{Eps: 0.7, MinPts: 3, Link: 0.2}
+	old := sketchAfter
+	sketchAfter = 1 << 30
+	want := batchPartition(t, s.items, opt)
+	plain := NewEngine(opt)
+	plain.AddBatch(s.items)
+	sketchAfter = 40
+	defer func() { sketchAfter = old }()
+	e := NewEngine(opt)
+	for _, it := range s.items {
+		if _, _, err := e.Add(it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e.sk == nil {
+		t.Fatal("no sketch learnt")
+	}
+	if len(want) < 5 {
+		t.Fatalf("only %d persons", len(want))
+	}
+	if got := partition(e.Persons()); !reflect.DeepEqual(got, want) {
+		t.Fatalf("sketch changed the clustering")
+	}
+	links := func(e *Engine) int {
+		n := 0
+		for _, nd := range e.nodes {
+			n += len(nd.adj)
+		}
+		return n
+	}
+	if links(e) != links(plain) || links(e) == 0 {
+		t.Fatalf("links with sketch %d, without %d", links(e), links(plain))
+	}
+}
+
+// benchWorld generates n faces of dim dimensions in identities of per faces:
+// identity centres are random directions, faces are the centre plus noise
+// (intra-identity distances about 0.6, other identities far beyond Eps).
+type benchWorld struct {
+	r       *rand.Rand
+	dim     int
+	centres [][]float32
+}
+
+func (w *benchWorld) unitGauss() []float32 {
+	v := make([]float32, w.dim)
+	var n float64
+	for i := range v {
+		x := w.r.NormFloat64()
+		v[i] = float32(x)
+		n += x * x
+	}
+	n = math.Sqrt(n)
+	for i := range v {
+		v[i] = float32(float64(v[i]) / n)
+	}
+	return v
+}
+
+func (w *benchWorld) face(identity int) []float32 {
+	c := w.centres[identity]
+	u := w.unitGauss()
+	v := make([]float32, w.dim)
+	var n float64
+	for i := range v {
+		x := float64(c[i]) + 0.45*float64(u[i])
+		v[i] = float32(x)
+		n += x * x
+	}
+	n = math.Sqrt(n)
+	for i := range v {
+		v[i] = float32(float64(v[i]) / n)
+	}
+	return v
+}
+
+// newBenchEngine fills an Engine with n faces without the O(n²) link scan:
+// links are computed inside each identity only, which is exact here because
+// identities are far apart.
+func newBenchEngine(b *testing.B, n, per, dim int, opt Options) (*Engine, *benchWorld) {
+	w := &benchWorld{r: rand.New(rand.NewPCG(1, 2)), dim: dim}
+	ids := n / per
+	for k := 0; k < ids; k++ {
+		w.centres = append(w.centres, w.unitGauss())
+	}
+	e := NewEngine(opt)
+	e.dim = dim
+	e.vecs = make([]float32, 0, (n+1024)*dim)
+	for k := 0; k < ids; k++ {
+		first := int32(len(e.nodes))
+		for j := 0; j < per; j++ {
+			f := w.face(k)
+			id := int64(len(e.nodes) + 1)
+			p := int32(len(e.nodes))
+			e.nodes = append(e.nodes, node{id: id, photo: id})
+			e.vecs = append(e.vecs, f...)
+			e.norms = append(e.norms, dot32(f, f))
+			e.byID[id] = p
+			e.maybeSketch()
+			e.record(p, e.scan(p, first, p, nil))
+		}
+	}
+	e.reclusterAll()
+	return e, w
+}
+
+func benchAdd(b *testing.B, n int) {
+	const per, dim = 20, 1024
+	opt := DefaultOptions()
+	e, w := newBenchEngine(b, n, per, dim, opt)
+	if len(e.Persons()) < n/per/2 {
+		b.Fatalf("only %d persons among %d faces", len(e.Persons()), n)
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	heap := float64(ms.HeapAlloc) / float64(n)
+	next := int64(n + 1)
+	joined := 0
+	faces := make([][]float32, 0, 64)
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for b.Loop() {
+		if len(faces) == 0 {
+			b.StopTimer()
+			for len(faces) < cap(faces) {
+				faces = append(faces, w.face(w.r.IntN(len(w.centres))))
+			}
+			b.StartTimer()
+		}
+		f := faces[len(faces)-1]
+		faces = faces[:len(faces)-1]
+		p, _, err := e.Add(Item{ID: next, Photo: next, Features: f})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if p != 0 {
+			joined++
+		}
+		next++
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(joined)/float64(b.N), "joined/op")
+	b.ReportMetric(heap, "heapB/face")
+	// CPU time (user+system, all threads) per Add, less sensitive than wall
+	// time to other processes on a shared machine; includes the face
+	// generation above, which is small next to the scan
+	b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkAdd100k: one new face into an Engine holding 100 000 faces of
+// 1024 dimensions (5 000 persons of 20).
+func BenchmarkAdd100k(b *testing.B) { benchAdd(b, 100_000) }
+
+// BenchmarkAdd1M needs about 5 GB of memory: set FACED_BENCH_1M=1.
+func BenchmarkAdd1M(b *testing.B) {
+	if os.Getenv("FACED_BENCH_1M") == "" {
+		b.Skip("set FACED_BENCH_1M=1 (needs about 5 GB of memory)")
+	}
+	benchAdd(b, 1_000_000)
+}
