@@ -32,7 +32,7 @@ func TestParallelScanEqualsSerial(t *testing.T) {
 }
 
 func TestSketchKeepsLinks(t *testing.T) {
-	s := genSet(9, 30, 8, 20, 160, 0.6)
+	s := genSet(9, 30, 8, 20, 300, 0.6)
 	opt := Options{Eps: 0.7, MinPts: 3, Link: 0.2}
 	old := sketchAfter
 	sketchAfter = 1 << 30
