@@ -19,17 +19,19 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 
 # --- 1. Debian packages ------------------------------------------------------
-PKGS="libopencv-dev libimage-exiftool-perl ffmpeg exiv2 pkg-config gcc npm curl ca-certificates"
+PKGS="libopencv-dev libimage-exiftool-perl ffmpeg exiv2 pkg-config gcc curl ca-certificates"
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+apt_install() {
+  log "installing Debian packages: $*"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-if [ -n "$missing" ]; then
-  log "installing Debian packages:$missing"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
+# shellcheck disable=SC2086
+[ -z "$missing" ] || apt_install $missing
 command -v go >/dev/null || die "Go 1.26 is required (https://go.dev/dl/); it was not found on PATH"
 
 # --- 2. ONNX Runtime 1.24.1 ---------------------------------------------------
@@ -61,6 +63,9 @@ elif ! ort_ok; then
   fi
   if [ -z "$got" ]; then
     [ "${FACED_OFFLINE:-0}" != 1 ] || die "ONNX Runtime missing at $ORT_LIB and FACED_OFFLINE=1"
+    # npm only when it is needed, and any npm on PATH will do (Node's own
+    # packages conflict with Debian's npm package on some machines).
+    command -v npm >/dev/null || apt_install npm
     log "fetching ONNX Runtime $ORT_VERSION from the npm package onnxruntime-node@$ORT_VERSION (npm pack: no install scripts run)"
     (cd "$tmp" && npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null)
     tar -xzf "$tmp/onnxruntime-node-$ORT_VERSION.tgz" -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
