@@ -62,6 +62,8 @@ type FaceRecord struct {
 	// ForgottenBy is the opted-out person this face belonged to (0: none).
 	// Such a face must never be assigned again automatically.
 	ForgottenBy int64 `json:"forgotten_by,omitempty"`
+	// Rev is the change revision of the face's last change (see FaceChanges).
+	Rev int64 `json:"rev"`
 }
 
 // encodeFeatures packs v as little-endian float32.
@@ -338,6 +340,8 @@ type FaceQuery struct {
 	// Model keeps only faces made by this model ("" = any). Features of
 	// different models are not comparable.
 	Model string
+	// SinceRev keeps only faces changed after this revision (see FaceChanges).
+	SinceRev int64
 	// NoFeatures skips reading and decoding the feature vectors.
 	NoFeatures bool
 }
@@ -360,13 +364,17 @@ func (q FaceQuery) sql() (string, []any) {
 		where = append(where, "f.model = ?")
 		args = append(args, q.Model)
 	}
+	if q.SinceRev > 0 {
+		where = append(where, "f.rev > ?")
+		args = append(args, q.SinceRev)
+	}
 	feat := "f.features"
 	if q.NoFeatures {
 		feat = "NULL"
 	}
 	s := `SELECT f.id, f.file_id, fi.path, f.frame_time, f.frames, f.x1, f.y1, f.x2, f.y2, f.sx1, f.sy1, f.sx2, f.sy2,
 		f.score, f.landmarks, f.age, f.male_prob, f.birth_year, ` + feat + `, f.model,
-		COALESCE(fi.capture_time, fi.mtime), COALESCE(a.person_id, 0), COALESCE(a.source, ''), COALESCE(f.forgotten_by, 0)
+		COALESCE(fi.capture_time, fi.mtime), COALESCE(a.person_id, 0), COALESCE(a.source, ''), COALESCE(f.forgotten_by, 0), f.rev
 		FROM faces f JOIN files fi ON fi.id = f.file_id LEFT JOIN assignments a ON a.face_id = f.id`
 	if len(where) > 0 {
 		s += " WHERE " + strings.Join(where, " AND ")
@@ -381,7 +389,7 @@ func scanFace(r rowScanner, rec *FaceRecord) error {
 	var src string
 	err := r.Scan(&rec.ID, &rec.FileID, &rec.Path, &rec.FrameTime, &rec.Frames, &rec.Box.X1, &rec.Box.Y1, &rec.Box.X2, &rec.Box.Y2,
 		&rec.StoredBox.X1, &rec.StoredBox.Y1, &rec.StoredBox.X2, &rec.StoredBox.Y2, &rec.Score, &lm, &rec.Age,
-		&rec.MaleProb, &by, &feat, &rec.Model, &capt, &rec.PersonID, &src, &rec.ForgottenBy)
+		&rec.MaleProb, &by, &feat, &rec.Model, &capt, &rec.PersonID, &src, &rec.ForgottenBy, &rec.Rev)
 	if err != nil {
 		return err
 	}
@@ -451,4 +459,57 @@ func (ix *Index) Face(ctx context.Context, id int64) (FaceRecord, error) {
 		return FaceRecord{}, fmt.Errorf("face #%d: %w", id, err)
 	}
 	return rec, nil
+}
+
+// FaceChanges is the change feed for incremental clustering: the faces
+// selected by q that were created or changed (re-analysed, assigned,
+// unassigned, forgotten) after revision since, the ids of faces deleted after
+// it, and the revision to pass next time. All three come from one snapshot,
+// so polling FaceChanges(rev) misses nothing and sees nothing twice except
+// faces that changed again. since = 0 returns every face.
+func (ix *Index) FaceChanges(ctx context.Context, since int64, q FaceQuery) (changed []FaceRecord, deleted []int64, rev int64, err error) {
+	tx, err := ix.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("face changes: %w", err)
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `SELECT rev FROM change_seq WHERE id = 1`).Scan(&rev); err != nil {
+		return nil, nil, 0, fmt.Errorf("face changes: %w", err)
+	}
+	q.SinceRev = since
+	s, args := q.sql()
+	rows, err := tx.QueryContext(ctx, s, args...)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("face changes: %w", err)
+	}
+	for rows.Next() {
+		var r FaceRecord
+		if err := scanFace(rows, &r); err != nil {
+			rows.Close()
+			return nil, nil, 0, fmt.Errorf("face changes: %w", err)
+		}
+		changed = append(changed, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, 0, fmt.Errorf("face changes: %w", err)
+	}
+	if since > 0 {
+		rows, err = tx.QueryContext(ctx, `SELECT face_id FROM face_tombstones WHERE rev > ? ORDER BY face_id`, since)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("face changes: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return nil, nil, 0, fmt.Errorf("face changes: %w", err)
+			}
+			deleted = append(deleted, id)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, nil, 0, fmt.Errorf("face changes: %w", err)
+		}
+	}
+	return changed, deleted, rev, nil
 }

@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -307,5 +308,67 @@ func TestExportRevisions(t *testing.T) {
 	}
 	if err := ix.SetVisibility(ctx, map[int64]Visibility{idB: "secret"}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad visibility: %v", err)
+	}
+}
+
+func TestFaceChanges(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t)
+	idA, a := addFile(t, ix, "/p/a.jpg", mkFace(0, 0, 100, 1), mkFace(300, 0, 100, 2))
+	_, b := addFile(t, ix, "/p/b.jpg", mkFace(0, 0, 100, 3))
+	all, del, rev, err := ix.FaceChanges(ctx, 0, FaceQuery{})
+	if err != nil || len(all) != 3 || len(del) != 0 || rev == 0 {
+		t.Fatalf("initial: %d faces, %v deleted, rev %d, %v", len(all), del, rev, err)
+	}
+	if nothing, del, rev2, _ := ix.FaceChanges(ctx, rev, FaceQuery{}); len(nothing) != 0 || len(del) != 0 || rev2 != rev {
+		t.Fatalf("no change: %d changed, %v deleted, rev %d -> %d", len(nothing), del, rev, rev2)
+	}
+	fs, err := ix.LoadFaceSet(ctx, FaceQuery{}, Int8)
+	if err != nil || fs.Rev != rev {
+		t.Fatalf("face set rev %d, want %d (%v)", fs.Rev, rev, err)
+	}
+	ids := func(rs []FaceRecord) []int64 {
+		var out []int64
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	steps := []struct {
+		name    string
+		do      func()
+		changed []int64
+		deleted []int64
+	}{
+		{"assignment", func() {
+			p, _ := ix.CreatePerson(ctx, Person{})
+			ix.AssignFaces(ctx, map[int64]int64{b[0]: p}, SourceAuto)
+		}, []int64{b[0]}, nil},
+		{"naming changes no face", func() {
+			ps, _ := ix.Persons(ctx, PersonQuery{})
+			ix.SetName(ctx, ps[0].ID, "N", SourceUser)
+		}, nil, nil},
+		{"re-analysis: one kept, one gone, one new", func() {
+			ix.ReplaceFaces(ctx, idA, []face.Face{mkFace(2, 0, 100, 9), mkFace(600, 0, 100, 8)}, "m")
+		}, []int64{a[0], a[1] + 2}, []int64{a[1]}},
+		{"forget", func() {
+			ps, _ := ix.Persons(ctx, PersonQuery{})
+			ix.Forget(ctx, ps[0].ID)
+		}, []int64{b[0]}, nil},
+		{"remove file", func() { ix.RemoveFile(ctx, "/p/b.jpg") }, nil, []int64{b[0]}},
+	}
+	for _, s := range steps {
+		s.do()
+		changed, deleted, next, err := ix.FaceChanges(ctx, rev, FaceQuery{NoFeatures: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ids(changed), s.changed) || !slices.Equal(deleted, s.deleted) {
+			t.Errorf("%s: changed %v deleted %v, want %v %v", s.name, ids(changed), deleted, s.changed, s.deleted)
+		}
+		if next < rev {
+			t.Fatalf("%s: revision went back from %d to %d", s.name, rev, next)
+		}
+		rev = next
 	}
 }

@@ -262,6 +262,9 @@ type FaceMeta struct {
 type FaceSet struct {
 	Faces    []FaceMeta
 	Features *Matrix
+	// Rev is the change revision of the snapshot: FaceChanges(Rev) returns
+	// what changed after the load.
+	Rev int64
 }
 
 // LoadFaceSet loads the faces selected by q (q.NoFeatures is ignored) into a
@@ -282,6 +285,9 @@ func (ix *Index) LoadFaceSet(ctx context.Context, q FaceQuery, p Precision) (*Fa
 		return nil, fmt.Errorf("load faces: %w", err)
 	}
 	fs := &FaceSet{Faces: make([]FaceMeta, 0, n), Features: NewMatrix(p, dim, n)}
+	if err := tx.QueryRowContext(ctx, `SELECT rev FROM change_seq WHERE id = 1`).Scan(&fs.Rev); err != nil {
+		return nil, fmt.Errorf("load faces: %w", err)
+	}
 	// A narrower query than FaceRecord's: no path, landmarks or stored box.
 	s = `SELECT f.id, f.file_id, COALESCE(a.person_id, 0), COALESCE(a.source, ''), COALESCE(f.forgotten_by, 0),
 		COALESCE(fi.capture_time, fi.mtime), f.age, f.male_prob, COALESCE(f.birth_year, 0), f.score,

@@ -149,6 +149,15 @@ func TestUpgradeKeepsData(t *testing.T) {
 	if _, err := ix.RefreshAgeSamples(ctx); err != nil {
 		t.Fatalf("new table unusable: %v", err)
 	}
+	// Faces from before the change feed get revisions, and new changes come after them.
+	all, _, rev, err := ix.FaceChanges(ctx, 0, FaceQuery{})
+	if err != nil || len(all) != 1 || all[0].Rev == 0 || rev < all[0].Rev {
+		t.Fatalf("change feed after upgrade: %+v rev %d, %v", all, rev, err)
+	}
+	addFile(t, ix, "/p/c.jpg", mkFace(0, 0, 50, 2))
+	if changed, _, _, _ := ix.FaceChanges(ctx, rev, FaceQuery{}); len(changed) != 1 || changed[0].Path != "/p/c.jpg" {
+		t.Fatalf("changes after upgrade: %+v", changed)
+	}
 }
 
 func TestSchemaTooNew(t *testing.T) {
