@@ -95,16 +95,17 @@ func (m *Matrix) Append(v []float32) error {
 		m.f16 = slices.Grow(m.f16, m.dim)[:o+m.dim]
 		dst := m.f16[o:]
 		for k, x := range v {
-			dst[k] = f32ToF16(x)
+			b := math.Float32bits(x)
+			if (b>>23)&0xff-113 < 30 { // normal half: f32ToF16's fast path, inlined
+				dst[k] = uint16(b>>16)&0x8000 | uint16((b&0x7fffffff-112<<23+0xfff+(b>>13)&1)>>13)
+			} else {
+				dst[k] = f32ToF16(x)
+			}
 		}
 	case Int8:
 		var mx float32
 		for _, x := range v {
-			if x > mx {
-				mx = x
-			} else if -x > mx {
-				mx = -x
-			}
+			mx = max(mx, math.Float32frombits(math.Float32bits(x)&^(1<<31)))
 		}
 		s := mx / 127
 		if s == 0 {
@@ -115,12 +116,9 @@ func (m *Matrix) Append(v []float32) error {
 		m.i8 = slices.Grow(m.i8, m.dim)[:o+m.dim]
 		dst := m.i8[o:]
 		for k, x := range v {
-			q := x * inv // within [-127, 127] by construction
-			if q >= 0 {
-				dst[k] = int8(q + 0.5)
-			} else {
-				dst[k] = int8(q - 0.5)
-			}
+			// x*inv is within [-127, 127]; shifting by 128.5 makes the
+			// conversion's truncation a branch-free round half up.
+			dst[k] = int8(int32(x*inv+128.5) - 128)
 		}
 		m.scale = append(m.scale, s)
 	}
@@ -189,27 +187,27 @@ func f32ToF16(f float32) uint16 {
 		return sign | 0x7c00
 	}
 	exp := e - 127 + 15
+	if exp >= 1 && exp <= 30 {
+		// Normal half: round to nearest even by adding just under half an
+		// ulp plus the lowest kept bit; a carry into the exponent (up to
+		// Inf) is the correct result.
+		r := (b&0x7fffffff - 112<<23 + 0xfff + (b>>13)&1) >> 13
+		return sign | uint16(r)
+	}
 	if exp >= 31 {
 		return sign | 0x7c00
 	}
-	if exp <= 0 {
-		if exp < -10 {
-			return sign
-		}
-		mant |= 0x800000
-		shift := uint(14 - exp)
-		h := mant >> shift
-		rem := mant & (1<<shift - 1)
-		mid := uint32(1) << (shift - 1)
-		if rem > mid || (rem == mid && h&1 == 1) {
-			h++
-		}
-		return sign | uint16(h)
+	// Subnormal half (or zero).
+	if exp < -10 {
+		return sign
 	}
-	h := uint32(exp)<<10 | mant>>13
-	rem := mant & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
-		h++ // may carry into the exponent: that is the correct rounding
+	mant |= 0x800000
+	shift := uint(14 - exp)
+	h := mant >> shift
+	rem := mant & (1<<shift - 1)
+	mid := uint32(1) << (shift - 1)
+	if rem > mid || (rem == mid && h&1 == 1) {
+		h++
 	}
 	return sign | uint16(h)
 }

@@ -34,6 +34,23 @@ func TestFloat16Conversion(t *testing.T) {
 			t.Errorf("f32ToF16(%v) = %#04x, want %#04x", tc.in, got, tc.want)
 		}
 	}
+	// The matrix's inlined fast path agrees with f32ToF16 everywhere.
+	var in []float32
+	for _, tc := range tests {
+		in = append(in, tc.in, -tc.in)
+	}
+	for i := range 4000 {
+		in = append(in, float32(math.Ldexp(1+float64(i)/4000, i%60-30)))
+	}
+	m := NewMatrix(Float16, len(in), 1)
+	if err := m.Append(in); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range m.Row(0, nil) {
+		if want := f16ToF32(f32ToF16(in[k])); v != want && !math.IsNaN(float64(v)) {
+			t.Fatalf("matrix float16 of %v = %v, want %v", in[k], v, want)
+		}
+	}
 	// Every finite half converts back to itself.
 	for h := range 0x10000 {
 		v := f16ToF32(uint16(h))
