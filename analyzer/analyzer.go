@@ -52,7 +52,10 @@ type Options struct {
 	// (default 1024).
 	DetectMaxSide int
 	// MinDetectSize (fast mode) is the smallest MinSize used in the reduced
-	// detection image (default 20): MinSize scaled down is raised to this.
+	// detection image (default 32): MinSize scaled down is raised to this.
+	// P-Net's cost grows with (DetectMaxSide/MinDetectSize)²; 1024/32 keeps
+	// F1 on dlib_faces (original and upscaled to 12 MP) and makes photos up
+	// to 1024 px behave exactly as the seed at MinSize 32.
 	MinDetectSize int
 	// MinAspect (fast mode) drops detections whose height/width is below it
 	// (default 0.9; negative = keep all). O-Net's regressed boxes of real
@@ -96,7 +99,7 @@ func (o *Options) defaults() {
 		o.DetectMaxSide = 1024
 	}
 	if o.MinDetectSize <= 0 {
-		o.MinDetectSize = 20
+		o.MinDetectSize = 32
 	}
 	if o.MinAspect == 0 {
 		o.MinAspect = 0.9

@@ -2,12 +2,15 @@ package analyzer
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/internal/shared"
@@ -122,5 +125,58 @@ func TestDetectionDlibFaces(t *testing.T) {
 				t.Errorf("dogs.jpg: %d faces, want none (first %+v score %.4f)", len(r.Faces), r.Faces[0].Box, r.Faces[0].Score)
 			}
 		})
+	}
+}
+
+// TestDetectionDlibFaces12MP: the same photos upscaled to 12 MP (as a phone
+// would store them): the reduced detection resolution of the fast default
+// must keep F1 ≥ 0.97 there too.
+func TestDetectionDlibFaces12MP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: upscales nine photos to 12 MP")
+	}
+	dir, truth := dlibTruth(t)
+	tmp := t.TempDir()
+	opt := Options{}
+	if v := os.Getenv("FACED_DETECT_MAX_SIDE"); v != "" {
+		opt.DetectMaxSide, _ = strconv.Atoi(v)
+	}
+	if v := os.Getenv("FACED_MIN_DETECT_SIZE"); v != "" {
+		opt.MinDetectSize, _ = strconv.Atoi(v)
+	}
+	a := newAnalyzer(t, opt)
+	var tp, nd, nt int
+	var total Timings
+	for f, boxes := range truth {
+		big, err := Upscale12MP(filepath.Join(dir, f), tmp, 90)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, tm, err := a.AnalyzeTimed(context.Background(), big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total.Add(tm)
+		// Scale the hand boxes to the upscaled photo.
+		orig := analyze(t, a, filepath.Join(dir, f))
+		sx, sy := float64(r.Width)/float64(orig.Width), float64(r.Height)/float64(orig.Height)
+		var gt, det []face.Box
+		for _, b := range boxes {
+			gt = append(gt, face.Box{X1: b.X1 * sx, Y1: b.Y1 * sy, X2: b.X2 * sx, Y2: b.Y2 * sy})
+		}
+		for _, fc := range r.Faces {
+			det = append(det, fc.Box)
+		}
+		m := matchBoxes(det, gt, 0.4)
+		tp, nd, nt = tp+m, nd+len(det), nt+len(gt)
+	}
+	p, rc := float64(tp)/float64(nd), float64(tp)/float64(nt)
+	f1 := 2 * p * rc / (p + rc)
+	n := time.Duration(len(truth))
+	t.Logf("dlib_faces at 12 MP (DetectMaxSide %d, MinDetectSize %d): P %.3f R %.3f F1 %.3f; mean ms decode %d pnet %d rnet %d onet %d agegender %d total %d",
+		a.Options().DetectMaxSide, a.Options().MinDetectSize, p, rc, f1,
+		(total.Decode / n).Milliseconds(), (total.PNet / n).Milliseconds(), (total.RNet / n).Milliseconds(), (total.ONet / n).Milliseconds(), (total.AgeGender / n).Milliseconds(), (total.Total / n).Milliseconds())
+	if f1 < 0.97 {
+		t.Errorf("F1 %.3f < 0.97", f1)
 	}
 }

@@ -1,0 +1,105 @@
+package analyzer
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gocv.io/x/gocv"
+)
+
+// BenchResult is the outcome of Bench.
+type BenchResult struct {
+	Workers int
+	Files   int // files analysed (including failures)
+	Errors  int
+	Faces   int
+	Elapsed time.Duration
+	// Stages sums the per-stage times over all files (CPU-side wall time
+	// per worker, so with 2 workers they add up to about 2× Elapsed).
+	Stages Timings
+}
+
+// PhotosPerSecond is the throughput.
+func (r BenchResult) PhotosPerSecond() float64 { return float64(r.Files) / r.Elapsed.Seconds() }
+
+// PerFile returns the mean time per file of each stage.
+func (r BenchResult) PerFile() Timings {
+	n := time.Duration(max(1, r.Files))
+	s := r.Stages
+	return Timings{Decode: s.Decode / n, PNet: s.PNet / n, RNet: s.RNet / n, ONet: s.ONet / n, Crop: s.Crop / n, AgeGender: s.AgeGender / n, Total: s.Total / n}
+}
+
+func (r BenchResult) String() string {
+	p := r.PerFile()
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return fmt.Sprintf("workers %d: %d files (%d errors, %d faces) in %.2fs = %.2f photos/s; per file ms: decode %.1f pnet %.1f rnet %.1f onet %.1f crop %.1f agegender %.1f total %.1f",
+		r.Workers, r.Files, r.Errors, r.Faces, r.Elapsed.Seconds(), r.PhotosPerSecond(),
+		ms(p.Decode), ms(p.PNet), ms(p.RNet), ms(p.ONet), ms(p.Crop), ms(p.AgeGender), ms(p.Total))
+}
+
+// Bench analyses n files taken round-robin from files with the given
+// number of concurrent workers sharing a.
+func Bench(ctx context.Context, a *Analyzer, files []string, workers, n int) BenchResult {
+	res := BenchResult{Workers: workers}
+	if len(files) == 0 || n <= 0 {
+		return res
+	}
+	var next atomic.Int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for w := 0; w < max(1, workers); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				r, tm, err := a.AnalyzeTimed(ctx, files[i%len(files)])
+				mu.Lock()
+				res.Files++
+				res.Stages.Add(tm)
+				if err != nil {
+					res.Errors++
+				} else {
+					res.Faces += len(r.Faces)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(t0)
+	return res
+}
+
+// Upscale12MP writes src resized to 12 megapixels (4032×3024, or 3024×4032
+// for a portrait) as a JPEG of the given quality into dir and returns its
+// path. Benchmarks use it to make 12 MP test photos.
+func Upscale12MP(src, dir string, quality int) (string, error) {
+	img := gocv.IMRead(src, gocv.IMReadColor)
+	if img.Empty() {
+		return "", fmt.Errorf("%s: cannot decode", src)
+	}
+	defer img.Close()
+	w, h := 4032, 3024
+	if img.Rows() > img.Cols() {
+		w, h = h, w
+	}
+	big := gocv.NewMat()
+	defer big.Close()
+	gocv.Resize(img, &big, image.Pt(w, h), 0, 0, gocv.InterpolationCubic)
+	dst := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))+"_12mp.jpg")
+	if !gocv.IMWriteWithParams(dst, big, []int{gocv.IMWriteJpegQuality, quality}) {
+		return "", fmt.Errorf("%s: cannot write", dst)
+	}
+	return dst, nil
+}
