@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faced/faced/analyzer"
+	"github.com/faced/faced/face"
+)
+
+func init() {
+	var f analyzerFlags
+	var workersList string
+	var rounds int
+	var upscale bool
+	cmd := &cobra.Command{
+		Use:   "bench DIR",
+		Short: "Measure analysis throughput (photos/s) and time per stage on the photos of DIR, with 1 and 2 workers",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			defer stop()
+			files, err := benchFiles(args[0])
+			if err != nil {
+				return err
+			}
+			if len(files) == 0 {
+				return &exitError{2, fmt.Errorf("%s: no photos", args[0])}
+			}
+			if upscale {
+				tmp, err := os.MkdirTemp("", "faced-bench-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(tmp)
+				var big []string
+				for _, p := range files {
+					b, err := analyzer.Upscale12MP(p, tmp, 90)
+					if err != nil {
+						return err
+					}
+					big = append(big, b)
+				}
+				files = big
+				fmt.Fprintf(cmd.OutOrStdout(), "upscaled %d photos to 12 MP (JPEG quality 90)\n", len(files))
+			}
+			for _, ws := range strings.Split(workersList, ",") {
+				w, err := strconv.Atoi(strings.TrimSpace(ws))
+				if err != nil || w < 1 {
+					return &exitError{2, fmt.Errorf("--workers: bad count %q", ws)}
+				}
+				if !cmd.Flags().Changed("threads") {
+					f.threads = max(1, runtime.NumCPU()/w)
+				}
+				a, err := f.open()
+				if err != nil {
+					return err
+				}
+				analyzer.Bench(ctx, a, files, 1, 1) // warm-up
+				r := analyzer.Bench(ctx, a, files, w, rounds*len(files))
+				a.Close()
+				fmt.Fprintf(cmd.OutOrStdout(), "%v (ORT threads per run %d)\n", r, f.threads)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&workersList, "workers", "1,2", "comma-separated worker counts to measure")
+	cmd.Flags().IntVar(&rounds, "rounds", 1, "passes over the photos per measurement")
+	cmd.Flags().BoolVar(&upscale, "upscale-12mp", false, "measure on copies of the photos upscaled to 12 MP (JPEG quality 90)")
+	rootCmd.AddCommand(cmd)
+}
+
+// benchFiles lists the photos directly inside dir, sorted.
+func benchFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range ents {
+		if k, ok := analyzer.MediaKind(e.Name()); ok && k == face.KindPhoto && !e.IsDir() {
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
