@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"image"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
+)
+
+// The tests in this file measure; they only assert that nothing is lost.
+// They are opt-in:
+//
+//	FACED_BURST=5000 go test -run TestBurst -v -timeout 60m ./cmd/faced
+//	FACED_LATENCY=20 go test -run TestLatency -v ./cmd/faced
+//	FACED_12MP=40    go test -run TestThroughput12MP -v -timeout 30m ./cmd/faced
+
+// image12MP is the size of the generated 12 MP photos.
+var image12MP = image.Pt(4000, 3000)
+
+func optIn(t *testing.T, env string) int {
+	t.Helper()
+	v := os.Getenv(env)
+	if v == "" {
+		t.Skipf("opt-in measurement: set %s", env)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive number", env, v)
+	}
+	return n
+}
+
+// peakRSS reads VmHWM (peak resident set) of pid in MiB.
+func peakRSS(pid int) float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+func TestBurst(t *testing.T) {
+	n := optIn(t, "FACED_BURST")
+	e := newEnv(t, "")
+	srcs := smallPhotos(t, n)
+	e.start()
+	begin := time.Now()
+	for i, src := range srcs {
+		copyFile(t, src, filepath.Join(e.photos, fmt.Sprintf("b%05d.jpg", i)))
+	}
+	copied := time.Since(begin)
+	st := e.idle(2 * time.Hour)
+	took := time.Since(begin)
+	rss := peakRSS(e.cmd.Process.Pid)
+	if st.Files.Done != n {
+		t.Errorf("%d photos done, want %d (failed %d)", st.Files.Done, n, st.Files.Failed)
+	}
+	missing := 0
+	for i := range srcs {
+		if _, err := os.Stat(filepath.Join(e.photos, fmt.Sprintf("b%05d.jpg.xmp", i))); err != nil {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d sidecars missing", missing)
+	}
+	e.stop()
+	t.Logf("burst of %d LFW photos (250x250): copied in %v, all sidecars after %v (%.1f photos/s), peak RSS %.0f MiB, %d faces, %d persons",
+		n, copied.Round(time.Millisecond), took.Round(time.Second), float64(n)/took.Seconds(), rss, st.Faces, st.Persons)
+}
+
+func TestLatency(t *testing.T) {
+	n := optIn(t, "FACED_LATENCY")
+	e := newEnv(t, "")
+	refPhoto, _ := reference(t)
+	e.start()
+	e.idle(time.Minute)
+	var lat []time.Duration
+	for i := range n {
+		p := filepath.Join(e.photos, fmt.Sprintf("l%03d.jpg", i))
+		begin := time.Now()
+		copyFile(t, refPhoto, p)
+		e.waitFor("sidecar", time.Minute, func() bool { _, err := os.Stat(p + ".xmp"); return err == nil })
+		lat = append(lat, time.Since(begin))
+		e.idle(time.Minute)
+	}
+	e.stop()
+	t.Logf("landing -> sidecar over %d photos (784x588, settle time 1 s): p50 %v, p95 %v, max %v",
+		n, percentile(lat, 0.5).Round(time.Millisecond), percentile(lat, 0.95).Round(time.Millisecond),
+		percentile(lat, 1).Round(time.Millisecond))
+}
+
+func TestThroughput12MP(t *testing.T) {
+	n := optIn(t, "FACED_12MP")
+	e := newEnv(t, "")
+	group := groupPhotos(t)
+	for i := range n {
+		img := gocv.IMRead(group[i%len(group)], gocv.IMReadColor)
+		if img.Empty() {
+			t.Fatalf("cannot read %s", group[i%len(group)])
+		}
+		big := gocv.NewMat()
+		gocv.Resize(img, &big, image12MP, 0, 0, gocv.InterpolationLinear)
+		if ok := gocv.IMWrite(filepath.Join(e.photos, fmt.Sprintf("m%03d.jpg", i)), big); !ok {
+			t.Fatal("cannot write a 12 MP photo")
+		}
+		img.Close()
+		big.Close()
+	}
+	begin := time.Now()
+	out, err := exec.Command(e.faced, "run", "--once", "--config", e.cfg).CombinedOutput()
+	took := time.Since(begin)
+	if err != nil {
+		t.Fatalf("faced run --once: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), fmt.Sprintf("analysed %d, failed 0", n)) {
+		t.Errorf("summary does not report %d analysed, 0 failed:\n%s", n, tail(e.log)+string(out))
+	}
+	t.Logf("%d photos of 4000x3000 (12 MP) with `faced run --once`, models loaded included: %v, %.2f photos/s",
+		n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+}
