@@ -160,3 +160,29 @@ func BenchmarkMatrixAppend(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAssignFaces assigns 1000 faces automatically per op (the
+// clusterer's write after a batch), alternating between two persons.
+func BenchmarkAssignFaces(b *testing.B) {
+	ctx := context.Background()
+	ix := openTest(b)
+	var faces []int64
+	for i := range 334 {
+		_, ids := addFile(b, ix, fmt.Sprintf("/p/%04d.jpg", i), mkFace(0, 0, 100, uint64(3*i)), mkFace(200, 0, 100, uint64(3*i+1)),
+			mkFace(400, 0, 100, uint64(3*i+2)))
+		faces = append(faces, ids...)
+	}
+	faces = faces[:1000]
+	p1, _ := ix.CreatePerson(ctx, Person{})
+	p2, _ := ix.CreatePerson(ctx, Person{})
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		m := make(map[int64]int64, len(faces))
+		for _, f := range faces {
+			m[f] = []int64{p1, p2}[i%2]
+		}
+		if n, err := ix.AssignFaces(ctx, m, SourceAuto); err != nil || n != len(faces) {
+			b.Fatalf("%d, %v", n, err)
+		}
+	}
+}

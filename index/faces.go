@@ -167,7 +167,15 @@ func (ix *Index) replaceFaces(ctx context.Context, tx *sql.Tx, fileID int64, fac
 	}
 	var capt sql.NullInt64
 	var mtime int64
-	if err := tx.QueryRowContext(ctx, `SELECT capture_time, mtime FROM files WHERE id = ?`, fileID).Scan(&capt, &mtime); err != nil {
+	var st [6]*sql.Stmt
+	for i, q := range []string{qFileTimes, qOldFaces, qDeleteFace, qUpdateFace, qInsertFace, qFileAnalysed} {
+		var err error
+		if st[i], err = ix.stmt(ctx, tx, q); err != nil {
+			return nil, err
+		}
+	}
+	stTimes, stOld, stDel, upd, ins, stDone := st[0], st[1], st[2], st[3], st[4], st[5]
+	if err := stTimes.QueryRowContext(ctx, fileID).Scan(&capt, &mtime); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -177,7 +185,7 @@ func (ix *Index) replaceFaces(ctx context.Context, tx *sql.Tx, fileID int64, fac
 	if when.IsZero() && mtime != 0 {
 		when = time.Unix(0, mtime)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, x1, y1, x2, y2 FROM faces WHERE file_id = ? ORDER BY id`, fileID)
+	rows, err := stOld.QueryContext(ctx, fileID)
 	if err != nil {
 		return nil, err
 	}
@@ -205,25 +213,11 @@ func (ix *Index) replaceFaces(ctx context.Context, tx *sql.Tx, fileID int64, fac
 	}
 	for _, o := range old {
 		if !kept[o.id] {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM faces WHERE id = ?`, o.id); err != nil {
+			if _, err := stDel.ExecContext(ctx, o.id); err != nil {
 				return nil, err
 			}
 		}
 	}
-	upd, err := tx.PrepareContext(ctx, `UPDATE faces SET frame_time = ?, frames = ?, x1 = ?, y1 = ?, x2 = ?, y2 = ?,
-		sx1 = ?, sy1 = ?, sx2 = ?, sy2 = ?, score = ?, landmarks = ?, age = ?, male_prob = ?, birth_year = ?,
-		features = ?, model = ?, updated_at = ? WHERE id = ?`)
-	if err != nil {
-		return nil, err
-	}
-	defer upd.Close()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO faces (file_id, frame_time, frames, x1, y1, x2, y2,
-		sx1, sy1, sx2, sy2, score, landmarks, age, male_prob, birth_year, features, model, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
-	if err != nil {
-		return nil, err
-	}
-	defer ins.Close()
 	for i, f := range faces {
 		args := []any{f.FrameTime, f.Frames, f.Box.X1, f.Box.Y1, f.Box.X2, f.Box.Y2,
 			f.StoredBox.X1, f.StoredBox.Y1, f.StoredBox.X2, f.StoredBox.Y2, f.Score, encodeLandmarks(f.Landmarks),
@@ -238,10 +232,35 @@ func (ix *Index) replaceFaces(ctx context.Context, tx *sql.Tx, fileID int64, fac
 			return nil, err
 		}
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE files SET status = 'done', error = '', error_at = NULL, model = ?,
-		analysed_at = ?, analyses = analyses + 1, export_rev = export_rev + 1 WHERE id = ?`, model, now, fileID)
+	_, err = stDone.ExecContext(ctx, model, now, fileID)
 	return ids, err
 }
+
+// Statements of the hot write paths, prepared once at Open (hotQueries).
+const (
+	qFileTimes  = `SELECT capture_time, mtime FROM files WHERE id = ?`
+	qOldFaces   = `SELECT id, x1, y1, x2, y2 FROM faces WHERE file_id = ? ORDER BY id`
+	qDeleteFace = `DELETE FROM faces WHERE id = ?`
+	qUpdateFace = `UPDATE faces SET frame_time = ?, frames = ?, x1 = ?, y1 = ?, x2 = ?, y2 = ?,
+		sx1 = ?, sy1 = ?, sx2 = ?, sy2 = ?, score = ?, landmarks = ?, age = ?, male_prob = ?, birth_year = ?,
+		features = ?, model = ?, updated_at = ? WHERE id = ?`
+	qInsertFace = `INSERT INTO faces (file_id, frame_time, frames, x1, y1, x2, y2,
+		sx1, sy1, sx2, sy2, score, landmarks, age, male_prob, birth_year, features, model, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	qFileAnalysed = `UPDATE files SET status = 'done', error = '', error_at = NULL, model = ?,
+		analysed_at = ?, analyses = analyses + 1, export_rev = export_rev + 1 WHERE id = ?`
+	qFaceState = `SELECT f.forgotten_by, a.person_id, a.source FROM faces f
+		LEFT JOIN assignments a ON a.face_id = f.id WHERE f.id = ?`
+	qCannotLinked = `SELECT COUNT(*) FROM cannot_link_persons WHERE face_id = ? AND person_id = ?`
+	qUnassign     = `DELETE FROM assignments WHERE face_id = ?`
+	qAssign       = `INSERT INTO assignments (face_id, person_id, source, assigned_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (face_id) DO UPDATE SET person_id = excluded.person_id, source = excluded.source,
+		assigned_at = excluded.assigned_at`
+	qBumpExportOfFace = `UPDATE files SET export_rev = export_rev + 1 WHERE id = (SELECT file_id FROM faces WHERE id = ?)`
+)
+
+var hotQueries = []string{qFileTimes, qOldFaces, qDeleteFace, qUpdateFace, qInsertFace, qFileAnalysed,
+	qFaceState, qCannotLinked, qUnassign, qAssign, qBumpExportOfFace}
 
 // matchFaces pairs new faces with old ones by IoU > KeepIoU, best overlap
 // first, one to one. ids[i] is the old id new face i takes over, or 0.

@@ -403,13 +403,14 @@ func bumpExportOfPersons(ctx context.Context, tx *sql.Tx, persons ...int64) erro
 }
 
 // bumpExportOfFaces bumps the export revision of the files holding the faces.
-func bumpExportOfFaces(ctx context.Context, tx *sql.Tx, faceIDs []int64) error {
-	st, err := tx.PrepareContext(ctx, `UPDATE files SET export_rev = export_rev + 1
-		WHERE id = (SELECT file_id FROM faces WHERE id = ?)`)
+func (ix *Index) bumpExportOfFaces(ctx context.Context, tx *sql.Tx, faceIDs []int64) error {
+	if len(faceIDs) == 0 {
+		return nil
+	}
+	st, err := ix.stmt(ctx, tx, qBumpExportOfFace)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
 	for _, id := range faceIDs {
 		if _, err := st.ExecContext(ctx, id); err != nil {
 			return err

@@ -54,6 +54,8 @@ type Index struct {
 	w    *sql.DB // exactly one connection: every write goes here
 	r    *sql.DB // read-only pool
 	now  func() time.Time
+	// stmts are hotQueries prepared on w at Open; read-only afterwards.
+	stmts map[string]*sql.Stmt
 }
 
 // Open opens (creating when missing) the index at path and brings its schema
@@ -79,7 +81,7 @@ func open(ctx context.Context, path string, target int) (*Index, error) {
 	// few commits, never corrupt the file. The queue makes that safe: lost
 	// work is leased again.
 	w, err := sql.Open("sqlite", path+"?"+busy+
-		"&_pragma=page_size(16384)&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1&_txlock=immediate")
+		"&_pragma=page_size(16384)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
@@ -87,10 +89,16 @@ func open(ctx context.Context, path string, target int) (*Index, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	ix := &Index{path: path, w: w, now: time.Now}
+	ix := &Index{path: path, w: w, now: time.Now, stmts: map[string]*sql.Stmt{}}
 	if err := ix.migrate(ctx, target); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
+	}
+	if target == len(migrations) {
+		if err := ix.prepareHot(ctx); err != nil {
+			ix.Close()
+			return nil, fmt.Errorf("open index %s: %w", path, err)
+		}
 	}
 	r, err := sql.Open("sqlite", path+"?"+busy+"&_foreign_keys=1&_query_only=1&_pragma=mmap_size(1073741824)")
 	if err != nil {
@@ -115,6 +123,9 @@ func (ix *Index) Close() error {
 	}
 	// A passive checkpoint keeps the -wal file small between runs; failure
 	// (another process reading) is harmless.
+	for _, st := range ix.stmts {
+		errs = append(errs, st.Close())
+	}
 	_, _ = ix.w.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 	errs = append(errs, ix.w.Close())
 	if err := errors.Join(errs...); err != nil {
@@ -159,6 +170,29 @@ func (ix *Index) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// stmt returns query bound to tx. Queries listed in hotQueries were prepared
+// once on the writer connection at Open, so SQLite does not parse them (and
+// compile their triggers) again for every face; others are prepared now.
+func (ix *Index) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st := ix.stmts[query]; st != nil {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return tx.PrepareContext(ctx, query)
+}
+
+// prepareHot prepares hotQueries on the writer connection (outside any
+// transaction: the writer has one connection).
+func (ix *Index) prepareHot(ctx context.Context) error {
+	for _, q := range hotQueries {
+		st, err := ix.w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+		ix.stmts[q] = st
+	}
+	return nil
 }
 
 // ns converts a time to the stored Unix nanoseconds; the zero time is NULL.

@@ -92,6 +92,25 @@ func activePerson(ctx context.Context, q querier, id int64) (Person, error) {
 	return p, nil
 }
 
+// checkActive fails unless person id exists and is active, without the face
+// counts getPerson computes.
+func checkActive(ctx context.Context, q querier, id int64) error {
+	var optOut bool
+	var merged int64
+	err := q.QueryRowContext(ctx, `SELECT opt_out, COALESCE(merged_into, 0) FROM persons WHERE id = ?`, id).Scan(&optOut, &merged)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("person #%d: %w", id, ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("person #%d: %w", id, err)
+	case merged != 0:
+		return fmt.Errorf("person #%d was merged into #%d: %w", id, merged, ErrPersonInactive)
+	case optOut:
+		return fmt.Errorf("person #%d opted out: %w", id, ErrPersonInactive)
+	}
+	return nil
+}
+
 // Person returns the person with id (active or not), or ErrNotFound.
 func (ix *Index) Person(ctx context.Context, id int64) (Person, error) {
 	return getPerson(ctx, ix.r, id)
@@ -221,7 +240,7 @@ func (ix *Index) setAttr(ctx context.Context, id int64, what, col, srcCol string
 	}
 	changed := false
 	err := ix.write(ctx, func(tx *sql.Tx) error {
-		if _, err := activePerson(ctx, tx, id); err != nil {
+		if err := checkActive(ctx, tx, id); err != nil {
 			return err
 		}
 		var cur Source
@@ -401,7 +420,7 @@ func (ix *Index) Split(ctx context.Context, id int64, faceIDs []int64) (int64, e
 		if err != nil {
 			return err
 		}
-		return bumpExportOfFaces(ctx, tx, faceIDs)
+		return ix.bumpExportOfFaces(ctx, tx, faceIDs)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("split person #%d: %w", id, err)
@@ -475,10 +494,18 @@ func (ix *Index) AssignFaces(ctx context.Context, m map[int64]int64, src Source)
 		active := map[int64]bool{}
 		var touched []int64
 		now := ix.now().UnixNano()
+		var st [4]*sql.Stmt
+		for i, q := range []string{qFaceState, qCannotLinked, qUnassign, qAssign} {
+			var err error
+			if st[i], err = ix.stmt(ctx, tx, q); err != nil {
+				return err
+			}
+		}
+		stState, stLinked, stUnassign, stAssign := st[0], st[1], st[2], st[3]
 		for _, f := range faces {
 			p := m[f]
 			if p != 0 && !active[p] {
-				if _, err := activePerson(ctx, tx, p); err != nil {
+				if err := checkActive(ctx, tx, p); err != nil {
 					return err
 				}
 				active[p] = true
@@ -486,8 +513,7 @@ func (ix *Index) AssignFaces(ctx context.Context, m map[int64]int64, src Source)
 			var forgotten sql.NullInt64
 			var cur sql.NullInt64
 			var curSrc sql.NullString
-			err := tx.QueryRowContext(ctx, `SELECT f.forgotten_by, a.person_id, a.source FROM faces f
-				LEFT JOIN assignments a ON a.face_id = f.id WHERE f.id = ?`, f).Scan(&forgotten, &cur, &curSrc)
+			err := stState.QueryRowContext(ctx, f).Scan(&forgotten, &cur, &curSrc)
 			if errors.Is(err, sql.ErrNoRows) {
 				if src == SourceUser {
 					return fmt.Errorf("face #%d: %w", f, ErrNotFound)
@@ -503,8 +529,7 @@ func (ix *Index) AssignFaces(ctx context.Context, m map[int64]int64, src Source)
 				}
 				if p != 0 {
 					var n int
-					if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM cannot_link_persons WHERE face_id = ? AND person_id = ?`,
-						f, p).Scan(&n); err != nil {
+					if err := stLinked.QueryRowContext(ctx, f, p).Scan(&n); err != nil {
 						return err
 					}
 					if n > 0 {
@@ -516,7 +541,7 @@ func (ix *Index) AssignFaces(ctx context.Context, m map[int64]int64, src Source)
 				continue
 			}
 			if p == 0 {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM assignments WHERE face_id = ?`, f); err != nil {
+				if _, err := stUnassign.ExecContext(ctx, f); err != nil {
 					return err
 				}
 			} else {
@@ -528,16 +553,14 @@ func (ix *Index) AssignFaces(ctx context.Context, m map[int64]int64, src Source)
 						return err
 					}
 				}
-				if _, err := tx.ExecContext(ctx, `INSERT INTO assignments (face_id, person_id, source, assigned_at) VALUES (?, ?, ?, ?)
-					ON CONFLICT (face_id) DO UPDATE SET person_id = excluded.person_id, source = excluded.source,
-					assigned_at = excluded.assigned_at`, f, p, string(src), now); err != nil {
+				if _, err := stAssign.ExecContext(ctx, f, p, string(src), now); err != nil {
 					return err
 				}
 			}
 			changed++
 			touched = append(touched, f)
 		}
-		return bumpExportOfFaces(ctx, tx, touched)
+		return ix.bumpExportOfFaces(ctx, tx, touched)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("assign faces: %w", err)
@@ -591,7 +614,7 @@ func (ix *Index) AddFacePersonCannotLink(ctx context.Context, faceID, person int
 			return err
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			if err := bumpExportOfFaces(ctx, tx, []int64{faceID}); err != nil {
+			if err := ix.bumpExportOfFaces(ctx, tx, []int64{faceID}); err != nil {
 				return err
 			}
 		}
