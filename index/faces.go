@@ -414,7 +414,7 @@ func scanFace(r rowScanner, rec *FaceRecord) error {
 	}
 	rec.Landmarks = decodeLandmarks(lm)
 	rec.BirthYear = by.Float64
-	rec.CaptureTime = time.Unix(0, capt)
+	rec.CaptureTime = fromNS(sql.NullInt64{Int64: capt, Valid: capt != 0})
 	rec.Source = Source(src)
 	rec.Features = nil
 	if feat != nil {

@@ -372,3 +372,21 @@ func TestFaceChanges(t *testing.T) {
 		rev = next
 	}
 }
+
+func TestUndatedFile(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t)
+	id, err := ix.UpsertFile(ctx, File{Path: "/p/undated.jpg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ix.ReplaceFaces(ctx, id, []face.Face{mkFace(0, 0, 10, 1)}, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := ix.FileByID(ctx, id)
+	rec, _ := ix.Face(ctx, ids[0])
+	if !f.ModTime.IsZero() || !rec.CaptureTime.IsZero() || rec.BirthYear != 0 {
+		t.Fatalf("undated file: mtime %v, capture %v, birth year %v; want all unknown", f.ModTime, rec.CaptureTime, rec.BirthYear)
+	}
+}

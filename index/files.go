@@ -81,7 +81,7 @@ func scanFile(r rowScanner) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
-	f.ModTime = time.Unix(0, mtime)
+	f.ModTime = fromNS(sql.NullInt64{Int64: mtime, Valid: mtime != 0})
 	f.Kind, f.Status, f.Visibility = face.Kind(kind), Status(status), Visibility(vis)
 	f.CaptureTime, f.AnalysedAt = fromNS(capt), fromNS(analysed)
 	return f, nil
@@ -137,7 +137,7 @@ func (ix *Index) upsertFile(ctx context.Context, tx *sql.Tx, f File) (int64, err
 			capture_time = COALESCE(excluded.capture_time, files.capture_time),
 			capture_source = CASE WHEN excluded.capture_time IS NOT NULL THEN excluded.capture_source ELSE files.capture_source END
 		RETURNING id`,
-		f.Path, f.Size, f.ModTime.UnixNano(), f.Hash, string(kind), ns(f.CaptureTime), f.CaptureSource).Scan(&id)
+		f.Path, f.Size, ns(f.ModTime).Int64, f.Hash, string(kind), ns(f.CaptureTime), f.CaptureSource).Scan(&id)
 	return id, err
 }
 
