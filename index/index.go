@@ -11,6 +11,12 @@
 // and facedctl) may open the same file: SQLite's locking and the busy timeout
 // serialise them.
 //
+// The clusterer reads faces in bulk with LoadFaceSet (features packed as
+// float32, float16 or int8: 4, 2 or 1 KiB per 1024-d face) and then follows
+// FaceChanges, a change feed with revisions, so it never rescans the index.
+// User decisions (SourceUser assignments, cannot-links, forgotten faces,
+// user names) are never overwritten by automatic ones.
+//
 // Identity features never leave the index through this package's JSON tags:
 // every type that carries them marks them json:"-".
 package index
