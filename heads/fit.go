@@ -40,7 +40,13 @@ func sigmoid(z float64) float64 {
 	return e / (1 + e)
 }
 
-// fitLogistic minimises mean_i s_i·[softplus(z_i) − y_i z_i] + λ/2‖w‖²,
+// penalised returns how many leading inputs carry the L2 penalty: the
+// identity features. The network's own outputs (gender logit, log ages,
+// decade masses) are few and strong, and stay unpenalised, so that a strong
+// λ shrinks the head towards a recalibration of the network's own heads.
+func penalised(d int) int { return min(d, FeatureDim) }
+
+// fitLogistic minimises mean_i s_i·[softplus(z_i) − y_i z_i] + λ/2‖w_feat‖²,
 // z = Xw + b. Returns w (d) and b.
 func fitLogistic(ctx context.Context, m design, y, sw []float64, lambda float64, init []float64) ([]float64, error) {
 	n, d := m.n, m.d
@@ -62,7 +68,7 @@ func fitLogistic(ctx context.Context, m design, y, sw []float64, lambda float64,
 		}
 		f /= sumW
 		m.gemvT(g[:d], r)
-		for j := 0; j < d; j++ {
+		for j := 0; j < penalised(d); j++ {
 			f += 0.5 * lambda * w[j] * w[j]
 			g[j] += lambda * w[j]
 		}
@@ -154,7 +160,7 @@ func fitOrdinal(ctx context.Context, m design, age, sw []float64, lambda float64
 		}
 		f /= sumW
 		m.gemvT(g[:d], r)
-		for j := 0; j < d; j++ {
+		for j := 0; j < penalised(d); j++ {
 			f += 0.5 * lambda * w[j] * w[j]
 			g[j] += lambda * w[j]
 		}

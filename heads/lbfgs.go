@@ -20,7 +20,6 @@ func lbfgs(ctx context.Context, eval func(x, g []float64) float64, x0 []float64,
 	n := len(x0)
 	x := append([]float64(nil), x0...)
 	g := make([]float64, n)
-	evals, lastIter := 1, 0
 	f := eval(x, g)
 	xn := make([]float64, n)
 	gn := make([]float64, n)
@@ -30,7 +29,6 @@ func lbfgs(ctx context.Context, eval func(x, g []float64) float64, x0 []float64,
 	var rho []float64
 	stall := 0
 	for it := 0; it < maxIter; it++ {
-		lastIter = it
 		if it%16 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -77,7 +75,6 @@ func lbfgs(ctx context.Context, eval func(x, g []float64) float64, x0 []float64,
 				xn[i] = x[i] + t*dir[i]
 			}
 			fn = eval(xn, gn)
-			evals++
 			if fn <= f+c1*t*gd && !math.IsNaN(fn) {
 				ok = true
 				break
@@ -112,14 +109,8 @@ func lbfgs(ctx context.Context, eval func(x, g []float64) float64, x0 []float64,
 			stall = 0
 		}
 	}
-	lbfgsStats.iters += lastIter
-	lbfgsStats.evals += evals
-	lbfgsStats.runs++
 	return x, nil
 }
-
-// lbfgsStats counts work for tests and benchmarks (not concurrency-safe).
-var lbfgsStats struct{ runs, iters, evals int }
 
 func dot(a, b []float64) float64 {
 	var s float64

@@ -6,16 +6,21 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"sort"
+	"sync"
 )
 
 // Options control training. The zero value gives the defaults.
 type Options struct {
 	Folds     int       // cross-validation folds; default 5
 	Seed      uint64    // fold assignment seed; default 1
-	Lambdas   []float64 // L2 strengths tried; default 1e-3, 1e-2, 1e-1
+	Lambdas   []float64 // L2 strengths tried; default 0.01, 0.1, 1, 10
 	Weighting []bool    // group re-weighting settings tried; default off and on
 	Logger    *slog.Logger
+	// Workers bounds the folds trained at once; default GOMAXPROCS. The
+	// result does not depend on it.
+	Workers int
 
 	// onFit, when set (tests), sees every fit: the head ("gender"/"age"),
 	// the fold (-1 = final fit on everything) and the sample indices (into
@@ -31,10 +36,13 @@ func (o *Options) defaults() {
 		o.Seed = 1
 	}
 	if len(o.Lambdas) == 0 {
-		o.Lambdas = []float64{1e-3, 1e-2, 1e-1}
+		o.Lambdas = []float64{1e-2, 1e-1, 1, 10}
 	}
 	if len(o.Weighting) == 0 {
 		o.Weighting = []bool{false, true}
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -67,6 +75,7 @@ type trainer struct {
 	samples []Sample
 	x       [][]float64 // vectorized inputs, one per sample
 	fold    []int
+	hookMu  sync.Mutex
 }
 
 // Train fits both heads on samples (any order; they are ordered by key),
@@ -195,7 +204,9 @@ func (t *trainer) labelled(head string, idx []int) []int {
 func (t *trainer) fit(ctx context.Context, head string, fold int, idx []int, cfg config, init []float64) (linear, []float64, error) {
 	idx = t.labelled(head, idx)
 	if t.opt.onFit != nil {
+		t.hookMu.Lock()
 		t.opt.onFit(head, fold, append([]int(nil), idx...))
+		t.hookMu.Unlock()
 	}
 	n, d := len(idx), InputDim
 	mean := make([]float64, d)
@@ -305,7 +316,9 @@ func (t *trainer) weights(idx []int, weighted bool) []float64 {
 }
 
 // crossValidate runs every hyper-parameter setting on every fold and pools
-// the held-out predictions per setting.
+// the held-out predictions per setting. Folds run concurrently (up to
+// Options.Workers); each fold fills its own accumulators, which are summed
+// in fold order afterwards, so the figures do not depend on scheduling.
 func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, error) {
 	lams := append([]float64(nil), t.opt.Lambdas...)
 	sort.Sort(sort.Reverse(sort.Float64Slice(lams))) // strong to weak: warm starts
@@ -313,21 +326,14 @@ func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, er
 	if head == "age" {
 		decodes = []string{DecodeMedian, DecodeExpectation}
 	}
-	type key struct {
-		li, wi, di int
-	}
-	acc := map[key]*cvAcc{}
-	var keys []key
-	for wi := range t.opt.Weighting {
-		for li := range lams {
-			for di := range decodes {
-				k := key{li, wi, di}
-				keys = append(keys, k)
-				acc[k] = &cvAcc{}
-			}
-		}
-	}
-	for f := 0; f < t.opt.Folds; f++ {
+	nl, nd := len(lams), len(decodes)
+	nkeys := len(t.opt.Weighting) * nl * nd
+	slot := func(wi, li, di int) int { return (wi*nl+li)*nd + di }
+
+	perFold := make([][]cvAcc, t.opt.Folds)
+	errs := make([]error, t.opt.Folds)
+	runFold := func(f int) {
+		acc := make([]cvAcc, nkeys)
 		var train, held []int
 		for i, fi := range t.fold {
 			if fi == f {
@@ -341,12 +347,13 @@ func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, er
 			var warm []float64 // previous (stronger) λ's solution
 			for li, lam := range lams {
 				m, sol, err := t.fit(ctx, head, f, train, config{lam, weighted}, warm)
-				warm = sol
 				if err != nil {
-					return nil, fmt.Errorf("heads: %s fold %d λ=%g: %w", head, f, lam, err)
+					errs[f] = fmt.Errorf("heads: %s fold %d λ=%g: %w", head, f, lam, err)
+					return
 				}
+				warm = sol
 				for di, dec := range decodes {
-					a := acc[key{li, wi, di}]
+					a := &acc[slot(wi, li, di)]
 					for _, i := range held {
 						t.score(head, m, dec, i, a)
 					}
@@ -354,23 +361,52 @@ func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, er
 				t.opt.Logger.Debug("cv fit", "head", head, "fold", f, "lambda", lam, "weighted", weighted)
 			}
 		}
+		perFold[f] = acc
+	}
+	sem := make(chan struct{}, t.opt.Workers)
+	var wg sync.WaitGroup
+	for f := 0; f < t.opt.Folds; f++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			runFold(f)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	var pts []CVPoint
-	for _, k := range keys {
-		a := acc[k]
-		p := CVPoint{Lambda: lams[k.li], Weighted: t.opt.Weighting[k.wi], Decode: decodes[k.di], N: a.n}
-		if a.n > 0 {
-			if head == "gender" {
-				p.Accuracy = a.correct / float64(a.n)
-				p.LogLoss = a.logLoss / float64(a.n)
-			} else {
-				p.MAE = a.absErr / float64(a.n)
-				p.Within5 = a.within5 / float64(a.n)
+	for wi := range t.opt.Weighting {
+		for li := range lams {
+			for di := range decodes {
+				var a cvAcc
+				for f := range perFold { // fixed order: deterministic sums
+					b := perFold[f][slot(wi, li, di)]
+					a.n += b.n
+					a.correct += b.correct
+					a.logLoss += b.logLoss
+					a.absErr += b.absErr
+					a.within5 += b.within5
+				}
+				p := CVPoint{Lambda: lams[li], Weighted: t.opt.Weighting[wi], Decode: decodes[di], N: a.n}
+				if a.n > 0 {
+					if head == "gender" {
+						p.Accuracy = a.correct / float64(a.n)
+						p.LogLoss = a.logLoss / float64(a.n)
+					} else {
+						p.MAE = a.absErr / float64(a.n)
+						p.Within5 = a.within5 / float64(a.n)
+					}
+				}
+				pts = append(pts, p)
+				t.opt.Logger.Info("cv", "head", head, "lambda", p.Lambda, "weighted", p.Weighted, "decode", p.Decode,
+					"accuracy", p.Accuracy, "log_loss", p.LogLoss, "mae", p.MAE, "within5", p.Within5)
 			}
 		}
-		pts = append(pts, p)
-		t.opt.Logger.Info("cv", "head", head, "lambda", p.Lambda, "weighted", p.Weighted, "decode", p.Decode,
-			"accuracy", p.Accuracy, "mae", p.MAE)
 	}
 	return pts, nil
 }
