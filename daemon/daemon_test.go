@@ -275,6 +275,7 @@ func TestShutdownRequeuesInFlight(t *testing.T) {
 	stop := r.start(t)
 	<-r.an.started
 	<-r.an.started
+	waitFor(t, "all five queued", func() bool { st, _ := r.st.Stats(context.Background()); return st.Queue == 5 })
 	begin := time.Now()
 	if err := stop(); err != nil {
 		t.Fatal(err)
