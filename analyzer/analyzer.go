@@ -45,6 +45,9 @@ type Options struct {
 	// Threads is ONNX Runtime's intra-op threads per network run (0 = ORT
 	// default).
 	Threads int
+	// MTCNNThreads is the intra-op threads of the three MTCNN networks
+	// (default 1).
+	MTCNNThreads int
 	// Exact runs the seed's pipeline unchanged: full-resolution decode and
 	// detection.
 	Exact bool
@@ -94,6 +97,9 @@ func (o *Options) defaults() {
 	}
 	if o.Variant == "" {
 		o.Variant = "int8"
+	}
+	if o.MTCNNThreads <= 0 {
+		o.MTCNNThreads = 1
 	}
 	if o.DetectMaxSide <= 0 {
 		o.DetectMaxSide = 1024
@@ -145,11 +151,16 @@ type Analyzer struct {
 func New(reg *models.Registry, opt Options) (*Analyzer, error) {
 	opt.defaults()
 	so := models.SessionOptions{IntraOpThreads: opt.Threads}
+	// The MTCNN networks are small: ORT's intra-op pool spends more time
+	// spinning than computing on them (measured: most CPU time in idle
+	// pool threads), so they run single-threaded unless MTCNNThreads says
+	// otherwise; parallelism comes from the workers.
+	mso := models.SessionOptions{IntraOpThreads: opt.MTCNNThreads}
 	a := &Analyzer{opt: opt}
 	var err error
-	if a.pnet, err = reg.NewSession("pnet", so); err == nil {
-		if a.rnet, err = reg.NewSession("rnet", so); err == nil {
-			if a.onet, err = reg.NewSession("onet", so); err == nil {
+	if a.pnet, err = reg.NewSession("pnet", mso); err == nil {
+		if a.rnet, err = reg.NewSession("rnet", mso); err == nil {
+			if a.onet, err = reg.NewSession("onet", mso); err == nil {
 				a.ag, err = agegender.Open(reg, opt.Variant, so)
 			}
 		}
