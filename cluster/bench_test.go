@@ -202,3 +202,39 @@ func BenchmarkAdd1M(b *testing.B) {
 	}
 	benchAdd(b, 1_000_000)
 }
+
+// BenchmarkRestore100k: RestoreEngine of 100 000 faces (5 000 persons of
+// 20) from a Snapshot, against the quadratic AddBatch it replaces.
+func BenchmarkRestore100k(b *testing.B) {
+	const n, per, dim = 100_000, 20, 1024
+	e, _ := newBenchEngine(b, n, per, dim, DefaultOptions())
+	snap, err := e.Snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	items := make([]Item, 0, n)
+	links := 0
+	for i := range e.nodes {
+		items = append(items, e.nodeItem(int32(i)))
+		links += len(e.nodes[i].adj)
+	}
+	want := e.Persons()
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for b.Loop() {
+		re, info, err := RestoreEngine(DefaultOptions(), items, snap)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if info.Restored != n {
+			b.Fatalf("restored %d of %d", info.Restored, n)
+		}
+		if len(re.Persons()) != len(want) {
+			b.Fatal("persons differ")
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(len(snap))/n, "snapB/face")
+	b.ReportMetric(float64(links)/2/n, "links/face")
+	b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
+}

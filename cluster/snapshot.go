@@ -1,0 +1,473 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// An Engine's links cost a comparison of every new face with the faces held,
+// so rebuilding an Engine from the index at start-up (AddBatch of n faces)
+// is quadratic in n. A snapshot saves what those comparisons found — the
+// links (face pairs and distances), every face's person, the user's
+// assignments and cannot-links, the names, the next person id and the
+// pruning sketches — and RestoreEngine rebuilds the Engine from it in time
+// linear in the number of faces and links. The snapshot holds no identity
+// features (they stay in the index, RestoreEngine takes them from the
+// items), only a checksum per face that detects faces changed since.
+
+// ErrBadSnapshot is returned (wrapped) by RestoreEngine for data that is not
+// a snapshot of this version.
+var ErrBadSnapshot = errors.New("cluster: bad engine snapshot")
+
+const (
+	snapMagic   = "FCSN"
+	snapVersion = 1
+)
+
+// RestoreInfo tells what RestoreEngine did.
+type RestoreInfo struct {
+	// Restored is the number of faces taken over from the snapshot with
+	// their links and persons.
+	Restored int
+	// Added is the number of faces linked afresh: new since the snapshot,
+	// or changed (features, photo, birth year or year differ).
+	Added int
+	// Dropped is the number of snapshot faces absent from the items (or
+	// changed, then also counted in Added).
+	Dropped int
+	// Relinked is true when the snapshot's Eps or AgeWeight differ from
+	// the options asked for: its links were useless and every face was
+	// linked afresh (quadratic, like AddBatch).
+	Relinked bool
+	// Reclustered is true when MinPts, Link or MinSize differ: the links
+	// were kept but every region was re-clustered (person ids kept by
+	// overlap).
+	Reclustered bool
+}
+
+// itemSum is the checksum that ties a snapshot face to its item: a 64-bit
+// multiply-xor hash over the photo, birth year, year and feature bits (it
+// detects changed faces; it is not meant to resist forgery).
+func itemSum(it *Item) uint64 {
+	const prime = 0x100000001b3
+	h := uint64(0xcbf29ce484222325)
+	mix := func(v uint64) {
+		h ^= v
+		h *= prime
+		h ^= h >> 29
+	}
+	mix(uint64(it.Photo))
+	mix(math.Float64bits(it.BirthYear))
+	mix(uint64(int64(it.Year)))
+	mix(uint64(len(it.Features)))
+	f := it.Features
+	i := 0
+	for ; i+2 <= len(f); i += 2 {
+		mix(uint64(math.Float32bits(f[i])) | uint64(math.Float32bits(f[i+1]))<<32)
+	}
+	if i < len(f) {
+		mix(uint64(math.Float32bits(f[i])))
+	}
+	return h
+}
+
+func (e *Engine) nodeItem(i int32) Item {
+	n := &e.nodes[i]
+	return Item{ID: n.id, Photo: n.photo, Features: e.vec(i), BirthYear: n.birth, Year: n.year}
+}
+
+// Snapshot encodes the Engine's state (see RestoreEngine). Its size is
+// about 30 bytes per face plus 8 per link, plus 4·SketchDims per face once
+// the sketches exist.
+func (e *Engine) Snapshot() ([]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// live nodes in node order, compacted
+	pos := make([]int32, len(e.nodes))
+	var live []int32
+	for i := range e.nodes {
+		pos[i] = -1
+		if !e.nodes[i].deleted {
+			pos[i] = int32(len(live))
+			live = append(live, int32(i))
+		}
+	}
+	b := []byte(snapMagic)
+	b = binary.AppendUvarint(b, snapVersion)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.opt.Eps))
+	b = binary.AppendVarint(b, int64(e.opt.MinPts))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.opt.AgeWeight))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.opt.Link))
+	b = binary.AppendVarint(b, int64(e.opt.MinSize))
+	b = binary.AppendUvarint(b, uint64(e.dim))
+	b = binary.AppendVarint(b, e.nextID)
+	b = binary.AppendUvarint(b, uint64(len(live)))
+	for _, x := range live {
+		n := &e.nodes[x]
+		it := e.nodeItem(x)
+		b = binary.AppendVarint(b, n.id)
+		b = binary.AppendVarint(b, n.person)
+		b = binary.AppendVarint(b, n.label)
+		b = binary.LittleEndian.AppendUint64(b, itemSum(&it))
+	}
+	// links and cannot-links to earlier faces (each pair once)
+	for k, x := range live {
+		var ls []edge
+		for _, ed := range e.nodes[x].adj {
+			if q := pos[ed.to]; q >= 0 && q < int32(k) {
+				ls = append(ls, edge{q, ed.d})
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(len(ls)))
+		for _, l := range ls {
+			b = binary.AppendUvarint(b, uint64(int32(k)-l.to))
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(l.d))
+		}
+		var cs []int32
+		for _, c := range e.nodes[x].cannot {
+			if q := pos[c]; q >= 0 && q < int32(k) {
+				cs = append(cs, q)
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(len(cs)))
+		for _, c := range cs {
+			b = binary.AppendUvarint(b, uint64(int32(k)-c))
+		}
+	}
+	names := make([]int64, 0, len(e.names))
+	for p := range e.names {
+		names = append(names, p)
+	}
+	sort.Slice(names, func(i, j int) bool { return names[i] < names[j] })
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, p := range names {
+		b = binary.AppendVarint(b, p)
+		b = binary.AppendUvarint(b, uint64(len(e.names[p])))
+		b = append(b, e.names[p]...)
+	}
+	if e.sk == nil {
+		b = binary.AppendUvarint(b, 0)
+		return b, nil
+	}
+	b = binary.AppendUvarint(b, uint64(e.sk.k))
+	for _, v := range e.sk.basis {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+	}
+	for _, x := range live {
+		for _, v := range e.sketch[int(x)*e.sk.k : int(x+1)*e.sk.k] {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+		}
+	}
+	return b, nil
+}
+
+type snapReader struct {
+	b   []byte
+	err error
+}
+
+func (r *snapReader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: truncated or corrupt at %s", ErrBadSnapshot, what)
+	}
+}
+
+func (r *snapReader) uvarint(what string) uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail(what)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *snapReader) varint(what string) int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail(what)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *snapReader) u64(what string) uint64 {
+	if r.err != nil || len(r.b) < 8 {
+		r.fail(what)
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *snapReader) f32(what string) float32 {
+	if r.err != nil || len(r.b) < 4 {
+		r.fail(what)
+		return 0
+	}
+	v := math.Float32frombits(binary.LittleEndian.Uint32(r.b))
+	r.b = r.b[4:]
+	return v
+}
+
+// count reads a length and checks that at least min bytes per element
+// remain, so corrupt data cannot make RestoreEngine allocate wildly.
+func (r *snapReader) count(what string, min int) int {
+	v := r.uvarint(what)
+	if r.err == nil && v > uint64(len(r.b)/max(min, 1)+1) {
+		r.fail(what)
+		return 0
+	}
+	return int(v)
+}
+
+type snapFace struct {
+	id, person, label int64
+	sum               uint64
+}
+
+// RestoreEngine rebuilds an Engine from items (every face the index holds,
+// in any order) and a snapshot made by Snapshot. Faces in both, unchanged,
+// get their links, persons and user assignments back without any distance
+// computation; faces new or changed since the snapshot are linked afresh
+// and faces gone are dropped; then only the regions these touch are
+// re-clustered. The Engine is then in the state the snapshotted Engine
+// would reach by removing the gone faces and adding the new ones: the same
+// links and clusters as a fresh Engine fed the items (AddBatch), with the
+// snapshot's person ids.
+//
+// An empty snapshot gives NewEngine(opt) fed AddBatch(items). A snapshot
+// made with another Eps or AgeWeight has useless links: every face is
+// linked afresh (RestoreInfo.Relinked). Errors: ErrBadSnapshot for corrupt
+// data; the errors of AddBatch for bad items.
+func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, RestoreInfo, error) {
+	var info RestoreInfo
+	e := NewEngine(opt)
+	if len(snapshot) == 0 {
+		if _, err := e.AddBatch(items); err != nil {
+			return nil, info, err
+		}
+		info.Added = len(e.byID)
+		return e, info, nil
+	}
+	r := &snapReader{b: snapshot}
+	if len(r.b) < len(snapMagic) || string(r.b[:len(snapMagic)]) != snapMagic {
+		return nil, info, fmt.Errorf("%w: no snapshot header", ErrBadSnapshot)
+	}
+	r.b = r.b[len(snapMagic):]
+	if v := r.uvarint("version"); r.err == nil && v != snapVersion {
+		return nil, info, fmt.Errorf("%w: version %d, want %d", ErrBadSnapshot, v, snapVersion)
+	}
+	var sopt Options
+	sopt.Eps = math.Float64frombits(r.u64("options"))
+	sopt.MinPts = int(r.varint("options"))
+	sopt.AgeWeight = math.Float64frombits(r.u64("options"))
+	sopt.Link = math.Float64frombits(r.u64("options"))
+	sopt.MinSize = int(r.varint("options"))
+	dim := int(r.uvarint("dim"))
+	nextID := r.varint("next id")
+	n := r.count("faces", 11)
+	if r.err != nil {
+		return nil, info, r.err
+	}
+	faces := make([]snapFace, n)
+	for k := range faces {
+		faces[k] = snapFace{id: r.varint("face"), person: r.varint("face"), label: r.varint("face"), sum: r.u64("face")}
+	}
+	if r.err != nil {
+		return nil, info, r.err
+	}
+	byItem := make(map[int64]int, len(items))
+	for i := range items {
+		if _, dup := byItem[items[i].ID]; dup {
+			return nil, info, fmt.Errorf("%w: %d", ErrDuplicateFace, items[i].ID)
+		}
+		byItem[items[i].ID] = i
+	}
+	// links made at another radius or age weight are useless: the faces
+	// are linked afresh, their persons and user state are kept and a full
+	// re-cluster keeps person ids by overlap
+	info.Relinked = sopt.Eps != opt.Eps || sopt.AgeWeight != opt.AgeWeight
+	// which snapshot faces are kept, and their node index
+	at := make([]int32, n) // snapshot face -> node, -1 dropped
+	if dim > 0 {
+		e.vecs = make([]float32, 0, len(items)*dim)
+	}
+	e.nodes = make([]node, 0, len(items))
+	e.norms = make([]float32, 0, len(items))
+	e.byID = make(map[int64]int32, len(items))
+	e.nextID = max(e.nextID, nextID)
+	for k, f := range faces {
+		at[k] = -1
+		i, ok := byItem[f.id]
+		if !ok || itemSum(&items[i]) != f.sum || (dim != 0 && len(items[i].Features) != dim) {
+			info.Dropped++
+			continue
+		}
+		it := items[i]
+		if e.dim == 0 {
+			e.dim = len(it.Features)
+		}
+		p := int32(len(e.nodes))
+		at[k] = p
+		e.nodes = append(e.nodes, node{id: it.ID, photo: it.Photo, birth: it.BirthYear, year: it.Year, person: f.person})
+		e.vecs = append(e.vecs, it.Features...)
+		e.norms = append(e.norms, dot32(it.Features, it.Features))
+		e.byID[it.ID] = p
+		if f.label != 0 {
+			e.setLabel(p, f.label)
+		}
+		info.Restored++
+	}
+	// links among kept faces; neighbours of dropped faces need re-clustering
+	var seeds []int32
+	for k := 0; k < n; k++ {
+		cnt := r.count("links", 5)
+		for l := 0; l < cnt; l++ {
+			delta := int(r.uvarint("link"))
+			d := r.f32("link")
+			j := k - delta
+			if r.err != nil || delta <= 0 || j < 0 {
+				r.fail("link")
+				return nil, info, r.err
+			}
+			a, b := at[k], at[j]
+			switch {
+			case a >= 0 && b >= 0:
+				if !info.Relinked {
+					e.nodes[a].adj = append(e.nodes[a].adj, edge{b, d})
+					e.nodes[b].adj = append(e.nodes[b].adj, edge{a, d})
+				}
+			case a >= 0:
+				seeds = append(seeds, a)
+			case b >= 0:
+				seeds = append(seeds, b)
+			}
+		}
+		cc := r.count("cannot-links", 1)
+		for l := 0; l < cc; l++ {
+			delta := int(r.uvarint("cannot-link"))
+			j := k - delta
+			if r.err != nil || delta <= 0 || j < 0 {
+				r.fail("cannot-link")
+				return nil, info, r.err
+			}
+			if a, b := at[k], at[j]; a >= 0 && b >= 0 {
+				e.cannotLink(a, b)
+			}
+		}
+	}
+	nn := r.count("names", 2)
+	for l := 0; l < nn; l++ {
+		p := r.varint("name")
+		sz := r.count("name", 1)
+		if r.err != nil || sz > len(r.b) {
+			r.fail("name")
+			return nil, info, r.err
+		}
+		e.names[p] = string(r.b[:sz])
+		r.b = r.b[sz:]
+	}
+	k := r.count("sketch", 4)
+	if r.err != nil {
+		return nil, info, r.err
+	}
+	if k > 0 {
+		if len(r.b) != 4*k*dim+4*k*n {
+			return nil, info, fmt.Errorf("%w: sketch section has %d bytes, want %d", ErrBadSnapshot, len(r.b), 4*k*dim+4*k*n)
+		}
+		if e.dim == dim && dim > 0 {
+			sk := &sketcher{k: k, basis: make([]float32, k*dim)}
+			for i := range sk.basis {
+				sk.basis[i] = r.f32("sketch")
+			}
+			e.sk = sk
+			e.sketch = make([]float32, 0, len(e.nodes)*k)
+			for f := 0; f < n; f++ {
+				row := r.b[:4*k]
+				r.b = r.b[4*k:]
+				if at[f] < 0 {
+					continue
+				}
+				for d := 0; d < k; d++ {
+					e.sketch = append(e.sketch, math.Float32frombits(binary.LittleEndian.Uint32(row[4*d:])))
+				}
+			}
+		}
+	} else if len(r.b) != 0 {
+		return nil, info, fmt.Errorf("%w: %d trailing bytes", ErrBadSnapshot, len(r.b))
+	}
+	if info.Relinked {
+		// links of the kept faces afresh, in node order
+		e.sk, e.sketch = nil, nil
+		for i := range e.nodes {
+			e.maybeSketchAt(int32(i))
+			e.link(int32(i), int32(i))
+		}
+	}
+	if e.sk == nil {
+		e.sketchAll()
+	}
+	// faces new or changed since the snapshot
+	for i := range items {
+		if _, ok := e.byID[items[i].ID]; ok {
+			continue
+		}
+		p, err := e.insert(items[i])
+		if err != nil {
+			return nil, info, err
+		}
+		seeds = append(seeds, p)
+		info.Added++
+	}
+	// dropped faces may have been must-linked: their persons' other faces
+	// stay labelled and join the re-clustered region through the labels
+	if info.Relinked || sopt.MinPts != opt.MinPts || sopt.Link != opt.Link || sopt.MinSize != e.opt.MinSize {
+		info.Reclustered = true
+		e.reclusterAll()
+	} else {
+		e.recluster(e.region(seeds))
+	}
+	return e, info, nil
+}
+
+// maybeSketchAt keeps the sketches up to date while nodes [0, i] are
+// (re)linked in order: it learns the directions once i+1 reaches
+// sketchAfter and projects node i.
+func (e *Engine) maybeSketchAt(i int32) {
+	switch {
+	case e.sk != nil:
+		e.sketch = e.sk.project(e.vec(i), e.sketch)
+	case int(i)+1 >= sketchAfter && e.dim > 2*SketchDims:
+		e.sk = learnSketch(e.vecs, int(i)+1, e.dim, SketchDims)
+		e.sketch = make([]float32, 0, len(e.nodes)*SketchDims)
+		for j := int32(0); j <= i; j++ {
+			e.sketch = e.sk.project(e.vec(j), e.sketch)
+		}
+	}
+}
+
+// sketchAll learns the sketch directions when enough faces are held but
+// none were restored.
+func (e *Engine) sketchAll() {
+	n := len(e.nodes)
+	if e.sk != nil || n < sketchAfter || e.dim <= 2*SketchDims {
+		return
+	}
+	e.sk = learnSketch(e.vecs, n, e.dim, SketchDims)
+	e.sketch = make([]float32, 0, n*SketchDims)
+	for i := 0; i < n; i++ {
+		e.sketch = e.sk.project(e.vec(int32(i)), e.sketch)
+	}
+}
