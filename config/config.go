@@ -160,8 +160,10 @@ func (c *Config) UnnamedPersonLabel() string { return c.unnamedPersonLabel }
 // for the private/potentially public marker ("<root>|private").
 func (c *Config) VisibilityKeywordRoot() string { return c.visibilityKeywordRoot }
 
-// EmbeddedXMP says whether face regions embedded in the photo itself are read
-// as well as the sidecar's. Photos are never written either way.
+// EmbeddedXMP says whether faced also writes its regions and keywords into
+// the photo itself (opt-in, for Lightroom, which does not read sidecars of
+// JPEGs), with exiftool's safe in-place write. Off by default: photos are
+// never modified.
 func (c *Config) EmbeddedXMP() bool { return c.embeddedXMP }
 
 // LogLevel is the minimum level of the daemon's log.

@@ -119,9 +119,9 @@ func TestParseValues(t *testing.T) {
 				c.MinDaysDifferenceBetweenPhotoMDates() == 0 && c.MinFaceWidthPercent() == 7 &&
 				c.Workers() == 0 && c.WorkerCount() == runtime.NumCPU() && c.SidecarNaming() == SidecarFull &&
 				c.MinFaceSize() == 32 && c.ORTLibrary() == "" && c.ModelVariant() == VariantInt8 &&
-				c.Heads() == "seed" && slices.Equal(c.Extensions(), []string{".jpg", ".jpeg", ".png", ".mov", ".avi", ".mp4"}) &&
+				c.Heads() == "seed" && slices.Equal(c.Extensions(), []string{".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".mov", ".avi", ".mp4", ".m4v", ".mkv"}) &&
 				len(c.IgnoreGlobs()) == 0 && c.SettleTime() == time.Second && c.RescanInterval() == time.Hour &&
-				c.VideoFramesPerSecond() == 0 && c.UnnamedPersonLabel() == "Person" &&
+				c.VideoFramesPerSecond() == 2 && c.MinNoFrames() == 10 && c.UnnamedPersonLabel() == "Person" &&
 				c.VisibilityKeywordRoot() == "faced" && !c.EmbeddedXMP() && c.LogLevel() == slog.LevelInfo &&
 				c.Socket() == DefaultSocket("/data")
 		}},

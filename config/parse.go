@@ -240,7 +240,7 @@ var keys = []keySpec{
 		c.heads = v
 		return nil
 	}},
-	{name: "Extensions", def: ".jpg,.jpeg,.png,.mov,.avi,.mp4", set: func(c *Config, v, _ string) error {
+	{name: "Extensions", def: ".jpg,.jpeg,.png,.tif,.tiff,.webp,.bmp,.mov,.avi,.mp4,.m4v,.mkv", set: func(c *Config, v, _ string) error {
 		var exts []string
 		for _, e := range splitList(v) {
 			e = strings.ToLower(e)
@@ -274,7 +274,7 @@ var keys = []keySpec{
 	}},
 	{name: "SettleSeconds", def: "1", set: durationKey(0, 3600, time.Second, func(c *Config, d time.Duration) { c.settle = d })},
 	{name: "RescanMinutes", def: "60", set: durationKey(0, 7*24*60, time.Minute, func(c *Config, d time.Duration) { c.rescan = d })},
-	{name: "VideoFramesPerSecond", def: "0", set: func(c *Config, v, _ string) error {
+	{name: "VideoFramesPerSecond", def: "2", set: func(c *Config, v, _ string) error {
 		f, err := floatValue(v)
 		if err != nil || f < 0 || f > 240 {
 			return fmt.Errorf("want 0 (the seed's adaptive sampling) or a rate > 0 and ≤ 240, got %q", v)
