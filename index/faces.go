@@ -167,14 +167,14 @@ func (ix *Index) replaceFaces(ctx context.Context, tx *sql.Tx, fileID int64, fac
 	}
 	var capt sql.NullInt64
 	var mtime int64
-	var st [6]*sql.Stmt
-	for i, q := range []string{qFileTimes, qOldFaces, qDeleteFace, qUpdateFace, qInsertFace, qFileAnalysed} {
+	var st [7]*sql.Stmt
+	for i, q := range []string{qFileTimes, qOldFaces, qDeleteFace, qUpdateFace, qInsertFace, qSetFeatures, qFileAnalysed} {
 		var err error
 		if st[i], err = ix.stmt(ctx, tx, q); err != nil {
 			return nil, err
 		}
 	}
-	stTimes, stOld, stDel, upd, ins, stDone := st[0], st[1], st[2], st[3], st[4], st[5]
+	stTimes, stOld, stDel, upd, ins, stFeat, stDone := st[0], st[1], st[2], st[3], st[4], st[5], st[6]
 	if err := stTimes.QueryRowContext(ctx, fileID).Scan(&capt, &mtime); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
@@ -221,14 +221,15 @@ func (ix *Index) replaceFaces(ctx context.Context, tx *sql.Tx, fileID int64, fac
 	for i, f := range faces {
 		args := []any{f.FrameTime, f.Frames, f.Box.X1, f.Box.Y1, f.Box.X2, f.Box.Y2,
 			f.StoredBox.X1, f.StoredBox.Y1, f.StoredBox.X2, f.StoredBox.Y2, f.Score, encodeLandmarks(f.Landmarks),
-			f.Age, f.MaleProb, birthYear(when, f.Age), encodeFeatures(f.Features), model}
+			f.Age, f.MaleProb, birthYear(when, f.Age), model}
 		if ids[i] != 0 {
 			if _, err := upd.ExecContext(ctx, append(args, now, ids[i])...); err != nil {
 				return nil, err
 			}
-			continue
+		} else if err := ins.QueryRowContext(ctx, append([]any{fileID}, append(args, now, now)...)...).Scan(&ids[i]); err != nil {
+			return nil, err
 		}
-		if err := ins.QueryRowContext(ctx, append([]any{fileID}, append(args, now, now)...)...).Scan(&ids[i]); err != nil {
+		if _, err := stFeat.ExecContext(ctx, ids[i], encodeFeatures(f.Features)); err != nil {
 			return nil, err
 		}
 	}
@@ -243,10 +244,12 @@ const (
 	qDeleteFace = `DELETE FROM faces WHERE id = ?`
 	qUpdateFace = `UPDATE faces SET frame_time = ?, frames = ?, x1 = ?, y1 = ?, x2 = ?, y2 = ?,
 		sx1 = ?, sy1 = ?, sx2 = ?, sy2 = ?, score = ?, landmarks = ?, age = ?, male_prob = ?, birth_year = ?,
-		features = ?, model = ?, updated_at = ? WHERE id = ?`
+		model = ?, updated_at = ? WHERE id = ?`
 	qInsertFace = `INSERT INTO faces (file_id, frame_time, frames, x1, y1, x2, y2,
-		sx1, sy1, sx2, sy2, score, landmarks, age, male_prob, birth_year, features, model, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		sx1, sy1, sx2, sy2, score, landmarks, age, male_prob, birth_year, model, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	qSetFeatures = `INSERT INTO face_features (face_id, features) VALUES (?, ?)
+		ON CONFLICT (face_id) DO UPDATE SET features = excluded.features`
 	qFileAnalysed = `UPDATE files SET status = 'done', error = '', error_at = NULL, model = ?,
 		analysed_at = ?, analyses = analyses + 1, export_rev = export_rev + 1 WHERE id = ?`
 	qFaceState = `SELECT f.forgotten_by, a.person_id, a.source FROM faces f
@@ -259,7 +262,7 @@ const (
 	qBumpExportOfFace = `UPDATE files SET export_rev = export_rev + 1 WHERE id = (SELECT file_id FROM faces WHERE id = ?)`
 )
 
-var hotQueries = []string{qFileTimes, qOldFaces, qDeleteFace, qUpdateFace, qInsertFace, qFileAnalysed,
+var hotQueries = []string{qFileTimes, qOldFaces, qDeleteFace, qUpdateFace, qInsertFace, qSetFeatures, qFileAnalysed,
 	qFaceState, qCannotLinked, qUnassign, qAssign, qBumpExportOfFace}
 
 // matchFaces pairs new faces with old ones by IoU > KeepIoU, best overlap
@@ -387,14 +390,14 @@ func (q FaceQuery) sql() (string, []any) {
 		where = append(where, "f.rev > ?")
 		args = append(args, q.SinceRev)
 	}
-	feat := "f.features"
+	feat, join := "ff.features", " JOIN face_features ff ON ff.face_id = f.id"
 	if q.NoFeatures {
-		feat = "NULL"
+		feat, join = "NULL", ""
 	}
 	s := `SELECT f.id, f.file_id, fi.path, f.frame_time, f.frames, f.x1, f.y1, f.x2, f.y2, f.sx1, f.sy1, f.sx2, f.sy2,
 		f.score, f.landmarks, f.age, f.male_prob, f.birth_year, ` + feat + `, f.model,
 		COALESCE(fi.capture_time, fi.mtime), COALESCE(a.person_id, 0), COALESCE(a.source, ''), COALESCE(f.forgotten_by, 0), f.rev
-		FROM faces f JOIN files fi ON fi.id = f.file_id LEFT JOIN assignments a ON a.face_id = f.id`
+		FROM faces f JOIN files fi ON fi.id = f.file_id LEFT JOIN assignments a ON a.face_id = f.id` + join
 	if len(where) > 0 {
 		s += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -232,6 +232,11 @@ func TestFilesLifecycle(t *testing.T) {
 	if pp, _ := ix.Person(ctx, p); pp.Faces != 0 {
 		t.Fatalf("person still counts %d faces", pp.Faces)
 	}
+	var nf, nff int
+	ix.r.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM faces), (SELECT COUNT(*) FROM face_features)").Scan(&nf, &nff)
+	if nf != 1 || nff != 1 {
+		t.Fatalf("%d faces and %d feature rows after removal, want 1 and 1", nf, nff)
+	}
 	if err := ix.RemoveFile(ctx, "/q/renamed.jpg"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("second remove: %v", err)
 	}

@@ -270,26 +270,28 @@ type FaceSet struct {
 // All selected faces must have the same feature length (select one model
 // with q.Model when the index holds several).
 func (ix *Index) LoadFaceSet(ctx context.Context, q FaceQuery, p Precision) (*FaceSet, error) {
-	q.NoFeatures = false
 	tx, err := ix.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("load faces: %w", err)
 	}
 	defer tx.Rollback()
+	// Count without touching features, to size the matrix exactly.
+	q.NoFeatures = true
 	s, args := q.sql()
-	var n, dim int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(LENGTH(features)) / 4, 0) FROM (`+s+`) AS f`,
-		args...).Scan(&n, &dim); err != nil {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+s+`) AS f`, args...).Scan(&n); err != nil {
 		return nil, fmt.Errorf("load faces: %w", err)
 	}
-	fs := &FaceSet{Faces: make([]FaceMeta, 0, n), Features: NewMatrix(p, dim, n)}
+	fs := &FaceSet{Faces: make([]FaceMeta, 0, n), Features: NewMatrix(p, 0, 0)}
 	if err := tx.QueryRowContext(ctx, `SELECT rev FROM change_seq WHERE id = 1`).Scan(&fs.Rev); err != nil {
 		return nil, fmt.Errorf("load faces: %w", err)
 	}
+	q.NoFeatures = false
+	s, args = q.sql()
 	// A narrower query than FaceRecord's: no path, landmarks or stored box.
 	s = `SELECT f.id, f.file_id, COALESCE(a.person_id, 0), COALESCE(a.source, ''), COALESCE(f.forgotten_by, 0),
 		COALESCE(fi.capture_time, fi.mtime), f.age, f.male_prob, COALESCE(f.birth_year, 0), f.score,
-		f.x1, f.y1, f.x2, f.y2, f.features ` + s[strings.Index(s, "FROM faces f"):]
+		f.x1, f.y1, f.x2, f.y2, ff.features ` + s[strings.Index(s, "FROM faces f"):]
 	rows, err := tx.QueryContext(ctx, s, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load faces: %w", err)
@@ -308,6 +310,9 @@ func (ix *Index) LoadFaceSet(ctx context.Context, q FaceQuery, p Precision) (*Fa
 		}
 		if vec, err = decodeFeatures(vec, blob); err != nil {
 			return nil, fmt.Errorf("load faces: face #%d: %w", m.ID, err)
+		}
+		if len(fs.Faces) == 0 {
+			fs.Features = NewMatrix(p, len(vec), n)
 		}
 		if err := fs.Features.Append(vec); err != nil {
 			return nil, fmt.Errorf("load faces: face #%d: %w (select one model with FaceQuery.Model)", m.ID, err)

@@ -122,10 +122,23 @@ func TestUpgradeKeepsData(t *testing.T) {
 	if _, err := old.r.ExecContext(ctx, "SELECT 1 FROM age_samples"); err == nil {
 		t.Fatal("version 1 already has age_samples")
 	}
-	_, faceIDs := addFile(t, old, "/p/a.jpg", mkFace(10, 10, 50, 1))
-	if err := old.Enqueue(ctx, "/p/b.jpg", "new"); err != nil {
-		t.Fatal(err)
+	// Data written with version 1's schema (today's code writes the newest).
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO files (id, path, mtime, status) VALUES (1, '/p/a.jpg', 1, 'done')`, nil},
+		{`INSERT INTO faces (id, file_id, x1, y1, x2, y2, sx1, sy1, sx2, sy2, age, features, model, created_at, updated_at)
+			VALUES (7, 1, 10, 10, 60, 60, 10, 10, 60, 60, 30, ?, 'm', 0, 0)`, []any{encodeFeatures(unitVec(1, 16))}},
+		{`INSERT INTO persons (id, name, name_source, created_at, updated_at) VALUES (3, 'Ann', 'user', 0, 0)`, nil},
+		{`INSERT INTO assignments (face_id, person_id, source, assigned_at) VALUES (7, 3, 'user', 0)`, nil},
+		{`INSERT INTO queue (path, enqueued_at) VALUES ('/p/b.jpg', 0)`, nil},
+	} {
+		if _, err := old.w.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
 	}
+	faceIDs := []int64{7}
 	old.Close()
 
 	ix, err := Open(ctx, path)
@@ -140,8 +153,14 @@ func TestUpgradeKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatalf("face lost in upgrade: %v", err)
 	}
-	if want := unitVec(1, 16); rec.Features[3] != want[3] {
+	if want := unitVec(1, 16); len(rec.Features) != 16 || rec.Features[3] != want[3] {
 		t.Fatalf("features changed in upgrade")
+	}
+	if rec.PersonID != 3 || rec.Source != SourceUser || rec.Box.X2 != 60 {
+		t.Fatalf("face after upgrade: %+v", rec)
+	}
+	if p, err := ix.Person(ctx, 3); err != nil || p.Name != "Ann" || p.Faces != 1 {
+		t.Fatalf("person after upgrade: %+v, %v", p, err)
 	}
 	if w, _, _ := ix.QueueLen(ctx); w != 1 {
 		t.Fatalf("queue has %d entries after upgrade, want 1", w)
