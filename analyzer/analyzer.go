@@ -27,6 +27,8 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/faced/faced/analyzer/internal/clock"
+
 	"github.com/faced/faced/agegender"
 	"github.com/faced/faced/analyzer/imgmeta"
 	"github.com/faced/faced/analyzer/mtcnn"
@@ -48,6 +50,10 @@ type Options struct {
 	// MTCNNThreads is the intra-op threads of the three MTCNN networks
 	// (default 1).
 	MTCNNThreads int
+	// ORTSpinning lets ONNX Runtime's pool threads busy-wait for work
+	// (ORT's own default; off here: with workers = cores the spinning
+	// threads take CPU from the other workers).
+	ORTSpinning bool
 	// Exact runs the seed's pipeline unchanged: full-resolution decode and
 	// detection.
 	Exact bool
@@ -150,12 +156,12 @@ type Analyzer struct {
 // New opens the networks of reg. models.InitRuntime must have been called.
 func New(reg *models.Registry, opt Options) (*Analyzer, error) {
 	opt.defaults()
-	so := models.SessionOptions{IntraOpThreads: opt.Threads}
+	so := models.SessionOptions{IntraOpThreads: opt.Threads, AllowSpinning: opt.ORTSpinning}
 	// The MTCNN networks are small: ORT's intra-op pool spends more time
 	// spinning than computing on them (measured: most CPU time in idle
 	// pool threads), so they run single-threaded unless MTCNNThreads says
 	// otherwise; parallelism comes from the workers.
-	mso := models.SessionOptions{IntraOpThreads: opt.MTCNNThreads}
+	mso := models.SessionOptions{IntraOpThreads: opt.MTCNNThreads, AllowSpinning: opt.ORTSpinning}
 	a := &Analyzer{opt: opt}
 	var err error
 	if a.pnet, err = reg.NewSession("pnet", mso); err == nil {
@@ -198,6 +204,9 @@ type Timings struct {
 	Decode, PNet, RNet, ONet, Crop, AgeGender, Total time.Duration
 	// Frames is the number of video frames analysed (videos only).
 	Frames int
+	// RNetBoxes and ONetBoxes count the candidates P-Net passed to R-Net
+	// and R-Net passed to O-Net (the cascade's work).
+	RNetBoxes, ONetBoxes int
 }
 
 // Add accumulates t2 into t.
@@ -210,6 +219,8 @@ func (t *Timings) Add(t2 Timings) {
 	t.AgeGender += t2.AgeGender
 	t.Total += t2.Total
 	t.Frames += t2.Frames
+	t.RNetBoxes += t2.RNetBoxes
+	t.ONetBoxes += t2.ONetBoxes
 }
 
 // Analyze analyses one photo or video.
@@ -220,7 +231,7 @@ func (a *Analyzer) Analyze(ctx context.Context, path string) (*face.Result, erro
 
 // AnalyzeTimed is Analyze that also reports the time per stage.
 func (a *Analyzer) AnalyzeTimed(ctx context.Context, path string) (*face.Result, Timings, error) {
-	t0 := time.Now()
+	t0 := clock.Now()
 	kind, ok := MediaKind(path)
 	var (
 		res *face.Result
@@ -235,7 +246,7 @@ func (a *Analyzer) AnalyzeTimed(ctx context.Context, path string) (*face.Result,
 	default:
 		res, tm, err = a.analyzePhoto(ctx, path)
 	}
-	tm.Total = time.Since(t0)
+	tm.Total = clock.Since(t0)
 	if res != nil {
 		res.Model = "mtcnn+seed-" + a.opt.Variant
 	}
@@ -302,7 +313,7 @@ func (a *Analyzer) detectReduction(info imgmeta.Info) int {
 
 func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result, Timings, error) {
 	var tm Timings
-	t0 := time.Now()
+	t0 := clock.Now()
 	buf, info, err := a.readPhoto(path)
 	if err != nil {
 		return nil, tm, err
@@ -334,7 +345,7 @@ func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result,
 		k := float64(det.Cols()) / float64(res.Width)
 		minSize = max(a.opt.MinDetectSize, int(math.Round(float64(a.opt.MinSize)*k)))
 	}
-	tm.Decode = time.Since(t0)
+	tm.Decode = clock.Since(t0)
 
 	faces, dt, err := a.detectWithRetry(ctx, det, minSize, !a.opt.NoRotationRetry)
 	tm.Add(dt)
@@ -351,7 +362,7 @@ func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result,
 	}
 
 	// Crop from a resolution where faces have ≥ 224 px when the file has it.
-	t0 = time.Now()
+	t0 = clock.Now()
 	src := img
 	if r > 1 {
 		need := r
@@ -367,7 +378,7 @@ func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result,
 			src = m
 		}
 	}
-	tm.Decode += time.Since(t0)
+	tm.Decode += clock.Since(t0)
 	if err := a.describe(ctx, src, res.Width, res.Height, faces, &tm); err != nil {
 		return nil, tm, fmt.Errorf("%s: %w", path, err)
 	}
@@ -414,6 +425,8 @@ func (a *Analyzer) detectWithRetry(ctx context.Context, det gocv.Mat, minSize in
 		tm.PNet += st.PNet
 		tm.RNet += st.RNet
 		tm.ONet += st.ONet
+		tm.RNetBoxes += st.AfterPNet
+		tm.ONetBoxes += st.AfterRNet
 		if err != nil {
 			return nil, err
 		}
@@ -465,7 +478,7 @@ func (a *Analyzer) describeRaw(ctx context.Context, src gocv.Mat, w, h int, face
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t0 := time.Now()
+	t0 := clock.Now()
 	sx, sy := float64(src.Cols())/float64(w), float64(src.Rows())/float64(h)
 	var crops []gocv.Mat
 	var idx []int
@@ -489,14 +502,14 @@ func (a *Analyzer) describeRaw(ctx context.Context, src gocv.Mat, w, h int, face
 		crops = append(crops, src.Region(r))
 		idx = append(idx, i)
 	}
-	tm.Crop += time.Since(t0)
+	tm.Crop += clock.Since(t0)
 	raws := make([][]float32, len(faces))
 	if len(crops) == 0 {
 		return raws, nil
 	}
-	t0 = time.Now()
+	t0 = clock.Now()
 	preds, err := a.ag.Predict(crops)
-	tm.AgeGender += time.Since(t0)
+	tm.AgeGender += clock.Since(t0)
 	if err != nil {
 		return nil, err
 	}

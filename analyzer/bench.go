@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/faced/faced/analyzer/internal/clock"
 )
 
 // BenchResult is the outcome of Bench.
@@ -20,6 +22,11 @@ type BenchResult struct {
 	Errors  int
 	Faces   int
 	Elapsed time.Duration
+	// CPU is the process's CPU time (user+system, all threads: Go, OpenCV
+	// and ONNX Runtime) during the run. On a shared machine it predicts the
+	// throughput on free cores better than Elapsed: photos/s on n free
+	// cores ≈ n / CPUPerFile.
+	CPU time.Duration
 	// Stages sums the per-stage times over all files (CPU-side wall time
 	// per worker, so with 2 workers they add up to about 2× Elapsed).
 	Stages Timings
@@ -27,6 +34,9 @@ type BenchResult struct {
 
 // PhotosPerSecond is the throughput.
 func (r BenchResult) PhotosPerSecond() float64 { return float64(r.Files) / r.Elapsed.Seconds() }
+
+// CPUPerFile is the mean process CPU time per file.
+func (r BenchResult) CPUPerFile() time.Duration { return r.CPU / time.Duration(max(1, r.Files)) }
 
 // PerFile returns the mean time per file of each stage.
 func (r BenchResult) PerFile() Timings {
@@ -38,8 +48,8 @@ func (r BenchResult) PerFile() Timings {
 func (r BenchResult) String() string {
 	p := r.PerFile()
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	return fmt.Sprintf("workers %d: %d files (%d errors, %d faces) in %.2fs = %.2f photos/s; per file ms: decode %.1f pnet %.1f rnet %.1f onet %.1f crop %.1f agegender %.1f total %.1f",
-		r.Workers, r.Files, r.Errors, r.Faces, r.Elapsed.Seconds(), r.PhotosPerSecond(),
+	return fmt.Sprintf("workers %d: %d files (%d errors, %d faces) in %.2fs = %.2f photos/s, CPU %.1f ms/photo; per file ms: decode %.1f pnet %.1f rnet %.1f onet %.1f crop %.1f agegender %.1f total %.1f",
+		r.Workers, r.Files, r.Errors, r.Faces, r.Elapsed.Seconds(), r.PhotosPerSecond(), ms(r.CPUPerFile()),
 		ms(p.Decode), ms(p.PNet), ms(p.RNet), ms(p.ONet), ms(p.Crop), ms(p.AgeGender), ms(p.Total))
 }
 
@@ -53,7 +63,7 @@ func Bench(ctx context.Context, a *Analyzer, files []string, workers, n int) Ben
 	var next atomic.Int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	t0 := time.Now()
+	t0, c0 := time.Now(), clock.ProcessCPU()
 	for w := 0; w < max(1, workers); w++ {
 		wg.Add(1)
 		go func() {
@@ -78,6 +88,7 @@ func Bench(ctx context.Context, a *Analyzer, files []string, workers, n int) Ben
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(t0)
+	res.CPU = clock.ProcessCPU() - c0
 	return res
 }
 

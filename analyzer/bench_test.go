@@ -12,7 +12,7 @@ import (
 
 // benchPhotos lists the test photos used by the benchmarks: the seed's demo
 // photo and the multi-face group photos.
-func benchPhotos(b *testing.B) []string {
+func benchPhotos(b testing.TB) []string {
 	files := []string{filepath.Join(shared.Dir(b, "seed/reference"), "test_image.jpg")}
 	g, _ := filepath.Glob(filepath.Join(shared.Dir(b, "testdata/photos/group"), "*.jpg"))
 	return append(files, g...)
@@ -33,6 +33,7 @@ func benchmarkFiles(b *testing.B, files []string, exact bool) {
 			}
 			p := r.PerFile()
 			b.ReportMetric(r.PhotosPerSecond(), "photos/s")
+			b.ReportMetric(float64(r.CPUPerFile().Microseconds())/1000, "cpu-ms/photo")
 			b.ReportMetric(float64(p.Decode.Microseconds())/1000, "decode-ms")
 			b.ReportMetric(float64((p.PNet).Microseconds())/1000, "pnet-ms")
 			b.ReportMetric(float64((p.RNet+p.ONet).Microseconds())/1000, "rnet+onet-ms")

@@ -12,6 +12,8 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/faced/faced/analyzer/internal/clock"
+
 	"github.com/faced/faced/analyzer/imgmeta"
 	"github.com/faced/faced/cluster"
 	"github.com/faced/faced/face"
@@ -33,7 +35,7 @@ type frameFace struct {
 
 func (a *Analyzer) analyzeVideo(ctx context.Context, path string) (*face.Result, Timings, error) {
 	var tm Timings
-	t0 := time.Now()
+	t0 := clock.Now()
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, tm, err
@@ -84,7 +86,7 @@ func (a *Analyzer) analyzeVideo(ctx context.Context, path string) (*face.Result,
 
 	// analyse handles the frame just read at index idx.
 	analyse := func(idx int) (int, error) {
-		tm.Decode += time.Since(t0)
+		tm.Decode += clock.Since(t0)
 		if res.Width == 0 {
 			res.Width, res.Height = frame.Cols(), frame.Rows()
 			res.StoredWidth, res.StoredHeight = res.Width, res.Height
@@ -94,7 +96,7 @@ func (a *Analyzer) analyzeVideo(ctx context.Context, path string) (*face.Result,
 		}
 		faces, raws, ft, err := a.analyzeFrame(ctx, frame)
 		tm.Add(ft)
-		t0 = time.Now()
+		t0 = clock.Now()
 		if err != nil {
 			return 0, err
 		}
@@ -160,7 +162,7 @@ func (a *Analyzer) analyzeVideo(ctx context.Context, path string) (*face.Result,
 			}
 		}
 	}
-	tm.Decode += time.Since(t0)
+	tm.Decode += clock.Since(t0)
 	tm.Frames = analysed
 	if analysed == 0 {
 		return nil, tm, fileErr(path, ErrNoVideoStream, nil, "no video frame could be decoded")

@@ -97,6 +97,11 @@ type SessionOptions struct {
 	// IntraOpThreads is the number of threads one Run may use (0 = ORT's
 	// default, one per core).
 	IntraOpThreads int
+	// AllowSpinning lets ORT's intra- and inter-op pool threads busy-wait
+	// for work between and inside runs (ORT's own default). Off (the zero
+	// value) they sleep: with several workers on few cores, spinning
+	// threads burn the CPU the other workers need.
+	AllowSpinning bool
 }
 
 // Tensor is a float32 tensor in row-major order.
@@ -146,6 +151,15 @@ func OpenSession(path string, mi ModelInfo, opt SessionOptions) (*Session, error
 		// fusion otherwise, and then cannot pre-pack the weights).
 		if err := so.AddSessionConfigEntry("session.disable_quant_qdq", "1"); err != nil {
 			return nil, err
+		}
+	}
+	spin := "0"
+	if opt.AllowSpinning {
+		spin = "1"
+	}
+	for _, k := range []string{"session.intra_op.allow_spinning", "session.inter_op.allow_spinning"} {
+		if err := so.AddSessionConfigEntry(k, spin); err != nil {
+			return nil, fmt.Errorf("session option %s: %w", k, err)
 		}
 	}
 	if opt.IntraOpThreads > 0 {

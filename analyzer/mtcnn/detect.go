@@ -9,6 +9,8 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/faced/faced/analyzer/internal/clock"
+
 	"github.com/faced/faced/models"
 )
 
@@ -79,7 +81,7 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 	}
 
 	// Stage 1: P-Net over the pyramid.
-	t0 := time.Now()
+	t0 := clock.Now()
 	st.Scales = Scales(h, w, p.MinSize, p.Factor)
 	var total []Candidate
 	resized := gocv.NewMat()
@@ -129,13 +131,13 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 		}
 	}
 	st.AfterPNet = len(total)
-	st.PNet = time.Since(t0)
+	st.PNet = clock.Since(t0)
 	if len(total) == 0 {
 		return nil, st, nil
 	}
 
 	// Stage 2: R-Net on 24×24 crops.
-	t0 = time.Now()
+	t0 = clock.Now()
 	total = validPatches(total, w, h)
 	var kept []Candidate
 	for start := 0; start < len(total); start += p.MaxBatch {
@@ -171,13 +173,13 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 		}
 	}
 	st.AfterRNet = len(kept)
-	st.RNet = time.Since(t0)
+	st.RNet = clock.Since(t0)
 	if len(kept) == 0 {
 		return nil, st, nil
 	}
 
 	// Stage 3: O-Net on 48×48 crops.
-	t0 = time.Now()
+	t0 = clock.Now()
 	for i := range kept {
 		Fix(&kept[i])
 	}
@@ -228,7 +230,7 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 		res[k] = Face{X1: f.X1, Y1: f.Y1, X2: f.X2, Y2: f.Y2, Score: f.Score, Landmarks: marks[i]}
 	}
 	st.Final = len(res)
-	st.ONet = time.Since(t0)
+	st.ONet = clock.Since(t0)
 	return res, st, nil
 }
 

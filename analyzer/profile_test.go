@@ -1,0 +1,86 @@
+package analyzer
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/faced/faced/analyzer/internal/clock"
+)
+
+// TestProfile12MP (opt-in: FACED_PROFILE=1) prints, per 12 MP test photo,
+// the CPU time of each stage measured on the analysing thread (ONNX Runtime
+// single-threaded, goroutine locked to its thread) and the process CPU per
+// photo: what predicts throughput on free cores when the machine is shared.
+func TestProfile12MP(t *testing.T) {
+	if os.Getenv("FACED_PROFILE") == "" {
+		t.Skip("opt-in: FACED_PROFILE=1")
+	}
+	a := newAnalyzer(t, Options{Threads: 1, MTCNNThreads: 1})
+	tmp := t.TempDir()
+	var files []string
+	for _, f := range benchPhotos(t) {
+		p, err := Upscale12MP(f, tmp, 90)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	clock.Now = clock.ThreadCPU
+	defer func() { clock.Now = clock.Wall }()
+	Bench(context.Background(), a, files[:1], 1, 1) // warm-up
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	var sum Timings
+	rounds := 3
+	c0, w0 := clock.ProcessCPU(), time.Now()
+	for r := 0; r < rounds; r++ {
+		for _, f := range files {
+			res, tm, err := a.AnalyzeTimed(context.Background(), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum.Add(tm)
+			if r == 0 {
+				t.Logf("%-40s faces %d  cpu ms: decode %6.1f pnet %6.1f rnet %6.1f (%4d boxes) onet %5.1f (%3d) crop %4.1f agegender %5.1f total %6.1f",
+					filepath.Base(f), len(res.Faces), ms(tm.Decode), ms(tm.PNet), ms(tm.RNet), tm.RNetBoxes, ms(tm.ONet), tm.ONetBoxes, ms(tm.Crop), ms(tm.AgeGender), ms(tm.Total))
+			}
+		}
+	}
+	n := time.Duration(rounds * len(files))
+	pc := (clock.ProcessCPU() - c0) / n
+	t.Logf("mean thread-CPU ms/photo: decode %.1f pnet %.1f rnet %.1f onet %.1f crop %.1f agegender %.1f total %.1f; process CPU %.1f ms/photo; wall %.1f ms/photo",
+		ms(sum.Decode/n), ms(sum.PNet/n), ms(sum.RNet/n), ms(sum.ONet/n), ms(sum.Crop/n), ms(sum.AgeGender/n), ms(sum.Total/n), ms(pc), ms(time.Since(w0)/n))
+}
+
+// TestThroughput12MP (opt-in: FACED_PROFILE=1) measures photos/s (wall)
+// and process CPU ms/photo on the 12 MP test photos for worker/thread
+// layouts with and without ORT spinning.
+func TestThroughput12MP(t *testing.T) {
+	if os.Getenv("FACED_PROFILE") == "" {
+		t.Skip("opt-in: FACED_PROFILE=1")
+	}
+	tmp := t.TempDir()
+	var files []string
+	for _, f := range benchPhotos(t) {
+		p, err := Upscale12MP(f, tmp, 90)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	for _, c := range []struct {
+		workers, threads int
+		spin             bool
+	}{{1, 2, true}, {1, 2, false}, {1, 1, false}, {2, 1, true}, {2, 1, false}} {
+		a := newAnalyzer(t, Options{Threads: c.threads, ORTSpinning: c.spin})
+		Bench(context.Background(), a, files, c.workers, c.workers) // warm-up
+		r := Bench(context.Background(), a, files, c.workers, 2*len(files))
+		t.Logf("threads %d spin %v: %v", c.threads, c.spin, r)
+		a.Close()
+	}
+}
