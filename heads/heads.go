@@ -54,6 +54,7 @@ type DataInfo struct {
 type CVInfo struct {
 	Folds        int       `json:"folds"`
 	Seed         uint64    `json:"seed"`
+	Criterion    string    `json:"criterion"` // balanced or plain
 	Gender       []CVPoint `json:"gender"`
 	Age          []CVPoint `json:"age"`
 	GenderChosen CVPoint   `json:"gender_chosen"`

@@ -18,6 +18,12 @@ type Options struct {
 	Lambdas   []float64 // L2 strengths tried; default 0.01, 0.1, 1, 10
 	Weighting []bool    // group re-weighting settings tried; default off and on
 	Logger    *slog.Logger
+	// Plain selects hyper-parameters by the plain cross-validated figures;
+	// by default they are chosen by the balanced ones, where every (decade,
+	// gender) group counts the same (weights as for Weighting, computed on
+	// the training data): a prior uniform over ages and genders rather than
+	// the training set's own mix.
+	Plain bool
 	// Workers bounds the folds trained at once; default GOMAXPROCS. The
 	// result does not depend on it.
 	Workers int
@@ -63,6 +69,10 @@ type CVPoint struct {
 	LogLoss  float64 `json:"log_loss,omitempty"` // gender
 	MAE      float64 `json:"mae,omitempty"`      // age
 	Within5  float64 `json:"within5,omitempty"`  // age
+	// Balanced figures: every (decade, gender) group weighted the same.
+	BalancedAccuracy float64 `json:"balanced_accuracy,omitempty"`
+	BalancedMAE      float64 `json:"balanced_mae,omitempty"`
+	BalancedWithin5  float64 `json:"balanced_within5,omitempty"`
 }
 
 type config struct {
@@ -75,6 +85,7 @@ type trainer struct {
 	samples []Sample
 	x       [][]float64 // vectorized inputs, one per sample
 	fold    []int
+	evalW   []float64 // balanced weight of each sample (CV figures)
 	hookMu  sync.Mutex
 }
 
@@ -108,10 +119,18 @@ func Train(ctx context.Context, samples []Sample, opt Options) (*Heads, error) {
 		return nil, fmt.Errorf("%w: %d with age, %d with gender, %d folds", ErrTooFew, nAge, nGender, opt.Folds)
 	}
 	t.fold = assignFolds(len(s), opt.Folds, opt.Seed)
+	all := make([]int, len(s))
+	for i := range all {
+		all[i] = i
+	}
+	t.evalW = t.weights(all, true)
 
 	h := &Heads{Format: FormatVersion, CreatedBy: CreatedBy}
 	h.Data = DataInfo{SHA256: DataHash(s), N: len(s), NAge: nAge, NGender: nGender}
-	h.CV = CVInfo{Folds: opt.Folds, Seed: opt.Seed}
+	h.CV = CVInfo{Folds: opt.Folds, Seed: opt.Seed, Criterion: "balanced"}
+	if opt.Plain {
+		h.CV.Criterion = "plain"
+	}
 
 	gPts, err := t.crossValidate(ctx, "gender")
 	if err != nil {
@@ -122,14 +141,10 @@ func Train(ctx context.Context, samples []Sample, opt Options) (*Heads, error) {
 		return nil, err
 	}
 	h.CV.Gender, h.CV.Age = gPts, aPts
-	gBest := bestGender(gPts)
-	aBest := bestAge(aPts)
+	gBest := bestGender(gPts, !opt.Plain)
+	aBest := bestAge(aPts, !opt.Plain)
 	h.CV.GenderChosen, h.CV.AgeChosen = gBest, aBest
 
-	all := make([]int, len(s))
-	for i := range all {
-		all[i] = i
-	}
 	gm, _, err := t.fit(ctx, "gender", -1, all, config{gBest.Lambda, gBest.Weighted}, nil)
 	if err != nil {
 		return nil, err
@@ -391,20 +406,28 @@ func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, er
 					a.logLoss += b.logLoss
 					a.absErr += b.absErr
 					a.within5 += b.within5
+					a.wn += b.wn
+					a.wcorrect += b.wcorrect
+					a.wabsErr += b.wabsErr
+					a.wwithin5 += b.wwithin5
 				}
 				p := CVPoint{Lambda: lams[li], Weighted: t.opt.Weighting[wi], Decode: decodes[di], N: a.n}
 				if a.n > 0 {
 					if head == "gender" {
 						p.Accuracy = a.correct / float64(a.n)
 						p.LogLoss = a.logLoss / float64(a.n)
+						p.BalancedAccuracy = a.wcorrect / a.wn
 					} else {
 						p.MAE = a.absErr / float64(a.n)
 						p.Within5 = a.within5 / float64(a.n)
+						p.BalancedMAE = a.wabsErr / a.wn
+						p.BalancedWithin5 = a.wwithin5 / a.wn
 					}
 				}
 				pts = append(pts, p)
 				t.opt.Logger.Info("cv", "head", head, "lambda", p.Lambda, "weighted", p.Weighted, "decode", p.Decode,
-					"accuracy", p.Accuracy, "log_loss", p.LogLoss, "mae", p.MAE, "within5", p.Within5)
+					"accuracy", p.Accuracy, "log_loss", p.LogLoss, "mae", p.MAE, "within5", p.Within5,
+					"balanced_accuracy", p.BalancedAccuracy, "balanced_mae", p.BalancedMAE)
 			}
 		}
 	}
@@ -415,17 +438,22 @@ type cvAcc struct {
 	n                int
 	correct, logLoss float64
 	absErr, within5  float64
+	// weighted by the balanced weights
+	wn, wcorrect, wabsErr, wwithin5 float64
 }
 
 func (t *trainer) score(head string, m linear, decode string, i int, a *cvAcc) {
 	s := t.samples[i]
 	z := m.score(t.x[i])
+	w := t.evalW[i]
 	a.n++
+	a.wn += w
 	if head == "gender" {
 		z += m.b[0]
 		male := s.Gender == Male
 		if (z >= 0) == male {
 			a.correct++
+			a.wcorrect += w
 		}
 		y := 0.0
 		if male {
@@ -436,25 +464,39 @@ func (t *trainer) score(head string, m linear, decode string, i int, a *cvAcc) {
 	}
 	e := math.Abs(decodeOrdinal(z, m.b, decode) - s.Age)
 	a.absErr += e
+	a.wabsErr += w * e
 	if e <= 5 {
 		a.within5++
+		a.wwithin5 += w
 	}
 }
 
-func bestGender(pts []CVPoint) CVPoint {
+func bestGender(pts []CVPoint, balanced bool) CVPoint {
+	acc := func(p CVPoint) float64 {
+		if balanced {
+			return p.BalancedAccuracy
+		}
+		return p.Accuracy
+	}
 	best := pts[0]
 	for _, p := range pts[1:] {
-		if p.Accuracy > best.Accuracy || (p.Accuracy == best.Accuracy && p.LogLoss < best.LogLoss) {
+		if acc(p) > acc(best) || (acc(p) == acc(best) && p.LogLoss < best.LogLoss) {
 			best = p
 		}
 	}
 	return best
 }
 
-func bestAge(pts []CVPoint) CVPoint {
+func bestAge(pts []CVPoint, balanced bool) CVPoint {
+	mae := func(p CVPoint) float64 {
+		if balanced {
+			return p.BalancedMAE
+		}
+		return p.MAE
+	}
 	best := pts[0]
 	for _, p := range pts[1:] {
-		if p.MAE < best.MAE {
+		if mae(p) < mae(best) {
 			best = p
 		}
 	}

@@ -24,7 +24,7 @@ func init() {
 		name, license, csvPath, variant, dataDir, ortLib, cacheDir, lambdas, fromIndex string
 		folds, threads, batch                                                          int
 		seed                                                                           uint64
-		verbose                                                                        bool
+		verbose, plain                                                                 bool
 	)
 	cmd := &cobra.Command{
 		Use:   "train-heads [DIR] --license TEXT [--name NAME] [--csv labels.csv] [--from-index faces.db] [--variant int8|float32] [--folds 5]",
@@ -66,7 +66,7 @@ stay the default.`,
 			if f := cmd.Flag("data"); f != nil && f.Changed {
 				dataDir = f.Value.String()
 			}
-			opt := heads.Options{Folds: folds, Seed: seed}
+			opt := heads.Options{Folds: folds, Seed: seed, Plain: plain}
 			if lambdas != "" {
 				for _, s := range strings.Split(lambdas, ",") {
 					v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
@@ -186,12 +186,13 @@ stay the default.`,
 	f.StringVar(&fromIndex, "from-index", "", "also train on the face index's age samples (set-birth persons × dated photos) from this faces.db")
 	f.IntVar(&folds, "folds", 5, "cross-validation folds")
 	f.Uint64Var(&seed, "seed", 1, "fold assignment seed")
-	f.StringVar(&lambdas, "lambdas", "", "comma-separated L2 strengths to cross-validate (default 0.001,0.01,0.1)")
+	f.StringVar(&lambdas, "lambdas", "", "comma-separated L2 strengths to cross-validate (default 0.01,0.1,1,10)")
 	f.StringVar(&dataDir, "data", "var/data", "data directory holding models/")
 	f.StringVar(&ortLib, "ort-lib", "", "ONNX Runtime shared library (default: $FACED_ORT_LIB or var/lib)")
 	f.StringVar(&cacheDir, "cache", "", "feature cache folder (default DATA/cache/heads-features)")
 	f.IntVar(&threads, "threads", 0, "intra-op threads (0 = ONNX Runtime default)")
 	f.IntVar(&batch, "batch", 8, "chips per network call")
+	f.BoolVar(&plain, "plain", false, "choose hyper-parameters by plain CV figures (default: balanced, every (decade, gender) group counts the same)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log every cross-validation setting")
 	modelsParent().AddCommand(cmd)
 }
@@ -213,19 +214,19 @@ func printHeadsReport(h *heads.Heads, path string, size int64, extract, train ti
 	fmt.Printf("model:            %s (%.12s)\n", h.Model.Variant, h.Model.SHA256)
 	fmt.Printf("data:             n=%d (age %d, gender %d), sha256 %.16s, %s\n", h.Data.N, h.Data.NAge, h.Data.NGender, h.Data.SHA256, strings.Join(h.Data.Sources, ", "))
 	fmt.Printf("licence:          %s\n", h.Data.License)
-	fmt.Printf("cross-validation: %d folds, seed %d\n", h.CV.Folds, h.CV.Seed)
+	fmt.Printf("cross-validation: %d folds, seed %d, chosen by %s figures (balanced: every (decade, gender) group counts the same)\n", h.CV.Folds, h.CV.Seed, h.CV.Criterion)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  head\tlambda\tweighted\tdecode\tn\taccuracy\tlog-loss\tMAE\twithin5\t")
+	fmt.Fprintln(tw, "  head\tlambda\tweighted\tdecode\tn\taccuracy\tbalanced\tlog-loss\tMAE\tbalanced\twithin5\tbalanced\t")
 	for _, p := range h.CV.Gender {
-		fmt.Fprintf(tw, "  gender\t%g\t%v\t\t%d\t%.2f %%\t%.4f\t\t\t\n", p.Lambda, p.Weighted, p.N, 100*p.Accuracy, p.LogLoss)
+		fmt.Fprintf(tw, "  gender\t%g\t%v\t\t%d\t%.2f %%\t%.2f %%\t%.4f\t\t\t\t\t\n", p.Lambda, p.Weighted, p.N, 100*p.Accuracy, 100*p.BalancedAccuracy, p.LogLoss)
 	}
 	for _, p := range h.CV.Age {
-		fmt.Fprintf(tw, "  age\t%g\t%v\t%s\t%d\t\t\t%.2f\t%.1f %%\t\n", p.Lambda, p.Weighted, p.Decode, p.N, p.MAE, 100*p.Within5)
+		fmt.Fprintf(tw, "  age\t%g\t%v\t%s\t%d\t\t\t\t%.2f\t%.2f\t%.1f %%\t%.1f %%\t\n", p.Lambda, p.Weighted, p.Decode, p.N, p.MAE, p.BalancedMAE, 100*p.Within5, 100*p.BalancedWithin5)
 	}
 	tw.Flush()
 	g, a := h.CV.GenderChosen, h.CV.AgeChosen
-	fmt.Printf("chosen gender:    lambda %g, weighted %v: CV accuracy %.2f %%\n", g.Lambda, g.Weighted, 100*g.Accuracy)
-	fmt.Printf("chosen age:       lambda %g, weighted %v, %s: CV MAE %.2f, within 5 %.1f %%\n", a.Lambda, a.Weighted, a.Decode, a.MAE, 100*a.Within5)
+	fmt.Printf("chosen gender:    lambda %g, weighted %v: CV accuracy %.2f %% (balanced %.2f %%)\n", g.Lambda, g.Weighted, 100*g.Accuracy, 100*g.BalancedAccuracy)
+	fmt.Printf("chosen age:       lambda %g, weighted %v, %s: CV MAE %.2f (balanced %.2f), within 5 %.1f %% (balanced %.1f %%)\n", a.Lambda, a.Weighted, a.Decode, a.MAE, a.BalancedMAE, 100*a.Within5, 100*a.BalancedWithin5)
 	fmt.Printf("heads size:       %d parameters, %.1f kB file\n", h.Size(), float64(size)/1e3)
 	fmt.Printf("time:             features %s, training (CV + final) %s\n", extract.Round(time.Millisecond), train.Round(time.Millisecond))
 }
