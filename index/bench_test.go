@@ -129,6 +129,20 @@ func BenchmarkLoadFaces(b *testing.B) {
 		}
 		b.ReportMetric(float64(n), "faces")
 	})
+	b.Run("AllFaces-NoFeatures", func(b *testing.B) {
+		for b.Loop() {
+			c := 0
+			for _, err := range ix.AllFaces(ctx, FaceQuery{NoFeatures: true}) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				c++
+			}
+			if c != n {
+				b.Fatalf("%d faces", c)
+			}
+		}
+	})
 	for _, p := range []Precision{Float32, Float16, Int8} {
 		b.Run("FaceSet-"+p.String(), func(b *testing.B) {
 			var fs *FaceSet
