@@ -93,7 +93,7 @@ func fitLogistic(ctx context.Context, m design, y, sw []float64, lambda float64,
 }
 
 // maxIter bounds the optimiser's iterations per fit.
-const maxIter = 600
+const maxIter = 300
 
 // ageRanks is the number of ordinal classes (ages 1..100); the ordinal head
 // has ageRanks-1 thresholds, threshold k separating age ≤ k from age > k.

@@ -15,7 +15,7 @@ func lbfgs(ctx context.Context, eval func(x, g []float64) float64, x0 []float64,
 		mem     = 20
 		c1      = 1e-4
 		gradTol = 1e-6
-		relTol  = 1e-9
+		relTol  = 1e-8
 	)
 	n := len(x0)
 	x := append([]float64(nil), x0...)

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"time"
 )
 
 // Options control training. The zero value gives the defaults.
@@ -361,6 +362,7 @@ func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, er
 		for wi, weighted := range t.opt.Weighting {
 			var warm []float64 // previous (stronger) λ's solution
 			for li, lam := range lams {
+				t0 := time.Now()
 				m, sol, err := t.fit(ctx, head, f, train, config{lam, weighted}, warm)
 				if err != nil {
 					errs[f] = fmt.Errorf("heads: %s fold %d λ=%g: %w", head, f, lam, err)
@@ -373,7 +375,7 @@ func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, er
 						t.score(head, m, dec, i, a)
 					}
 				}
-				t.opt.Logger.Debug("cv fit", "head", head, "fold", f, "lambda", lam, "weighted", weighted)
+				t.opt.Logger.Debug("cv fit", "head", head, "fold", f, "lambda", lam, "weighted", weighted, "time", time.Since(t0))
 			}
 		}
 		perFold[f] = acc

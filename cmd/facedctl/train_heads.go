@@ -78,7 +78,7 @@ stay the default.`,
 			}
 			level := slog.LevelWarn
 			if verbose {
-				level = slog.LevelInfo
+				level = slog.LevelDebug
 			}
 			opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
