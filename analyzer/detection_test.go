@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"testing"
 	"time"
 
@@ -94,7 +93,11 @@ func TestDetectionDlibFaces(t *testing.T) {
 		opt  Options
 	}{{"fast", Options{}}, {"exact", Options{Exact: true}}} {
 		t.Run(mode.name, func(t *testing.T) {
-			a := newAnalyzer(t, mode.opt)
+			opt := mode.opt
+			if !opt.Exact {
+				opt = envOptions(t, opt)
+			}
+			a := newAnalyzer(t, opt)
 			var tp, nd, nt int
 			files := make([]string, 0, len(truth))
 			for f := range truth {
@@ -137,14 +140,7 @@ func TestDetectionDlibFaces12MP(t *testing.T) {
 	}
 	dir, truth := dlibTruth(t)
 	tmp := t.TempDir()
-	opt := Options{}
-	if v := os.Getenv("FACED_DETECT_MAX_SIDE"); v != "" {
-		opt.DetectMaxSide, _ = strconv.Atoi(v)
-	}
-	if v := os.Getenv("FACED_MIN_DETECT_SIZE"); v != "" {
-		opt.MinDetectSize, _ = strconv.Atoi(v)
-	}
-	a := newAnalyzer(t, opt)
+	a := newAnalyzer(t, envOptions(t, Options{}))
 	var tp, nd, nt int
 	var total Timings
 	for f, boxes := range truth {

@@ -2,7 +2,9 @@ package analyzer
 
 import (
 	"context"
+	"encoding/json"
 	"math"
+	"os"
 	"sync"
 	"testing"
 
@@ -75,4 +77,15 @@ func bestIoU(b face.Box, bs []face.Box) (int, float64) {
 		}
 	}
 	return bi, bv
+}
+
+// envOptions overlays FACED_OPTS (JSON of Options fields, for parameter
+// sweeps) onto opt.
+func envOptions(tb testing.TB, opt Options) Options {
+	if v := os.Getenv("FACED_OPTS"); v != "" {
+		if err := json.Unmarshal([]byte(v), &opt); err != nil {
+			tb.Fatalf("FACED_OPTS: %v", err)
+		}
+	}
+	return opt
 }

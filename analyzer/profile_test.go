@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"gocv.io/x/gocv"
+
 	"github.com/faced/faced/analyzer/internal/clock"
 )
 
@@ -19,7 +21,7 @@ func TestProfile12MP(t *testing.T) {
 	if os.Getenv("FACED_PROFILE") == "" {
 		t.Skip("opt-in: FACED_PROFILE=1")
 	}
-	a := newAnalyzer(t, Options{Threads: 1, MTCNNThreads: 1})
+	a := newAnalyzer(t, envOptions(t, Options{Threads: 1, MTCNNThreads: 1}))
 	tmp := t.TempDir()
 	var files []string
 	for _, f := range benchPhotos(t) {
@@ -82,5 +84,50 @@ func TestThroughput12MP(t *testing.T) {
 		r := Bench(context.Background(), a, files, c.workers, 2*len(files))
 		t.Logf("threads %d spin %v: %v", c.threads, c.spin, r)
 		a.Close()
+	}
+}
+
+// TestDecodeScales (opt-in: FACED_PROFILE=1) measures the thread CPU time
+// of decoding a 12 MP JPEG at each DCT reduction (1, 1/2, 1/4, 1/8), on an
+// upscaled test photo and on the same with sensor-like noise added (a
+// camera's 12 MP JPEG carries more detail, hence more entropy-coded data).
+func TestDecodeScales(t *testing.T) {
+	if os.Getenv("FACED_PROFILE") == "" {
+		t.Skip("opt-in: FACED_PROFILE=1")
+	}
+	tmp := t.TempDir()
+	src := benchPhotos(t)[1]
+	big, err := Upscale12MP(src, tmp, 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := gocv.IMRead(big, gocv.IMReadColor)
+	noise := gocv.NewMatWithSize(m.Rows(), m.Cols(), gocv.MatTypeCV8UC3)
+	gocv.RandU(&noise, gocv.NewScalar(0, 0, 0, 0), gocv.NewScalar(13, 13, 13, 0))
+	noisy := gocv.NewMat()
+	gocv.AddWeighted(m, 1, noise, 1, -6, &noisy) // ±6 uniform noise
+	np := filepath.Join(tmp, "noisy_12mp.jpg")
+	gocv.IMWriteWithParams(np, noisy, []int{gocv.IMWriteJpegQuality, 90})
+	m.Close()
+	noise.Close()
+	noisy.Close()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for _, p := range []string{big, np} {
+		buf := mustRead(t, p)
+		for _, r := range []int{1, 2, 4, 8} {
+			const reps = 5
+			c0 := clock.ThreadCPU()
+			var w, h int
+			for i := 0; i < reps; i++ {
+				img, ok := decodeUpright(buf, r, 1)
+				if !ok {
+					t.Fatal("decode")
+				}
+				w, h = img.Cols(), img.Rows()
+				img.Close()
+			}
+			t.Logf("%s (%.1f MB) at 1/%d (%dx%d): %.1f ms CPU", filepath.Base(p), float64(len(buf))/1e6, r, w, h, float64((clock.ThreadCPU()-c0).Microseconds())/1000/reps)
+		}
 	}
 }

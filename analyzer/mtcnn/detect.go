@@ -36,6 +36,11 @@ type Params struct {
 	Factor float64
 	// MaxBatch bounds the R-/O-Net batch size (memory); 0 = 256.
 	MaxBatch int
+	// MaxRNet and MaxONet (0 = no cap; the seed has none) keep only the
+	// best-scoring candidates P-Net passes to R-Net and R-Net passes to
+	// O-Net. Both lists are in descending score order after their NMS, so
+	// the cap drops the weakest.
+	MaxRNet, MaxONet int
 }
 
 // SeedParams are the seed's settings for a minimum face size.
@@ -130,6 +135,9 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 			Fix(&total[i])
 		}
 	}
+	if p.MaxRNet > 0 && len(total) > p.MaxRNet {
+		total = total[:p.MaxRNet]
+	}
 	st.AfterPNet = len(total)
 	st.PNet = clock.Since(t0)
 	if len(total) == 0 {
@@ -171,6 +179,9 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 			BBReg(&kept[i])
 			Rerec(&kept[i])
 		}
+	}
+	if p.MaxONet > 0 && len(kept) > p.MaxONet {
+		kept = kept[:p.MaxONet]
 	}
 	st.AfterRNet = len(kept)
 	st.RNet = clock.Since(t0)
