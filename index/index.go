@@ -80,8 +80,8 @@ func open(ctx context.Context, path string, target int) (*Index, error) {
 		return nil, fmt.Errorf("open index %s: folder %s does not exist", path, filepath.Dir(path))
 	}
 	busy := fmt.Sprintf("_busy_timeout=%d", BusyTimeout.Milliseconds())
-	// page_size applies to a new database only: 16 KiB pages hold a face
-	// row with its 4 KiB feature blob without overflow pages.
+	// page_size applies to a new database only: 16 KiB pages hold 1024-d
+	// feature rows (4 KiB each) without overflow pages.
 	// synchronous=NORMAL in WAL mode: a committed transaction survives a
 	// crash or SIGKILL of the process; a power loss may roll back the last
 	// few commits, never corrupt the file. The queue makes that safe: lost
