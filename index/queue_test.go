@@ -28,7 +28,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if fixtureOnce.dir != "" { // benchmark fixtures (hundreds of MB)
+		os.RemoveAll(fixtureOnce.dir)
+	}
+	os.Exit(code)
 }
 
 // expectedFaces is the deterministic analysis of a fake path: 1..3 faces.
