@@ -91,6 +91,7 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 	var total []Candidate
 	resized := gocv.NewMat()
 	defer resized.Close()
+	var pbuf []float32 // P-Net input, reused across scales
 	for _, s := range st.Scales {
 		if err := ctx.Err(); err != nil {
 			return nil, st, err
@@ -101,7 +102,10 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 		if err != nil {
 			return nil, st, err
 		}
-		in := models.Tensor{Shape: []int64{1, int64(ws), int64(hs), 3}, Data: make([]float32, ws*hs*3)}
+		if cap(pbuf) < ws*hs*3 { // the first scale is the largest
+			pbuf = make([]float32, ws*hs*3)
+		}
+		in := models.Tensor{Shape: []int64{1, int64(ws), int64(hs), 3}, Data: pbuf[:ws*hs*3]}
 		for y := 0; y < hs; y++ {
 			row := rp[y*ws*3 : (y+1)*ws*3]
 			for x := 0; x < ws; x++ {
@@ -265,9 +269,15 @@ func cropTensor(pix []uint8, w, h int, boxes []Candidate, size int) (models.Tens
 	t := models.Tensor{Shape: []int64{int64(n), int64(size), int64(size), 3}, Data: make([]float32, n*size*size*3)}
 	dst := gocv.NewMat()
 	defer dst.Close()
+	var buf []float64 // one patch buffer for all boxes (was garbage per box)
 	for k, b := range boxes {
 		pt := Pad(b, w, h)
-		tmp := make([]float64, pt.TmpH*pt.TmpW*3)
+		n := pt.TmpH * pt.TmpW * 3
+		if cap(buf) < n {
+			buf = make([]float64, n)
+		}
+		tmp := buf[:n]
+		clear(tmp)
 		cw := pt.EX - pt.X + 1
 		for y := pt.Y - 1; y < pt.EY; y++ {
 			ty := pt.DY - 1 + (y - (pt.Y - 1))
