@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"image"
 	"os"
@@ -72,7 +73,11 @@ func TestBurst(t *testing.T) {
 		copyFile(t, src, filepath.Join(e.photos, fmt.Sprintf("b%05d.jpg", i)))
 	}
 	copied := time.Since(begin)
-	st := e.idle(2 * time.Hour)
+	e.waitFor("every photo analysed", 2*time.Hour, func() bool {
+		st, err := e.client().Status(context.Background())
+		return err == nil && st.Files.Done+st.Files.Failed >= n
+	})
+	st := e.idle(time.Hour)
 	took := time.Since(begin)
 	rss := peakRSS(e.cmd.Process.Pid)
 	if st.Files.Done != n {
