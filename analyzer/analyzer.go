@@ -95,8 +95,15 @@ type Options struct {
 	// most). See the package doc for why 112 and not 224.
 	CropMinSide int
 	// PNetThreshold, RNetThreshold and ONetThreshold (fast mode) replace
-	// the seed's 0.6, 0.7 and 0.9 when > 0.
+	// the seed's 0.6, 0.7 and 0.9 when > 0. PNetThreshold defaults to 0.8
+	// in fast mode: it passes a third fewer candidates to R-Net and O-Net
+	// and found the same 128 faces as 0.6 on the 49 real test photos,
+	// where 0.9 (and R-Net 0.8) lost a real face.
 	PNetThreshold, RNetThreshold, ONetThreshold float32
+	// SeedPyramid (fast mode) resizes every pyramid level from the
+	// detection image as the seed does, instead of from the previous level
+	// (several times cheaper: INTER_AREA's cost follows the source size).
+	SeedPyramid bool
 	// PyramidFactor (fast mode) replaces the seed's 0.709 when in (0, 1).
 	PyramidFactor float64
 	// MaxRNetBoxes and MaxONetBoxes (fast mode) cap the candidates P-Net
@@ -154,6 +161,9 @@ func (o *Options) defaults() {
 	}
 	if o.CropMinSide <= 0 {
 		o.CropMinSide = 112
+	}
+	if o.PNetThreshold <= 0 {
+		o.PNetThreshold = 0.8
 	}
 	if o.Exact {
 		o.PNetThreshold, o.RNetThreshold, o.ONetThreshold, o.PyramidFactor = 0, 0, 0, 0
@@ -458,6 +468,7 @@ func (a *Analyzer) detectWithRetry(ctx context.Context, det gocv.Mat, minSize in
 		p.Factor = f
 	}
 	p.MaxRNet, p.MaxONet = max(0, a.opt.MaxRNetBoxes), max(0, a.opt.MaxONetBoxes)
+	p.ChainPyramid = !a.opt.Exact && !a.opt.SeedPyramid
 	// run returns the plausible faces and whether MTCNN found anything at
 	// all: as in the seed, the rotated retries only run when the upright
 	// pass found nothing (not when the aspect filter dropped what it found).

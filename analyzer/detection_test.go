@@ -165,6 +165,9 @@ func TestDetectionDlibFaces12MP(t *testing.T) {
 		}
 		m := matchBoxes(det, gt, 0.4)
 		tp, nd, nt = tp+m, nd+len(det), nt+len(gt)
+		if m != len(det) || m != len(gt) {
+			t.Logf("%s: %d detections, %d true, %d matched", f, len(det), len(gt), m)
+		}
 	}
 	p, rc := float64(tp)/float64(nd), float64(tp)/float64(nt)
 	f1 := 2 * p * rc / (p + rc)

@@ -11,6 +11,8 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/faced/faced/analyzer/internal/clock"
+	"github.com/faced/faced/face"
+	"github.com/faced/faced/internal/shared"
 )
 
 // TestProfile12MP (opt-in: FACED_PROFILE=1) prints, per 12 MP test photo,
@@ -38,6 +40,7 @@ func TestProfile12MP(t *testing.T) {
 	Bench(context.Background(), a, files[:1], 1, 1) // warm-up
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	var sum Timings
+	nfaces := 0
 	rounds := 3
 	c0, w0 := clock.ProcessCPU(), time.Now()
 	for r := 0; r < rounds; r++ {
@@ -48,6 +51,7 @@ func TestProfile12MP(t *testing.T) {
 			}
 			sum.Add(tm)
 			if r == 0 {
+				nfaces += len(res.Faces)
 				t.Logf("%-40s faces %d  cpu ms: decode %6.1f pnet %6.1f rnet %6.1f (%4d boxes) onet %5.1f (%3d) crop %4.1f agegender %5.1f total %6.1f",
 					filepath.Base(f), len(res.Faces), ms(tm.Decode), ms(tm.PNet), ms(tm.RNet), tm.RNetBoxes, ms(tm.ONet), tm.ONetBoxes, ms(tm.Crop), ms(tm.AgeGender), ms(tm.Total))
 			}
@@ -55,8 +59,8 @@ func TestProfile12MP(t *testing.T) {
 	}
 	n := time.Duration(rounds * len(files))
 	pc := (clock.ProcessCPU() - c0) / n
-	t.Logf("mean thread-CPU ms/photo: decode %.1f pnet %.1f rnet %.1f onet %.1f crop %.1f agegender %.1f total %.1f; process CPU %.1f ms/photo; wall %.1f ms/photo",
-		ms(sum.Decode/n), ms(sum.PNet/n), ms(sum.RNet/n), ms(sum.ONet/n), ms(sum.Crop/n), ms(sum.AgeGender/n), ms(sum.Total/n), ms(pc), ms(time.Since(w0)/n))
+	t.Logf("%d faces; mean thread-CPU ms/photo: decode %.1f pnet %.1f rnet %.1f onet %.1f crop %.1f agegender %.1f total %.1f; process CPU %.1f ms/photo; wall %.1f ms/photo",
+		nfaces, ms(sum.Decode/n), ms(sum.PNet/n), ms(sum.RNet/n), ms(sum.ONet/n), ms(sum.Crop/n), ms(sum.AgeGender/n), ms(sum.Total/n), ms(pc), ms(time.Since(w0)/n))
 }
 
 // TestThroughput12MP (opt-in: FACED_PROFILE=1) measures photos/s (wall)
@@ -130,4 +134,42 @@ func TestDecodeScales(t *testing.T) {
 			t.Logf("%s (%.1f MB) at 1/%d (%dx%d): %.1f ms CPU", filepath.Base(p), float64(len(buf))/1e6, r, w, h, float64((clock.ThreadCPU()-c0).Microseconds())/1000/reps)
 		}
 	}
+}
+
+// TestCompareDefaults (opt-in: FACED_PROFILE=1) compares the faces the
+// fast settings (FACED_OPTS over the defaults) find on all real test photos
+// with those of the fast mode on the seed's thresholds and pyramid (no
+// ground truth: every face one finds and the other not is listed).
+func TestCompareDefaults(t *testing.T) {
+	if os.Getenv("FACED_PROFILE") == "" {
+		t.Skip("opt-in: FACED_PROFILE=1")
+	}
+	ref := newAnalyzer(t, Options{PNetThreshold: 0.6, RNetThreshold: 0.7, ONetThreshold: 0.9, SeedPyramid: true, MaxRNetBoxes: -1, MaxONetBoxes: -1})
+	a := newAnalyzer(t, envOptions(t, Options{}))
+	var files []string
+	for _, d := range []string{"testdata/photos/group", "testdata/photos/group/dlib_faces", "testdata/photos/photoprism_face_testdata", "testdata/photos/exif_orientation", "testdata/photos/xmp_face_regions"} {
+		g, _ := filepath.Glob(filepath.Join(shared.Dir(t, d), "*.jpg"))
+		files = append(files, g...)
+	}
+	var nr, na, both int
+	for _, f := range files {
+		r1, err1 := ref.Analyze(context.Background(), f)
+		r2, err2 := a.Analyze(context.Background(), f)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		var b1, b2 []face.Box
+		for _, x := range r1.Faces {
+			b1 = append(b1, x.Box)
+		}
+		for _, x := range r2.Faces {
+			b2 = append(b2, x.Box)
+		}
+		m := matchBoxes(b1, b2, 0.5)
+		nr, na, both = nr+len(b1), na+len(b2), both+m
+		if m != len(b1) || m != len(b2) {
+			t.Logf("%s: seed settings %d faces, these %d, %d shared", filepath.Base(f), len(b1), len(b2), m)
+		}
+	}
+	t.Logf("%d photos: seed settings %d faces, these %d, %d shared (IoU >= 0.5)", len(files), nr, na, both)
 }

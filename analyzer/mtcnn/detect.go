@@ -41,6 +41,12 @@ type Params struct {
 	// O-Net. Both lists are in descending score order after their NMS, so
 	// the cap drops the weakest.
 	MaxRNet, MaxONet int
+	// ChainPyramid resizes each pyramid level from the smallest earlier
+	// level at least twice its size instead of from the full image (the
+	// seed's way): INTER_AREA's cost grows with the source size, so this
+	// makes the pyramid about 4× cheaper, at the price of slightly
+	// different pixels (not exact).
+	ChainPyramid bool
 }
 
 // SeedParams are the seed's settings for a minimum face size.
@@ -91,14 +97,37 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 	var total []Candidate
 	resized := gocv.NewMat()
 	defer resized.Close()
+	var levels []gocv.Mat // ChainPyramid: the levels made so far
+	defer func() {
+		for _, m := range levels {
+			m.Close()
+		}
+	}()
 	var pbuf []float32 // P-Net input, reused across scales
 	for _, s := range st.Scales {
 		if err := ctx.Err(); err != nil {
 			return nil, st, err
 		}
 		hs, ws := ScaledSize(h, w, s)
-		gocv.Resize(cont, &resized, image.Pt(ws, hs), 0, 0, gocv.InterpolationArea)
-		rp, err := resized.DataPtrUint8()
+		level := resized
+		if p.ChainPyramid {
+			// Resize from the smallest level made so far that is at
+			// least twice the target (else the image): about a 2:1
+			// area reduction each time, as in a classic pyramid.
+			src := cont
+			for i := len(levels) - 1; i >= 0; i-- {
+				if levels[i].Cols() >= 2*ws && levels[i].Rows() >= 2*hs {
+					src = levels[i]
+					break
+				}
+			}
+			level = gocv.NewMat()
+			levels = append(levels, level)
+			gocv.Resize(src, &level, image.Pt(ws, hs), 0, 0, gocv.InterpolationArea)
+		} else {
+			gocv.Resize(cont, &resized, image.Pt(ws, hs), 0, 0, gocv.InterpolationArea)
+		}
+		rp, err := level.DataPtrUint8()
 		if err != nil {
 			return nil, st, err
 		}
