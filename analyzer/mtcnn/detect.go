@@ -47,6 +47,12 @@ type Params struct {
 	// makes the pyramid about 4× cheaper, at the price of slightly
 	// different pixels (not exact).
 	ChainPyramid bool
+	// Uint8Crops cuts R-/O-Net crops that lie inside the image straight
+	// from the 8-bit image and resizes them in 8 bits (OpenCV's SIMD path)
+	// instead of through the seed's float64 zero-padded patch: much
+	// cheaper for the large boxes, values differ by the 8-bit rounding
+	// (not exact). Boxes that need padding still take the seed's path.
+	Uint8Crops bool
 }
 
 // SeedParams are the seed's settings for a minimum face size.
@@ -186,7 +192,7 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 			return nil, st, err
 		}
 		batch := total[start:min(len(total), start+p.MaxBatch)]
-		in, err := cropTensor(pix, w, h, batch, 24)
+		in, err := cropTensor(cont, pix, w, h, batch, 24, p.Uint8Crops)
 		if err != nil {
 			return nil, st, err
 		}
@@ -235,7 +241,7 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 			return nil, st, err
 		}
 		batch := kept[start:min(len(kept), start+p.MaxBatch)]
-		in, err := cropTensor(pix, w, h, batch, 48)
+		in, err := cropTensor(cont, pix, w, h, batch, 48, p.Uint8Crops)
 		if err != nil {
 			return nil, st, err
 		}
@@ -290,10 +296,12 @@ func validPatches(bs []Candidate, w, h int) []Candidate {
 	return out
 }
 
-// cropTensor cuts each box out of the BGR image pix (w×h) with zero padding
-// as float64, resizes it to size×size with INTER_AREA (float, not rounded),
-// normalises and writes it transposed ([n][x][y][RGB]) into a tensor.
-func cropTensor(pix []uint8, w, h int, boxes []Candidate, size int) (models.Tensor, error) {
+// cropTensor cuts each box out of the BGR image img (w×h, its bytes pix)
+// with zero padding as float64, resizes it to size×size with INTER_AREA
+// (float, not rounded), normalises and writes it transposed
+// ([n][x][y][RGB]) into a tensor. With u8, boxes inside the image are
+// resized from img in 8 bits instead.
+func cropTensor(img gocv.Mat, pix []uint8, w, h int, boxes []Candidate, size int, u8 bool) (models.Tensor, error) {
 	n := len(boxes)
 	t := models.Tensor{Shape: []int64{int64(n), int64(size), int64(size), 3}, Data: make([]float32, n*size*size*3)}
 	dst := gocv.NewMat()
@@ -301,6 +309,27 @@ func cropTensor(pix []uint8, w, h int, boxes []Candidate, size int) (models.Tens
 	var buf []float64 // one patch buffer for all boxes (was garbage per box)
 	for k, b := range boxes {
 		pt := Pad(b, w, h)
+		base := k * size * size * 3
+		if u8 && pt.DX == 1 && pt.DY == 1 && pt.EDX == pt.TmpW && pt.EDY == pt.TmpH {
+			// Inside the image: 1-based x1..x2 are 0-based X-1..EX-1.
+			reg := img.Region(image.Rect(pt.X-1, pt.Y-1, pt.EX, pt.EY))
+			gocv.Resize(reg, &dst, image.Pt(size, size), 0, 0, gocv.InterpolationArea)
+			reg.Close()
+			v, err := dst.DataPtrUint8()
+			if err != nil {
+				return t, fmt.Errorf("mtcnn: crop: %w", err)
+			}
+			for y := 0; y < size; y++ {
+				for x := 0; x < size; x++ {
+					s := (y*size + x) * 3
+					o := base + (x*size+y)*3
+					t.Data[o] = (float32(v[s+2]) - 127.5) * 0.0078125
+					t.Data[o+1] = (float32(v[s+1]) - 127.5) * 0.0078125
+					t.Data[o+2] = (float32(v[s]) - 127.5) * 0.0078125
+				}
+			}
+			continue
+		}
 		n := pt.TmpH * pt.TmpW * 3
 		if cap(buf) < n {
 			buf = make([]float64, n)
@@ -327,7 +356,6 @@ func cropTensor(pix []uint8, w, h int, boxes []Candidate, size int) (models.Tens
 		if err != nil {
 			return t, fmt.Errorf("mtcnn: crop: %w", err)
 		}
-		base := k * size * size * 3
 		for y := 0; y < size; y++ {
 			for x := 0; x < size; x++ {
 				s := (y*size + x) * 3
