@@ -142,13 +142,22 @@ func fitOrdinal(ctx context.Context, m design, age, sw []float64, lambda float64
 				if rank[i] > k+1 {
 					t = 1
 				}
-				// softplus and sigmoid from one exponential
-				e := math.Exp(-math.Abs(zik))
-				sp, sg := math.Log1p(e), 1/(1+e)
-				if zik > 0 {
-					sp += zik
-				} else {
-					sg = e / (1 + e)
+				// softplus and sigmoid from one exponential; far from the
+				// boundary they are exact to 1e-15 without it.
+				var sp, sg float64
+				switch {
+				case zik > 35:
+					sp, sg = zik, 1
+				case zik < -35:
+					sp, sg = 0, 0
+				default:
+					e := math.Exp(-math.Abs(zik))
+					sp, sg = math.Log1p(e), 1/(1+e)
+					if zik > 0 {
+						sp += zik
+					} else {
+						sg = e / (1 + e)
+					}
 				}
 				fi += sp - t*zik
 				gk := sg - t

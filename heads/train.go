@@ -16,7 +16,12 @@ import (
 type Options struct {
 	Folds     int       // cross-validation folds; default 5
 	Seed      uint64    // fold assignment seed; default 1
-	Lambdas   []float64 // L2 strengths tried; default 0.01, 0.1, 1, 10
+	// L2 strengths tried per head; Lambdas, when set, replaces both.
+	// Defaults: gender 0.01, 0.1, 1; age 1, 10, 100 (the ordinal loss sums
+	// 99 boundaries per face, so its data term is that much larger).
+	Lambdas       []float64
+	GenderLambdas []float64
+	AgeLambdas    []float64
 	Weighting []bool    // group re-weighting settings tried; default off and on
 	Logger    *slog.Logger
 	// Plain selects hyper-parameters by the plain cross-validated figures;
@@ -42,8 +47,14 @@ func (o *Options) defaults() {
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
-	if len(o.Lambdas) == 0 {
-		o.Lambdas = []float64{1e-2, 1e-1, 1, 10}
+	if len(o.Lambdas) > 0 {
+		o.GenderLambdas, o.AgeLambdas = o.Lambdas, o.Lambdas
+	}
+	if len(o.GenderLambdas) == 0 {
+		o.GenderLambdas = []float64{0.01, 0.1, 1}
+	}
+	if len(o.AgeLambdas) == 0 {
+		o.AgeLambdas = []float64{1, 10, 100}
 	}
 	if len(o.Weighting) == 0 {
 		o.Weighting = []bool{false, true}
@@ -336,7 +347,10 @@ func (t *trainer) weights(idx []int, weighted bool) []float64 {
 // Options.Workers); each fold fills its own accumulators, which are summed
 // in fold order afterwards, so the figures do not depend on scheduling.
 func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, error) {
-	lams := append([]float64(nil), t.opt.Lambdas...)
+	lams := append([]float64(nil), t.opt.GenderLambdas...)
+	if head == "age" {
+		lams = append([]float64(nil), t.opt.AgeLambdas...)
+	}
 	sort.Sort(sort.Reverse(sort.Float64Slice(lams))) // strong to weak: warm starts
 	decodes := []string{""}
 	if head == "age" {

@@ -186,7 +186,7 @@ stay the default.`,
 	f.StringVar(&fromIndex, "from-index", "", "also train on the face index's age samples (set-birth persons × dated photos) from this faces.db")
 	f.IntVar(&folds, "folds", 5, "cross-validation folds")
 	f.Uint64Var(&seed, "seed", 1, "fold assignment seed")
-	f.StringVar(&lambdas, "lambdas", "", "comma-separated L2 strengths to cross-validate (default 0.01,0.1,1,10)")
+	f.StringVar(&lambdas, "lambdas", "", "comma-separated L2 strengths to cross-validate for both heads (default: gender 0.01,0.1,1; age 1,10,100)")
 	f.StringVar(&dataDir, "data", "var/data", "data directory holding models/")
 	f.StringVar(&ortLib, "ort-lib", "", "ONNX Runtime shared library (default: $FACED_ORT_LIB or var/lib)")
 	f.StringVar(&cacheDir, "cache", "", "feature cache folder (default DATA/cache/heads-features)")
