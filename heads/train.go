@@ -14,16 +14,16 @@ import (
 
 // Options control training. The zero value gives the defaults.
 type Options struct {
-	Folds     int       // cross-validation folds; default 5
-	Seed      uint64    // fold assignment seed; default 1
+	Folds int    // cross-validation folds; default 5
+	Seed  uint64 // fold assignment seed; default 1
 	// L2 strengths tried per head; Lambdas, when set, replaces both.
 	// Defaults: gender 0.01, 0.1, 1; age 1, 10, 100 (the ordinal loss sums
 	// 99 boundaries per face, so its data term is that much larger).
 	Lambdas       []float64
 	GenderLambdas []float64
 	AgeLambdas    []float64
-	Weighting []bool    // group re-weighting settings tried; default off and on
-	Logger    *slog.Logger
+	Weighting     []bool // group re-weighting settings tried; default off and on
+	Logger        *slog.Logger
 	// Plain selects hyper-parameters by the plain cross-validated figures;
 	// by default they are chosen by the balanced ones, where every (decade,
 	// gender) group counts the same (weights as for Weighting, computed on
