@@ -44,11 +44,16 @@ func TestKillDuringIngest(t *testing.T) {
 	e.start()
 	began := time.Now()
 	names := make([]string, photos)
-	for i, src := range srcs {
+	for i := range srcs {
 		names[i] = filepath.Join(e.photos, fmt.Sprintf("k%03d.jpg", i))
-		copyFile(t, src, names[i])
 	}
+	// The photos arrive in 20 slices, one per round, so that every kill
+	// lands during the ingest (slices copied while faced is down are found
+	// by the start-up reconciliation).
 	for r := range rounds {
+		for i := r * photos / rounds; i < (r+1)*photos/rounds; i++ {
+			copyFile(t, srcs[i], names[i])
+		}
 		time.Sleep(time.Duration(200+rng.IntN(1300)) * time.Millisecond)
 		st, _ := e.client().Status(context.Background())
 		e.kill()

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -23,6 +24,10 @@ import (
 	"github.com/faced/faced/daemon/service"
 	"github.com/faced/faced/daemon/wire"
 )
+
+// defaultMemoryLimit is the Go runtime's soft memory limit unless
+// GOMEMLIMIT is set.
+const defaultMemoryLimit = 128 << 20
 
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
@@ -75,6 +80,12 @@ func run(ctx context.Context, configPath string, once bool, stdout, stderr io.Wr
 	cfg, err := config.Load(configPath)
 	if err != nil {
 		return err
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit keeps the Go heap (cluster engine, index reads) from
+		// doubling between collections; the native side (ONNX Runtime,
+		// OpenCV, SQLite) is not counted by it.
+		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel()}))
 	slog.SetDefault(log)

@@ -71,17 +71,37 @@ func (p *Persons) Update(ctx context.Context) error {
 		}
 	}
 	var items []cluster.Item
+	var fresh []*index.FaceRecord
 	for i := range all {
-		r := &all[i]
-		if p.inEngine[r.ID] {
-			continue
+		if !p.inEngine[all[i].ID] {
+			fresh = append(fresh, &all[i])
 		}
-		full, err := p.ix.Face(ctx, r.ID)
+	}
+	if len(fresh) > 256 {
+		// Many new faces (start-up): one snapshot read of every vector.
+		set, err := p.ix.LoadFaceSet(ctx, index.FaceQuery{}, index.Float32)
 		if err != nil {
 			return err
 		}
-		items = append(items, cluster.Item{ID: r.ID, Photo: r.FileID, Features: full.Features,
-			BirthYear: r.BirthYear, Year: captureYear(r.CaptureTime)})
+		row := map[int64]int{}
+		for i, m := range set.Faces {
+			row[m.ID] = i
+		}
+		for _, r := range fresh {
+			if i, ok := row[r.ID]; ok {
+				items = append(items, cluster.Item{ID: r.ID, Photo: r.FileID, Features: set.Features.Row(i, nil),
+					BirthYear: r.BirthYear, Year: captureYear(r.CaptureTime)})
+			}
+		}
+	} else {
+		for _, r := range fresh {
+			full, err := p.ix.Face(ctx, r.ID)
+			if err != nil {
+				return err
+			}
+			items = append(items, cluster.Item{ID: r.ID, Photo: r.FileID, Features: full.Features,
+				BirthYear: r.BirthYear, Year: captureYear(r.CaptureTime)})
+		}
 	}
 	if len(items) > 0 {
 		if _, err := p.eng.AddBatch(items); err != nil {
