@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -237,4 +238,111 @@ func BenchmarkRestore100k(b *testing.B) {
 	b.ReportMetric(float64(len(snap))/n, "snapB/face")
 	b.ReportMetric(float64(links)/2/n, "links/face")
 	b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
+}
+
+// lfwEngine is a library-like Engine of n lfwWorld faces, built once per
+// test binary (AddBatch is quadratic) and handed out as snapshots.
+var lfwEngines = map[int]struct {
+	items []Item
+	snap  []byte
+	w     *lfwWorld
+	cent  [][]float64
+	build time.Duration
+}{}
+
+func lfwEngine(b *testing.B, n int) ([]Item, []byte, *lfwWorld, [][]float64, time.Duration) {
+	if c, ok := lfwEngines[n]; ok {
+		return c.items, c.snap, c.w, c.cent, c.build
+	}
+	w := newLFWWorld(3, 1024)
+	items, _, centres := w.library(n)
+	e := NewEngine(DefaultOptions())
+	t0 := time.Now()
+	if _, err := e.AddBatch(items); err != nil {
+		b.Fatal(err)
+	}
+	build := time.Since(t0)
+	snap, err := e.Snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	lfwEngines[n] = struct {
+		items []Item
+		snap  []byte
+		w     *lfwWorld
+		cent  [][]float64
+		build time.Duration
+	}{items, snap, w, centres, build}
+	return items, snap, w, centres, build
+}
+
+// benchAddLFW: one new face (of a random known person) into an Engine
+// holding n faces of a library-like lfwWorld (LFW-like distances, 30 % of
+// faces strangers, persons of 2 to 400 photos), with exact updates
+// (maxRegion 0) or local ones. It reports the largest region, the share of
+// local updates and, for local updates, the agreement (BCubed F1) of the
+// persons after b.N adds with an exact re-cluster of the same faces.
+func benchAddLFW(b *testing.B, n, maxRegion int) {
+	items, snap, w, centres, build := lfwEngine(b, n)
+	opt := DefaultOptions()
+	opt.MaxRegion = maxRegion
+	e, _, err := RestoreEngine(opt, items, snap)
+	if err != nil {
+		b.Fatal(err)
+	}
+	largest := len(e.region([]int32{0}))
+	links := 0
+	for i := range e.nodes {
+		links += len(e.nodes[i].adj)
+	}
+	next := int64(len(items) + 1)
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		f := w.face(centres[w.r.IntN(len(centres))])
+		b.StartTimer()
+		if _, _, err := e.Add(Item{ID: next, Photo: next, Features: f}); err != nil {
+			b.Fatal(err)
+		}
+		next++
+	}
+	b.StopTimer()
+	b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(build.Seconds(), "build-s")
+	b.ReportMetric(float64(links)/float64(len(items)), "links/face")
+	b.ReportMetric(float64(largest), "region")
+	b.ReportMetric(float64(e.LocalUpdates())/float64(b.N), "local/op")
+	if maxRegion > 0 {
+		before := idsByFace(e.Persons())
+		e.Recluster()
+		after := idsByFace(e.Persons())
+		var ref, got []string
+		k := 0
+		for id := int64(1); id < next; id++ {
+			k++
+			r, g := fmt.Sprint(after[id]), fmt.Sprint(before[id])
+			if after[id] == 0 {
+				r = fmt.Sprint("s", k)
+			}
+			if before[id] == 0 {
+				g = fmt.Sprint("s", k)
+			}
+			ref, got = append(ref, r), append(got, g)
+		}
+		assign := make([]int, len(got))
+		idx := map[string]int{}
+		for i, g := range got {
+			if _, ok := idx[g]; !ok {
+				idx[g] = len(idx)
+			}
+			assign[i] = idx[g]
+		}
+		b.ReportMetric(Score(ref, assign).BCubedF1, "agreeF1")
+	}
+}
+
+func BenchmarkAddLFW10k(b *testing.B) {
+	b.Run("exact", func(b *testing.B) { benchAddLFW(b, 10_000, 0) })
+	b.Run("local2000", func(b *testing.B) { benchAddLFW(b, 10_000, 2000) })
 }

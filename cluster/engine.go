@@ -29,6 +29,22 @@ type Options struct {
 	// Link·|A|·|B|). 0 merges on any link (single linkage); larger values
 	// stop chains of faces from joining two people.
 	Link float64
+	// MaxRegion bounds the work of Add, AddBatch and Remove. The faces a new
+	// face can affect are its region: everything connected to it by links.
+	// With real features the links of a large collection form one giant
+	// region (on LFW 0.12 % of the pairs of different persons lie within
+	// 0.82, so at 100 000 faces every face has about 120 such links), and
+	// re-clustering it costs O(collection) per Add. When MaxRegion > 0 and
+	// the region holds more than MaxRegion faces, only the faces around the
+	// change are re-clustered: the new (or removed) face's LocalLinks
+	// nearest linked faces and every face of their persons. The result may
+	// then differ from Batch (measured in the package benchmarks and in
+	// `facedctl eval cluster --max-region`); Recluster restores it. 0 keeps
+	// every update exact.
+	MaxRegion int
+	// LocalLinks is the number of nearest linked faces whose persons a
+	// local update re-clusters (default 16).
+	LocalLinks int
 	// MinSize is the number of faces a cluster needs to become a person
 	// (default 2). Smaller clusters are candidates that wait for more faces.
 	// A cluster holding a face the user assigned is always a person.
@@ -42,8 +58,14 @@ type Options struct {
 // the model registry's thresholds override them when present. The age term
 // is off because it lowered F1 on LFW (capture years unknown there); set
 // AgeWeight 0.1 for the seed's distance.
+//
+// MaxRegion 2000: on a library-like synthetic set of 10 000 faces with
+// LFW-like distances (BenchmarkAddLFW10k) the exact update re-clusters a
+// region of 8 439 faces (~500 ms CPU per Add); local updates cost ~8 ms and
+// agree with the exact persons at BCubed F1 0.998 after 30 Adds. Regions up
+// to 2 000 faces (all of LFW's) stay exact.
 func DefaultOptions() Options {
-	return Options{Eps: 0.82, MinPts: 5, Link: 0.35, AgeWeight: 0, MinSize: 2}
+	return Options{Eps: 0.82, MinPts: 5, Link: 0.35, AgeWeight: 0, MinSize: 2, MaxRegion: 2000, LocalLinks: 16}
 }
 
 // Errors returned by the Engine's editing methods.
@@ -104,7 +126,10 @@ type Engine struct {
 	labels map[int64][]int32 // user person -> faces
 	nextID int64
 	sk     *sketcher
-	sketch []float32 // sk.k floats per node once sk is learnt
+	sketch []float32                    // sk.k floats per node once sk is learnt
+	pm     map[int64]map[int32]struct{} // person -> nodes
+	// Local counts the updates that re-clustered locally (see MaxRegion).
+	local int
 }
 
 // NewEngine returns an empty Engine.
@@ -112,7 +137,131 @@ func NewEngine(opt Options) *Engine {
 	if opt.MinSize <= 0 {
 		opt.MinSize = 2
 	}
-	return &Engine{opt: opt, byID: map[int64]int32{}, names: map[int64]string{}, labels: map[int64][]int32{}, nextID: 1}
+	return &Engine{opt: opt, byID: map[int64]int32{}, names: map[int64]string{}, labels: map[int64][]int32{}, nextID: 1,
+		pm: map[int64]map[int32]struct{}{}}
+}
+
+// setPerson moves node x to person p (0: none), keeping the person index.
+func (e *Engine) setPerson(x int32, p int64) {
+	n := &e.nodes[x]
+	if n.person == p {
+		return
+	}
+	if m := e.pm[n.person]; m != nil {
+		delete(m, x)
+		if len(m) == 0 {
+			delete(e.pm, n.person)
+		}
+	}
+	n.person = p
+	if p != 0 {
+		m := e.pm[p]
+		if m == nil {
+			m = map[int32]struct{}{}
+			e.pm[p] = m
+		}
+		m[x] = struct{}{}
+	}
+}
+
+// LocalUpdates returns how many updates re-clustered locally instead of
+// exactly (see Options.MaxRegion).
+func (e *Engine) LocalUpdates() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.local
+}
+
+// area returns the region of seeds, or with MaxRegion set and a region
+// larger than that, the local area around them.
+func (e *Engine) area(seeds []int32) []int32 {
+	if e.opt.MaxRegion <= 0 {
+		return e.region(seeds)
+	}
+	if reg, ok := e.regionLimit(seeds, e.opt.MaxRegion); ok {
+		return reg
+	}
+	e.local++
+	k := e.opt.LocalLinks
+	if k <= 0 {
+		k = 16
+	}
+	seen := map[int32]bool{}
+	var out []int32
+	add := func(x int32) {
+		if !seen[x] && !e.nodes[x].deleted {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	addPerson := func(x int32) {
+		add(x)
+		if p := e.nodes[x].person; p != 0 {
+			for y := range e.pm[p] {
+				add(y)
+			}
+		}
+		if l := e.nodes[x].label; l != 0 {
+			for _, y := range e.labels[l] {
+				add(y)
+			}
+		}
+	}
+	for _, s := range seeds {
+		if e.nodes[s].deleted {
+			continue
+		}
+		addPerson(s)
+		adj := append([]edge(nil), e.nodes[s].adj...)
+		sort.Slice(adj, func(i, j int) bool {
+			if adj[i].d != adj[j].d {
+				return adj[i].d < adj[j].d
+			}
+			return e.nodes[adj[i].to].id < e.nodes[adj[j].to].id
+		})
+		for i := 0; i < len(adj) && i < k; i++ {
+			addPerson(adj[i].to)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return e.nodes[out[i]].id < e.nodes[out[j]].id })
+	return out
+}
+
+// regionLimit is region, giving up (false) once more than limit faces are
+// reached.
+func (e *Engine) regionLimit(seeds []int32, limit int) ([]int32, bool) {
+	seen := map[int32]bool{}
+	var out, stack []int32
+	push := func(x int32) {
+		if !seen[x] && !e.nodes[x].deleted {
+			seen[x] = true
+			out = append(out, x)
+			stack = append(stack, x)
+		}
+	}
+	for _, s := range seeds {
+		push(s)
+	}
+	for len(stack) > 0 {
+		if len(out) > limit {
+			return nil, false
+		}
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, ed := range e.nodes[x].adj {
+			push(ed.to)
+		}
+		if l := e.nodes[x].label; l != 0 {
+			for _, y := range e.labels[l] {
+				push(y)
+			}
+		}
+	}
+	if len(out) > limit {
+		return nil, false
+	}
+	sort.Slice(out, func(i, j int) bool { return e.nodes[out[i]].id < e.nodes[out[j]].id })
+	return out, true
 }
 
 // Options returns the engine's options.
@@ -297,12 +446,13 @@ func (e *Engine) Add(it Item) (person int64, ch Changes, err error) {
 	if err != nil {
 		return 0, Changes{}, err
 	}
-	ch = e.recluster(e.region([]int32{p}))
+	ch = e.recluster(e.area([]int32{p}))
 	return e.nodes[p].person, ch, nil
 }
 
 // AddBatch inserts many faces and clusters once at the end; the result is
-// the same as adding them one by one.
+// the same as adding them one by one (exact when at least MaxRegion faces
+// are added).
 func (e *Engine) AddBatch(items []Item) (Changes, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -310,11 +460,15 @@ func (e *Engine) AddBatch(items []Item) (Changes, error) {
 	for _, it := range items {
 		p, err := e.insert(it)
 		if err != nil {
-			return e.recluster(e.region(added)), err
+			return e.recluster(e.area(added)), err
 		}
 		added = append(added, p)
 	}
-	return e.recluster(e.region(added)), nil
+	if len(added) >= e.opt.MaxRegion {
+		// a batch this large pays for an exact re-cluster
+		return e.recluster(e.region(added)), nil
+	}
+	return e.recluster(e.area(added)), nil
 }
 
 // Remove deletes a face (its file was deleted or re-analysed) and
@@ -344,9 +498,16 @@ func (e *Engine) Remove(id int64) (Changes, error) {
 	}
 	old := n.person
 	// the removed face leaves its person: record it as changed
-	n.adj, n.cannot, n.label, n.deleted, n.person = nil, nil, 0, true, 0
+	e.setPerson(p, 0)
+	n.adj, n.cannot, n.label, n.deleted = nil, nil, 0, true
 	delete(e.byID, id)
-	ch := e.recluster(e.region(seeds))
+	if old != 0 {
+		// the person's other faces are re-clustered with the rest
+		for y := range e.pm[old] {
+			seeds = append(seeds, y)
+		}
+	}
+	ch := e.recluster(e.areaRemove(seeds))
 	if old != 0 {
 		ch.Persons = addUnique(ch.Persons, old)
 	}
@@ -431,6 +592,16 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 	for k, x := range reg {
 		in[x] = int32(k)
 	}
+	// links inside the region (a region re-clustered locally, see
+	// Options.MaxRegion, is not closed: links leaving it are ignored)
+	ladj := make([][]edge, len(reg))
+	for k, x := range reg {
+		for _, ed := range e.nodes[x].adj {
+			if j, ok := in[ed.to]; ok {
+				ladj[k] = append(ladj[k], edge{j, ed.d})
+			}
+		}
+	}
 	minNb := max(e.opt.MinPts-1, 0)
 	core := make([]bool, len(reg))
 	for k, x := range reg {
@@ -510,12 +681,12 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 		d    float32
 	}
 	var links []link
-	for k, x := range reg {
+	for k := range reg {
 		if !core[k] {
 			continue
 		}
-		for _, ed := range e.nodes[x].adj {
-			j := in[ed.to]
+		for _, ed := range ladj[k] {
+			j := ed.to
 			if int32(k) < j && core[j] {
 				links = append(links, link{int32(k), j, ed.d})
 			}
@@ -538,8 +709,8 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 		}
 		n := 0
 		for _, m := range ga.members {
-			for _, ed := range e.nodes[reg[m]].adj {
-				if core[in[ed.to]] && find(in[ed.to]) == b {
+			for _, ed := range ladj[m] {
+				if core[ed.to] && find(ed.to) == b {
 					n++
 				}
 			}
@@ -565,13 +736,13 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 		best float32
 	}
 	var borders []border
-	for k, x := range reg {
+	for k := range reg {
 		if core[k] {
 			continue
 		}
 		best := float32(math.Inf(1))
-		for _, ed := range e.nodes[x].adj {
-			if core[in[ed.to]] && ed.d < best {
+		for _, ed := range ladj[k] {
+			if core[ed.to] && ed.d < best {
 				best = ed.d
 			}
 		}
@@ -586,15 +757,15 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 		return borders[i].k < borders[j].k
 	})
 	for _, bd := range borders {
-		adj := append([]edge(nil), e.nodes[reg[bd.k]].adj...)
+		adj := append([]edge(nil), ladj[bd.k]...)
 		sort.Slice(adj, func(i, j int) bool {
 			if adj[i].d != adj[j].d {
 				return adj[i].d < adj[j].d
 			}
-			return in[adj[i].to] < in[adj[j].to]
+			return adj[i].to < adj[j].to
 		})
 		for _, ed := range adj {
-			j := in[ed.to]
+			j := ed.to
 			if !core[j] {
 				continue
 			}
@@ -615,12 +786,12 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 		}
 	}
 	var loose []link
-	for k, x := range reg {
+	for k := range reg {
 		if attached[k] {
 			continue
 		}
-		for _, ed := range e.nodes[x].adj {
-			j := in[ed.to]
+		for _, ed := range ladj[k] {
+			j := ed.to
 			if int32(k) < j && !attached[j] {
 				loose = append(loose, link{int32(k), j, ed.d})
 			}
@@ -643,8 +814,8 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 		}
 		n := 0
 		for _, m := range ga.members {
-			for _, ed := range e.nodes[reg[m]].adj {
-				if find(in[ed.to]) == b {
+			for _, ed := range ladj[m] {
+				if find(ed.to) == b {
 					n++
 				}
 			}
@@ -754,7 +925,7 @@ func (e *Engine) recluster(reg []int32) Changes {
 			if p != 0 {
 				changed[p] = true
 			}
-			e.nodes[x].person = p
+			e.setPerson(x, p)
 		}
 	}
 	for c, cl := range clusters {
@@ -887,11 +1058,10 @@ func (e *Engine) Persons() []Person {
 
 func (e *Engine) members(person int64) []int32 {
 	var out []int32
-	for i := range e.nodes {
-		if !e.nodes[i].deleted && e.nodes[i].person == person {
-			out = append(out, int32(i))
-		}
+	for x := range e.pm[person] {
+		out = append(out, x)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
 
@@ -899,12 +1069,7 @@ func (e *Engine) hasPerson(person int64) bool {
 	if _, ok := e.labels[person]; ok {
 		return true
 	}
-	for i := range e.nodes {
-		if !e.nodes[i].deleted && e.nodes[i].person == person {
-			return true
-		}
-	}
-	return false
+	return len(e.pm[person]) > 0
 }
 
 // Name names a person (the name survives re-clustering, merges and splits:
@@ -1095,6 +1260,7 @@ func (e *Engine) cannotLink(x, y int32) {
 // Batch clusters items with the Engine's method in one pass and returns the
 // clusters that are persons as index lists into items, largest first.
 func Batch(items []Item, opt Options) ([][]int, error) {
+	opt.MaxRegion = 0
 	e := NewEngine(opt)
 	if _, err := e.AddBatch(items); err != nil {
 		return nil, err
@@ -1113,4 +1279,39 @@ func Batch(items []Item, opt Options) ([][]int, error) {
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// areaRemove is area for the neighbours of a removed face: with a region
+// too large, the seeds' persons (not their neighbours) are re-clustered.
+func (e *Engine) areaRemove(seeds []int32) []int32 {
+	if e.opt.MaxRegion <= 0 {
+		return e.region(seeds)
+	}
+	if reg, ok := e.regionLimit(seeds, e.opt.MaxRegion); ok {
+		return reg
+	}
+	e.local++
+	seen := map[int32]bool{}
+	var out []int32
+	add := func(x int32) {
+		if !seen[x] && !e.nodes[x].deleted {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	for _, s := range seeds {
+		add(s)
+		if p := e.nodes[s].person; p != 0 {
+			for y := range e.pm[p] {
+				add(y)
+			}
+		}
+		if l := e.nodes[s].label; l != 0 {
+			for _, y := range e.labels[l] {
+				add(y)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return e.nodes[out[i]].id < e.nodes[out[j]].id })
+	return out
 }

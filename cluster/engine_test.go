@@ -436,3 +436,66 @@ func TestSmallPersonFormsBelowMinPts(t *testing.T) {
 		t.Fatalf("Batch = %v, want [[0 1 2]]", got)
 	}
 }
+
+func TestLocalUpdates(t *testing.T) {
+	s := genSet(21, 25, 8, 20, 32, 0.5)
+	opt := Options{Eps: 0.75, MinPts: 5, Link: 0.35}
+	want := batchPartition(t, s.items, opt)
+	big := NewEngine(opt)
+	big.AddBatch(s.items)
+	largest := 0
+	for i := range big.nodes {
+		largest = max(largest, len(big.region([]int32{int32(i)})))
+	}
+	if largest < 40 {
+		t.Fatalf("largest region %d: too small to test local updates", largest)
+	}
+	// a bound above every region keeps updates exact
+	exact := opt
+	exact.MaxRegion = largest
+	e := NewEngine(exact)
+	addAll(t, e, s.items)
+	if e.LocalUpdates() != 0 || !reflect.DeepEqual(partition(e.Persons()), want) {
+		t.Fatalf("MaxRegion %d (largest region): %d local updates", largest, e.LocalUpdates())
+	}
+	// a bound below: local updates, same-photo rule kept, and a full
+	// re-cluster gives the batch result again
+	local := opt
+	local.MaxRegion = 10
+	local.LocalLinks = 4
+	e = NewEngine(local)
+	addAll(t, e, s.items)
+	if e.LocalUpdates() == 0 {
+		t.Fatal("no local update")
+	}
+	photo := map[int64]int64{}
+	for _, it := range s.items {
+		photo[it.ID] = it.Photo
+	}
+	for _, p := range e.Persons() {
+		seen := map[int64]bool{}
+		for _, f := range p.Faces {
+			if seen[photo[f]] {
+				t.Fatalf("local updates put two faces of photo %d into person %d", photo[f], p.ID)
+			}
+			seen[photo[f]] = true
+		}
+	}
+	for i, it := range s.items {
+		if i%7 == 0 {
+			if _, err := e.Remove(it.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e.Recluster()
+	var kept []Item
+	for i, it := range s.items {
+		if i%7 != 0 {
+			kept = append(kept, it)
+		}
+	}
+	if got, want := partition(e.Persons()), batchPartition(t, kept, local); !reflect.DeepEqual(got, want) {
+		t.Fatal("Recluster after local updates differs from Batch")
+	}
+}

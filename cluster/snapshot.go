@@ -321,7 +321,8 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 		}
 		p := int32(len(e.nodes))
 		at[k] = p
-		e.nodes = append(e.nodes, node{id: it.ID, photo: it.Photo, birth: it.BirthYear, year: it.Year, person: f.person})
+		e.nodes = append(e.nodes, node{id: it.ID, photo: it.Photo, birth: it.BirthYear, year: it.Year})
+		e.setPerson(p, f.person)
 		e.vecs = append(e.vecs, it.Features...)
 		e.norms = append(e.norms, dot32(it.Features, it.Features))
 		e.byID[it.ID] = p

@@ -56,6 +56,12 @@ type evalClusterResult struct {
 	MinPts        int     `json:"min_pts"`
 	Link          float64 `json:"link"`
 	AgeWeight     float64 `json:"age_weight"`
+	MaxRegion     int     `json:"max_region,omitempty"`
+	// LocalUpdates counts the Adds that re-clustered locally (MaxRegion);
+	// AgreementF1 is the BCubed F1 of the incremental persons against the
+	// batch ones (1 = identical), for --order random.
+	LocalUpdates int      `json:"local_updates,omitempty"`
+	AgreementF1  *float64 `json:"agreement_f1,omitempty"`
 }
 
 func init() {
@@ -64,7 +70,7 @@ func init() {
 		asJSON, noCache, sweep          bool
 		seed                            uint64
 		eps, link, ageW                 float64
-		minPts, workers                 int
+		minPts, workers, maxRegion      int
 	)
 	cmd := &cobra.Command{
 		Use:   "cluster DIR",
@@ -97,6 +103,9 @@ re-analyses.`,
 			if cmd.Flags().Changed("age-weight") {
 				opt.AgeWeight = ageW
 			}
+			if cmd.Flags().Changed("max-region") {
+				opt.MaxRegion = maxRegion
+			}
 			return runEvalCluster(cmd.Context(), evalClusterArgs{
 				dir: args[0], dataDir: dataDir, variant: variant, order: order, method: method,
 				seed: seed, json: asJSON, noCache: noCache, sweep: sweep, opt: opt, workers: workers,
@@ -116,6 +125,7 @@ re-analyses.`,
 	f.IntVar(&minPts, "min-pts", 0, "override the core rule")
 	f.Float64Var(&link, "link", 0, "override the link share needed to merge groups")
 	f.Float64Var(&ageW, "age-weight", 0, "override the age term weight (seed 0.1)")
+	f.IntVar(&maxRegion, "max-region", 0, "override the region size above which Add re-clusters locally (0 = always exact)")
 	f.IntVar(&workers, "workers", 0, "analysis workers (0 = number of CPUs)")
 	addEvalSub(cmd)
 }
@@ -378,6 +388,9 @@ func runEvalCluster(ctx context.Context, a evalClusterArgs, w io.Writer) error {
 	fmt.Fprintf(tw, "pairwise P / R / F1\t%.4f / %.4f / %.4f\n", res.PairPrecision, res.PairRecall, res.PairF1)
 	fmt.Fprintf(tw, "persons / identities\t%d / %d (largest cluster %d)\n", res.Persons, res.Identities, res.Largest)
 	fmt.Fprintf(tw, "distractors singleton\t%d / %d\n", res.DistractorsOK, res.Distractors)
+	if res.AgreementF1 != nil {
+		fmt.Fprintf(tw, "agreement with batch\tBCubed F1 %.4f (%d local updates)\n", *res.AgreementF1, res.LocalUpdates)
+	}
 	if res.ImagesPerSec > 0 {
 		src := "measured now"
 		if cached {
@@ -402,7 +415,7 @@ func evalItems(faces []evalFace) ([]cluster.Item, []string) {
 
 func scoreEvalCluster(faces []evalFace, a evalClusterArgs) evalClusterResult {
 	items, truth := evalItems(faces)
-	res := evalClusterResult{Method: a.method, Order: a.order, Eps: a.opt.Eps, MinPts: a.opt.MinPts, Link: a.opt.Link, AgeWeight: a.opt.AgeWeight}
+	res := evalClusterResult{Method: a.method, Order: a.order, Eps: a.opt.Eps, MinPts: a.opt.MinPts, Link: a.opt.Link, AgeWeight: a.opt.AgeWeight, MaxRegion: a.opt.MaxRegion}
 	start := time.Now()
 	var assign []int
 	switch {
@@ -419,6 +432,18 @@ func scoreEvalCluster(faces []evalFace, a evalClusterArgs) evalClusterResult {
 			}
 		}
 		assign = engineAssignment(e, len(items))
+		res.LocalUpdates = e.LocalUpdates()
+		if cl, err := cluster.Batch(items, a.opt); err == nil {
+			ref := make([]string, len(items))
+			for i, c := range cluster.Assignment(cl, len(items)) {
+				ref[i] = fmt.Sprint(c)
+				if c < 0 {
+					ref[i] = fmt.Sprint("single", i)
+				}
+			}
+			f := cluster.Score(ref, assign).BCubedF1
+			res.AgreementF1 = &f
+		}
 	default:
 		e := cluster.NewEngine(a.opt)
 		if _, err := e.AddBatch(items); err != nil {
