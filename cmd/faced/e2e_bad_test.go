@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,6 +114,16 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("no sidecar for %s", p)
 		}
 	}
+	// facedctl retry queues the failed files again; they fail again for
+	// the same reasons and the daemon stays up.
+	out, err := exec.Command(e.facedctl, "--config", e.cfg, "retry").CombinedOutput()
+	if want := fmt.Sprintf("requeued %d failed files", st.Files.Failed); err != nil || !strings.Contains(string(out), want) {
+		t.Errorf("facedctl retry: %v %q, want %q", err, out, want)
+	}
+	e.waitFor("the retried files to fail again", time.Minute, func() bool {
+		st2, err := e.client().Status(context.Background())
+		return err == nil && st2.Idle && st2.Queue == 0 && st2.Files.Failed == st.Files.Failed
+	})
 	e.stop()
 	for _, p := range append(odd, good, withBad) {
 		if sha(t, p) != sha(t, refPhoto) {

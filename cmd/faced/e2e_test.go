@@ -448,6 +448,11 @@ func TestEndToEnd(t *testing.T) {
 	if st.Faces != total {
 		t.Errorf("status says %d faces, the sidecars hold %d", st.Faces, total)
 	}
+	// facedctl scan of a sub-folder finds nothing new; of a new file, queues it.
+	out, err := exec.Command(e.facedctl, "--config", e.cfg, "scan", filepath.Join(e.photos, "later")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "scanned 2 files: 0 queued") {
+		t.Errorf("facedctl scan later: %v\n%s", err, out)
+	}
 	e.stop()
 
 	// Stopped: status still reports the index's counts, exit code 3.
