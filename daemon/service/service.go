@@ -225,7 +225,7 @@ func Control(s ks.Service, action string) (string, error) {
 			if errors.Is(err, ks.ErrNotInstalled) {
 				return "not installed", nil
 			}
-			return "", fmt.Errorf("service status: %w", err)
+			return "", fmt.Errorf("service status (%s; not installed?): %w", s.Platform(), err)
 		}
 		switch st {
 		case ks.StatusRunning:
