@@ -111,6 +111,7 @@ var testOptions = []Options{
 	{Eps: 0.7, MinPts: 3, Link: 0.2},
 	{Eps: 0.75, MinPts: 1, Link: 0.2, AgeWeight: 0.1},
 	{Eps: 0.7, MinPts: 5, Link: 0.35},
+	{Eps: 0.7, JoinEps: 0.6, MinPts: 5, Link: 0.35},
 }
 
 func TestIncrementalEqualsBatch(t *testing.T) {
@@ -497,5 +498,36 @@ func TestLocalUpdates(t *testing.T) {
 	}
 	if got, want := partition(e.Persons()), batchPartition(t, kept, local); !reflect.DeepEqual(got, want) {
 		t.Fatal("Recluster after local updates differs from Batch")
+	}
+}
+
+func TestJoinEpsKeepsStrangerOut(t *testing.T) {
+	// four photos of one person around (1, 0) and a stranger 0.35 from the
+	// nearest of them: within Eps 0.4, outside JoinEps 0.3
+	f := func(angle float64) []float32 {
+		return []float32{float32(math.Cos(angle)), float32(math.Sin(angle))}
+	}
+	items := []Item{
+		{ID: 1, Photo: 1, Features: f(0)},
+		{ID: 2, Photo: 2, Features: f(-0.05)},
+		{ID: 3, Photo: 3, Features: f(0.1)},
+		{ID: 4, Photo: 4, Features: f(-0.1)},
+		{ID: 5, Photo: 5, Features: f(0.45)}, // one link only: not a core face
+	}
+	if d := l2(items[2].Features, items[4].Features); d < 0.3 || d > 0.4 {
+		t.Fatalf("stranger at %.3f", d)
+	}
+	opt := Options{Eps: 0.4, MinPts: 3, Link: 0.35}
+	with, err := Batch(items, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.JoinEps = 0.3
+	without, err := Batch(items, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(with, [][]int{{0, 1, 2, 3, 4}}) || !reflect.DeepEqual(without, [][]int{{0, 1, 2, 3}}) {
+		t.Fatalf("JoinEps 0: %v, JoinEps 0.3: %v", with, without)
 	}
 }

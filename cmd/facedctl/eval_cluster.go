@@ -57,6 +57,7 @@ type evalClusterResult struct {
 	Link          float64 `json:"link"`
 	AgeWeight     float64 `json:"age_weight"`
 	MaxRegion     int     `json:"max_region,omitempty"`
+	JoinEps       float64 `json:"join_eps,omitempty"`
 	// LocalUpdates counts the Adds that re-clustered locally (MaxRegion);
 	// AgreementF1 is the BCubed F1 of the incremental persons against the
 	// batch ones (1 = identical), for --order random.
@@ -69,7 +70,7 @@ func init() {
 		dataDir, variant, order, method string
 		asJSON, noCache, sweep          bool
 		seed                            uint64
-		eps, link, ageW                 float64
+		eps, link, ageW, joinEps        float64
 		minPts, workers, maxRegion      int
 	)
 	cmd := &cobra.Command{
@@ -103,6 +104,9 @@ re-analyses.`,
 			if cmd.Flags().Changed("age-weight") {
 				opt.AgeWeight = ageW
 			}
+			if cmd.Flags().Changed("join-eps") {
+				opt.JoinEps = joinEps
+			}
 			if cmd.Flags().Changed("max-region") {
 				opt.MaxRegion = maxRegion
 			}
@@ -125,6 +129,7 @@ re-analyses.`,
 	f.IntVar(&minPts, "min-pts", 0, "override the core rule")
 	f.Float64Var(&link, "link", 0, "override the link share needed to merge groups")
 	f.Float64Var(&ageW, "age-weight", 0, "override the age term weight (seed 0.1)")
+	f.Float64Var(&joinEps, "join-eps", 0, "override the radius through which non-core faces join a cluster (0 = eps)")
 	f.IntVar(&maxRegion, "max-region", 0, "override the region size above which Add re-clusters locally (0 = always exact)")
 	f.IntVar(&workers, "workers", 0, "analysis workers (0 = number of CPUs)")
 	addEvalSub(cmd)
@@ -381,7 +386,7 @@ func runEvalCluster(ctx context.Context, a evalClusterArgs, w io.Writer) error {
 		fmt.Fprintf(tw, ", seed %d", res.Seed)
 	}
 	fmt.Fprintf(tw, ")\n")
-	fmt.Fprintf(tw, "options\teps %.3f, min-pts %d, link %.2f, age-weight %.2f\n", res.Eps, res.MinPts, res.Link, res.AgeWeight)
+	fmt.Fprintf(tw, "options\teps %.3f, join-eps %.3f, min-pts %d, link %.2f, age-weight %.2f, max-region %d\n", res.Eps, res.JoinEps, res.MinPts, res.Link, res.AgeWeight, res.MaxRegion)
 	fmt.Fprintf(tw, "files\t%d (%d without a face)\n", res.Files, res.NoFace)
 	fmt.Fprintf(tw, "faces\t%d\n", res.Items)
 	fmt.Fprintf(tw, "BCubed P / R / F1\t%.4f / %.4f / %.4f\n", res.BCubedPrecision, res.BCubedRecall, res.BCubedF1)
@@ -415,7 +420,7 @@ func evalItems(faces []evalFace) ([]cluster.Item, []string) {
 
 func scoreEvalCluster(faces []evalFace, a evalClusterArgs) evalClusterResult {
 	items, truth := evalItems(faces)
-	res := evalClusterResult{Method: a.method, Order: a.order, Eps: a.opt.Eps, MinPts: a.opt.MinPts, Link: a.opt.Link, AgeWeight: a.opt.AgeWeight, MaxRegion: a.opt.MaxRegion}
+	res := evalClusterResult{Method: a.method, Order: a.order, Eps: a.opt.Eps, MinPts: a.opt.MinPts, Link: a.opt.Link, AgeWeight: a.opt.AgeWeight, MaxRegion: a.opt.MaxRegion, JoinEps: a.opt.JoinEps}
 	start := time.Now()
 	var assign []int
 	switch {
