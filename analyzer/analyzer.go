@@ -121,6 +121,16 @@ type Options struct {
 	MaxFileMB int
 	// NoRotationRetry turns off the seed's 90° CW / CCW retry.
 	NoRotationRetry bool
+	// RetryTagged (fast mode) runs the rotation retry also on files whose
+	// EXIF Orientation tag says which way is up (the seed retries on
+	// every photo without a face; fast mode by default only on photos
+	// without the tag: scans, stripped or edited files). The retry makes
+	// a photo without faces cost three detections.
+	RetryTagged bool
+	// RetryMaxSide (fast mode) caps the longer side of the image the
+	// rotated retries detect on (default 512, half of DetectMaxSide's
+	// default: a quarter of the cost per pass; negative = DetectMaxSide).
+	RetryMaxSide int
 	// VideoFPS is the number of video frames analysed per second (default 2).
 	VideoFPS float64
 	// SeedVideoSampling uses the seed's every-5th/every-3rd-frame rule
@@ -165,6 +175,15 @@ func (o *Options) defaults() {
 	}
 	if o.CropMinSide <= 0 {
 		o.CropMinSide = 112
+	}
+	if o.RetryMaxSide == 0 {
+		o.RetryMaxSide = 512
+	}
+	if o.Exact || o.RetryMaxSide < 0 || o.RetryMaxSide > o.DetectMaxSide {
+		o.RetryMaxSide = o.DetectMaxSide
+	}
+	if o.Exact {
+		o.RetryTagged = true
 	}
 	if o.PNetThreshold <= 0 {
 		o.PNetThreshold = 0.8
@@ -395,7 +414,8 @@ func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result,
 	}
 	tm.Decode = clock.Since(t0)
 
-	faces, dt, err := a.detectWithRetry(ctx, det, minSize, !a.opt.NoRotationRetry)
+	retry := !a.opt.NoRotationRetry && (a.opt.RetryTagged || !info.OrientationTagged)
+	faces, dt, err := a.detectWithRetry(ctx, det, minSize, retry, a.retryImage(det, res.Width))
 	tm.Add(dt)
 	if err != nil {
 		return nil, tm, fmt.Errorf("%s: %w", path, err)
@@ -460,7 +480,7 @@ func minCropSide(faces []face.Face, w, h int) float64 {
 // detectWithRetry runs MTCNN on det, then (seed §3.3) on det rotated 90°
 // clockwise and then counter-clockwise when nothing was found. Faces come
 // back in det's upright pixels.
-func (a *Analyzer) detectWithRetry(ctx context.Context, det gocv.Mat, minSize int, retry bool) ([]face.Face, Timings, error) {
+func (a *Analyzer) detectWithRetry(ctx context.Context, det gocv.Mat, minSize int, retry bool, small retryFunc) ([]face.Face, Timings, error) {
 	var tm Timings
 	p := mtcnn.SeedParams(minSize)
 	for i, v := range []float32{a.opt.PNetThreshold, a.opt.RNetThreshold, a.opt.ONetThreshold} {
@@ -502,8 +522,19 @@ func (a *Analyzer) detectWithRetry(ctx context.Context, det gocv.Mat, minSize in
 	if err != nil || found || !retry {
 		return faces, tm, err
 	}
+	// The retries may run on a smaller copy of det (RetryMaxSide).
+	src, reduced := det, false
+	if small != nil {
+		t0 := clock.Now()
+		if m, rmin, ok := small(); ok {
+			defer m.Close()
+			src, reduced, p.MinSize = m, true, rmin
+		}
+		tm.Decode += clock.Since(t0)
+	}
+	k := float64(det.Cols()) / float64(src.Cols())
 	for _, rot := range []int{6, 8} { // 90° clockwise, then counter-clockwise
-		m := orientMat(det, rot)
+		m := orientMat(src, rot)
 		faces, err = run(m)
 		rw, rh := m.Cols(), m.Rows()
 		m.Close()
@@ -514,13 +545,40 @@ func (a *Analyzer) detectWithRetry(ctx context.Context, det gocv.Mat, minSize in
 			kept := faces[:0]
 			for _, f := range faces {
 				if f.Score >= a.opt.RetryMinScore {
-					kept = append(kept, mapBack(f, rot, rw, rh))
+					f = mapBack(f, rot, rw, rh)
+					if reduced {
+						scaleFace(&f, k, float64(det.Rows())/float64(src.Rows()))
+					}
+					kept = append(kept, f)
 				}
 			}
 			return kept, tm, nil
 		}
 	}
 	return nil, tm, nil
+}
+
+// retryFunc makes the image the rotated retries run on and its MTCNN
+// minimum size; ok is false when det itself is to be used.
+type retryFunc func() (img gocv.Mat, minSize int, ok bool)
+
+// retryImage returns the retryFunc for det, the detection image of a photo
+// w pixels wide (upright, full resolution): det reduced to RetryMaxSide.
+func (a *Analyzer) retryImage(det gocv.Mat, w int) retryFunc {
+	if a.opt.Exact {
+		return nil
+	}
+	return func() (gocv.Mat, int, bool) {
+		long := max(det.Cols(), det.Rows())
+		if long <= a.opt.RetryMaxSide {
+			return gocv.Mat{}, 0, false
+		}
+		s := float64(a.opt.RetryMaxSide) / float64(long)
+		m := gocv.NewMat()
+		gocv.Resize(det, &m, image.Pt(max(1, int(math.Round(float64(det.Cols())*s))), max(1, int(math.Round(float64(det.Rows())*s)))), 0, 0, gocv.InterpolationArea)
+		k := float64(m.Cols()) / float64(w)
+		return m, max(a.opt.MinDetectSize, int(math.Round(float64(a.opt.MinSize)*k))), true
+	}
 }
 
 // describe crops every face (boxes in w×h upright full-resolution pixels)

@@ -18,6 +18,32 @@ func benchPhotos(b testing.TB) []string {
 	return append(files, g...)
 }
 
+// fewFacePhotos lists the test photos with 0 to 3 faces (the daemon's
+// speed goal is for such photos): PhotoPrism's personal photos (0-2 faces
+// each) and the group photos with 2 or 3 faces.
+func fewFacePhotos(tb testing.TB) []string {
+	files, _ := filepath.Glob(filepath.Join(shared.Dir(tb, "testdata/photos/photoprism_face_testdata"), "*.jpg"))
+	g := shared.Dir(tb, "testdata/photos/group")
+	for _, f := range []string{"deepface_couple.jpg", "face_recognition_kit_with_rose.jpg", "face_recognition_obama_and_biden.jpg", "face_recognition_two_people.jpg"} {
+		files = append(files, filepath.Join(g, f))
+	}
+	return files
+}
+
+// upscaled12MP makes 12 MP copies of files in a temporary directory.
+func upscaled12MP(tb testing.TB, files []string) []string {
+	dir := tb.TempDir()
+	var out []string
+	for _, f := range files {
+		p, err := Upscale12MP(f, dir, 90)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 func benchmarkFiles(b *testing.B, files []string, exact bool) {
 	for _, workers := range []int{1, 2} {
 		b.Run("workers="+strconv.Itoa(workers), func(b *testing.B) {
@@ -47,16 +73,13 @@ func benchmarkFiles(b *testing.B, files []string, exact bool) {
 // BenchmarkAnalyze12MP: the test photos upscaled to 12 MP and re-encoded at
 // JPEG quality 90, default (fast) settings.
 func BenchmarkAnalyze12MP(b *testing.B) {
-	dir := b.TempDir()
-	var files []string
-	for _, f := range benchPhotos(b) {
-		p, err := Upscale12MP(f, dir, 90)
-		if err != nil {
-			b.Fatal(err)
-		}
-		files = append(files, p)
-	}
-	benchmarkFiles(b, files, false)
+	benchmarkFiles(b, upscaled12MP(b, benchPhotos(b)), false)
+}
+
+// BenchmarkAnalyze12MPFewFaces: the photos with 0-3 faces (PhotoPrism's
+// personal photos and four group photos) upscaled to 12 MP, quality 90.
+func BenchmarkAnalyze12MPFewFaces(b *testing.B) {
+	benchmarkFiles(b, upscaled12MP(b, fewFacePhotos(b)), false)
 }
 
 // BenchmarkAnalyzeTestPhotos: the test photos as they are (500-2280 px).

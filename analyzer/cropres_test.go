@@ -40,7 +40,7 @@ func TestCropResolution(t *testing.T) {
 		fmt.Sscan(v, &minCrop)
 	}
 	type delta struct{ cos, age, male float64 }
-	sizes := []float64{56, 80, 112, 160, 224}
+	sizes := []float64{56, 80, 96, 112, 160, 224}
 	res := map[string][]delta{}
 	ctx := context.Background()
 	nf := 0

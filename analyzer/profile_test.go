@@ -15,6 +15,15 @@ import (
 	"github.com/faced/faced/internal/shared"
 )
 
+// profilePhotos: the benchmark photos, or with FACED_SET=few the photos
+// with 0-3 faces.
+func profilePhotos(tb testing.TB) []string {
+	if os.Getenv("FACED_SET") == "few" {
+		return fewFacePhotos(tb)
+	}
+	return benchPhotos(tb)
+}
+
 // TestProfile12MP (opt-in: FACED_PROFILE=1) prints, per 12 MP test photo,
 // the CPU time of each stage measured on the analysing thread (ONNX Runtime
 // single-threaded, goroutine locked to its thread) and the process CPU per
@@ -24,15 +33,7 @@ func TestProfile12MP(t *testing.T) {
 		t.Skip("opt-in: FACED_PROFILE=1")
 	}
 	a := newAnalyzer(t, envOptions(t, Options{Threads: 1, MTCNNThreads: 1}))
-	tmp := t.TempDir()
-	var files []string
-	for _, f := range benchPhotos(t) {
-		p, err := Upscale12MP(f, tmp, 90)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, p)
-	}
+	files := upscaled12MP(t, profilePhotos(t))
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	clock.Now = clock.ThreadCPU
@@ -70,15 +71,7 @@ func TestThroughput12MP(t *testing.T) {
 	if os.Getenv("FACED_PROFILE") == "" {
 		t.Skip("opt-in: FACED_PROFILE=1")
 	}
-	tmp := t.TempDir()
-	var files []string
-	for _, f := range benchPhotos(t) {
-		p, err := Upscale12MP(f, tmp, 90)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, p)
-	}
+	files := upscaled12MP(t, profilePhotos(t))
 	for _, c := range []struct {
 		workers, threads int
 		spin             bool
@@ -144,7 +137,7 @@ func TestCompareDefaults(t *testing.T) {
 	if os.Getenv("FACED_PROFILE") == "" {
 		t.Skip("opt-in: FACED_PROFILE=1")
 	}
-	ref := newAnalyzer(t, Options{PNetThreshold: 0.6, RNetThreshold: 0.7, ONetThreshold: 0.9, SeedPyramid: true, MaxRNetBoxes: -1, MaxONetBoxes: -1})
+	ref := newAnalyzer(t, Options{PNetThreshold: 0.6, RNetThreshold: 0.7, ONetThreshold: 0.9, SeedPyramid: true, SeedCrops: true, MaxRNetBoxes: -1, MaxONetBoxes: -1, RetryTagged: true, RetryMaxSide: -1})
 	a := newAnalyzer(t, envOptions(t, Options{}))
 	var files []string
 	for _, d := range []string{"testdata/photos/group", "testdata/photos/group/dlib_faces", "testdata/photos/photoprism_face_testdata", "testdata/photos/exif_orientation", "testdata/photos/xmp_face_regions"} {

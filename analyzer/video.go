@@ -192,7 +192,7 @@ func (a *Analyzer) analyzeFrame(ctx context.Context, frame gocv.Mat) ([]face.Fac
 		k := float64(det.Cols()) / float64(w)
 		minSize = max(a.opt.MinDetectSize, int(math.Round(float64(a.opt.MinSize)*k)))
 	}
-	faces, dt, err := a.detectWithRetry(ctx, det, minSize, false)
+	faces, dt, err := a.detectWithRetry(ctx, det, minSize, false, nil)
 	tm.Add(dt)
 	if err != nil || len(faces) == 0 {
 		return nil, nil, tm, err

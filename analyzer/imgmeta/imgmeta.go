@@ -41,6 +41,9 @@ type Info struct {
 	Width, Height int
 	// Orientation is the EXIF Orientation (1..8); 1 when absent or invalid.
 	Orientation int
+	// OrientationTagged is true when the file carries a valid Orientation
+	// tag (1..8), i.e. the camera or an editor recorded which way is up.
+	OrientationTagged bool
 }
 
 // Sniff returns the format of a file from its first bytes.
@@ -108,6 +111,7 @@ func Read(r io.ReaderAt, size int64) (Info, error) {
 	}
 	if info.Orientation < 1 || info.Orientation > 8 {
 		info.Orientation = 1
+		info.OrientationTagged = false
 	}
 	return info, nil
 }
@@ -343,6 +347,7 @@ func readTIFF(r io.ReaderAt, info *Info, dims bool) error {
 		switch tag {
 		case 0x0112:
 			info.Orientation = v
+			info.OrientationTagged = v >= 1 && v <= 8
 		case 0x0100:
 			if dims {
 				info.Width = v

@@ -20,7 +20,7 @@ import (
 
 // exiftoolInfo asks exiftool for the orientation and size of a file, as an
 // independent oracle.
-func exiftoolInfo(t *testing.T, path string) (o, w, h int) {
+func exiftoolInfo(t *testing.T, path string) (o, w, h int, tagged bool) {
 	t.Helper()
 	if _, err := exec.LookPath("exiftool"); err != nil {
 		t.Skip("exiftool not installed")
@@ -30,6 +30,7 @@ func exiftoolInfo(t *testing.T, path string) (o, w, h int) {
 		t.Fatalf("exiftool %s: %v", path, err)
 	}
 	f := strings.Fields(string(out))
+	tagged = len(f) == 3
 	if len(f) == 2 {
 		f = append([]string{"1"}, f...)
 	}
@@ -58,9 +59,9 @@ func TestReadFileAgreesWithExiftool(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o, w, h := exiftoolInfo(t, f)
-			if got.Format != JPEG || got.Orientation != o || got.Width != w || got.Height != h {
-				t.Errorf("got %+v, exiftool says orientation %d size %dx%d", got, o, w, h)
+			o, w, h, tagged := exiftoolInfo(t, f)
+			if got.Format != JPEG || got.Orientation != o || got.Width != w || got.Height != h || got.OrientationTagged != tagged {
+				t.Errorf("got %+v, exiftool says orientation %d (tagged %v) size %dx%d", got, o, tagged, w, h)
 			}
 		})
 	}
@@ -97,9 +98,9 @@ func TestPNGHeaders(t *testing.T) {
 		want    Info
 		wantErr error
 	}{
-		{"plain", raw, Info{PNG, 7, 5, 1}, nil},
-		{"exif orientation", withExif, Info{PNG, 7, 5, 6}, nil},
-		{"bomb header only", bomb, Info{PNG, 40000, 40000, 1}, nil},
+		{"plain", raw, Info{PNG, 7, 5, 1, false}, nil},
+		{"exif orientation", withExif, Info{PNG, 7, 5, 6, true}, nil},
+		{"bomb header only", bomb, Info{PNG, 40000, 40000, 1, false}, nil},
 		{"truncated signature", raw[:10], Info{}, ErrCorrupt},
 		{"empty", nil, Info{}, ErrCorrupt},
 		{"text", []byte("hello, I am not a picture\n"), Info{}, ErrUnsupported},
