@@ -29,7 +29,7 @@ func Install(ctx context.Context, seedDir, dataDir string, log *slog.Logger) (In
 	dir := filepath.Join(dataDir, "models")
 	res := InstallResult{Dir: dir}
 	if upToDate(dir) {
-		return res, nil
+		return res, syncRegistry(dir)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return res, err
@@ -81,10 +81,7 @@ func Install(ctx context.Context, seedDir, dataDir string, log *slog.Logger) (In
 		if err := renameio.WriteFile(filepath.Join(dir, file), b, 0o644); err != nil {
 			return res, err
 		}
-		mi := ModelInfo{Name: s.name, File: file, SHA256: sha256Hex(b), Size: int64(len(b)), License: SeedLicense,
-			Source: Source{File: s.seedFile, SHA256: s.seedSHA}, Converter: ConverterVersion,
-			Inputs: []string{s.input}, Outputs: s.outputs}
-		s.info(&mi)
+		mi := specInfo(s, file, sha256Hex(b), int64(len(b)))
 		doc.Models = append(doc.Models, mi)
 		res.Converted = append(res.Converted, s.name)
 		log.Info("model converted", "model", s.name, "file", filepath.Join(dir, file), "bytes", len(b))

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/google/renameio/v2"
 )
 
 // RegistryFile is the registry's file name inside DATA/models.
@@ -194,4 +197,48 @@ func List(dataDir string) ([]Status, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// syncRegistry rewrites dir's registry.json when its model entries, apart
+// from the converted files themselves (name, file, SHA-256, size), differ
+// from what this version of faced says about them (thresholds, input size,
+// preprocessing): an installation made before thresholds were tuned gets
+// them without converting again. The files are already verified (see
+// upToDate); the JSON written is the one a fresh Install writes.
+func syncRegistry(dir string) error {
+	doc, err := readRegistry(dir)
+	if err != nil {
+		return err
+	}
+	have := map[string]ModelInfo{}
+	for _, mi := range doc.Models {
+		have[mi.Name] = mi
+	}
+	want := registryDoc{Converter: ConverterVersion, License: "LICENSE"}
+	for _, s := range specs() {
+		old, ok := have[s.name]
+		if !ok {
+			return &ModelError{Kind: ErrModelMissing, Path: filepath.Join(dir, RegistryFile), Why: fmt.Sprintf("no model named %q", s.name)}
+		}
+		want.Models = append(want.Models, specInfo(s, old.File, old.SHA256, old.Size))
+	}
+	jb, err := json.MarshalIndent(want, "", "  ")
+	if err != nil {
+		return err
+	}
+	jb = append(jb, '\n')
+	p := filepath.Join(dir, RegistryFile)
+	if cur, err := os.ReadFile(p); err == nil && bytes.Equal(cur, jb) {
+		return nil
+	}
+	return renameio.WriteFile(p, jb, 0o644)
+}
+
+// specInfo is the registry entry of a model converted from s into file.
+func specInfo(s spec, file, sha string, size int64) ModelInfo {
+	mi := ModelInfo{Name: s.name, File: file, SHA256: sha, Size: size, License: SeedLicense,
+		Source: Source{File: s.seedFile, SHA256: s.seedSHA}, Converter: ConverterVersion,
+		Inputs: []string{s.input}, Outputs: s.outputs}
+	s.info(&mi)
+	return mi
 }

@@ -1,13 +1,16 @@
 package models
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/faced/faced/cluster"
 	"github.com/faced/faced/internal/shared"
 )
 
@@ -55,6 +58,69 @@ func TestInstallIdempotentAndVerified(t *testing.T) {
 	}
 	if _, err := reg.Model("nope"); !errors.Is(err, ErrModelMissing) {
 		t.Errorf("unknown model: %v", err)
+	}
+	// the identity models carry the person-clustering options the cluster
+	// package was tuned with
+	for _, name := range []string{AgeGender, AgeGenderInt8} {
+		mi, err := reg.Model(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := cluster.OptionsFromThresholds(mi.Thresholds), cluster.DefaultOptions(); got != want {
+			t.Errorf("%s: options from the registry %+v, cluster defaults %+v", name, got, want)
+		}
+		if mi.Thresholds[cluster.ThresholdSeedCut] != DefaultDistanceThreshold {
+			t.Errorf("%s: seed cut %v", name, mi.Thresholds[cluster.ThresholdSeedCut])
+		}
+	}
+}
+
+func TestInstallRefreshesStaleRegistry(t *testing.T) {
+	data := installTemp(t)
+	seed := shared.Dir(t, "seed")
+	p := filepath.Join(data, "models", RegistryFile)
+	fresh, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// an installation from before the thresholds were tuned
+	var doc registryDoc
+	if err := json.Unmarshal(fresh, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for i := range doc.Models {
+		if doc.Models[i].Name == AgeGender || doc.Models[i].Name == AgeGenderInt8 {
+			doc.Models[i].Thresholds = map[string]float64{"male": 0.6, "distance": 0.74}
+		}
+	}
+	stale, _ := json.MarshalIndent(doc, "", "  ")
+	if err := os.WriteFile(p, stale, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Install(context.Background(), seed, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Converted) != 0 {
+		t.Fatalf("refreshing the registry converted %v", res.Converted)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, fresh) {
+		t.Fatalf("refreshed registry differs from a fresh install's:\n%s\nwant\n%s", got, fresh)
+	}
+	if _, err := OpenRegistry(data); err != nil {
+		t.Fatal(err)
+	}
+	// an up-to-date registry is left alone
+	st, _ := os.Stat(p)
+	if _, err := Install(context.Background(), seed, data, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st2, _ := os.Stat(p); !st2.ModTime().Equal(st.ModTime()) {
+		t.Error("an up-to-date registry was rewritten")
 	}
 }
 

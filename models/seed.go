@@ -29,10 +29,25 @@ var (
 const (
 	MTCNNMean  = 127.5     // x = (pixel - 127.5) * 0.0078125
 	MTCNNScale = 0.0078125 //
-	// DefaultDistanceThreshold is the clustering distance for identity
-	// features (provisional; the clustering work tunes it).
-	DefaultDistanceThreshold = 0.74
+	// DefaultDistanceThreshold is the best cut of the seed's single linkage
+	// (cluster.SeedCluster, with its age term) for this converter's int8
+	// identity features on the LFW dev set (../shared/testdata/lfw/images,
+	// `facedctl eval cluster --method seed --eps X`): BCubed F1 0.839 at
+	// 0.74, 0.859 at 0.75, 0.856 at 0.76, 0.843 at 0.78.
+	DefaultDistanceThreshold = 0.75
 )
+
+// clusterThresholds are faced's person-clustering options tuned for the
+// identity features (cluster.OptionsFromThresholds reads them; LFW dev
+// BCubed F1 0.962): link radius, the tighter radius for non-core faces,
+// core rule, link share and age-term weight.
+var clusterThresholds = map[string]float64{
+	"cluster_eps":        0.82,
+	"cluster_join_eps":   0.80,
+	"cluster_min_pts":    5,
+	"cluster_link":       0.35,
+	"cluster_age_weight": 0,
+}
 
 // spec describes one model produced from a seed GraphDef.
 type spec struct {
@@ -51,6 +66,9 @@ func specs() []spec {
 		mi.InputSize = [2]int{224, 224}
 		mi.Preprocess = Preprocess{Layout: "NHWC", ChannelOrder: "BGR", Mean: CaffeMeans[:], Scale: 1, Resize: "bilinear"}
 		mi.Thresholds = map[string]float64{"male": 0.6, "distance": DefaultDistanceThreshold}
+		for k, v := range clusterThresholds {
+			mi.Thresholds[k] = v
+		}
 	}
 	mt := func(size int, th float64) func(*ModelInfo) {
 		return func(mi *ModelInfo) {
