@@ -119,8 +119,12 @@ type node struct {
 // maintains exactly the clustering that Batch computes on the same faces and
 // constraints: after every Add only the connected region of the link graph
 // around the new face is re-clustered, so the result never depends on the
-// arrival order. Person ids are kept stable by matching old to new clusters
-// by overlap; faces the user assigned fix their person's id.
+// arrival order. The exception is a region larger than Options.MaxRegion,
+// where only the persons around the new face are re-clustered (fast, and
+// nearly always the same; Recluster restores the exact result). Person ids
+// are kept stable by matching old to new clusters by overlap; faces the
+// user assigned fix their person's id. Snapshot and RestoreEngine save and
+// restore the whole state without recomputing links.
 //
 // An Engine is safe for concurrent use.
 type Engine struct {
