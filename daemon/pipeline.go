@@ -417,6 +417,9 @@ pull:
 }
 
 func (c *coordinator) finish(ctx context.Context) (Summary, error) {
+	if s, ok := c.d.deps.Clusterer.(interface{ Save() }); ok && !c.abandoned {
+		s.Save() // a clusterer that keeps state saves it for the next start
+	}
 	st, err := c.d.deps.Store.Stats(ctx)
 	if err == nil {
 		c.sum.Faces, c.sum.Persons = st.Faces, st.Persons

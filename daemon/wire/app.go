@@ -24,6 +24,9 @@ import (
 // IndexFile is the index's file name inside DataDirectory.
 const IndexFile = "faces.db"
 
+// SnapshotFile holds the cluster engine's state inside DataDirectory.
+const SnapshotFile = "clusters.snapshot"
+
 // AppOptions tune Open beyond the configuration.
 type AppOptions struct {
 	Version string
@@ -108,7 +111,8 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	copt.MinSize = max(cfg.MinNoPhotos(), 1)
 	persons := NewPersons(ix, PersonsOptions{Cluster: copt,
 		Rule:                cluster.PersonRule{MinNoPhotos: cfg.MinNoPhotos(), MinDays: cfg.MinDaysDifferenceBetweenPhotoMDates()},
-		MinFaceWidthPercent: cfg.MinFaceWidthPercent(), Logger: log})
+		MinFaceWidthPercent: cfg.MinFaceWidthPercent(), Logger: log,
+		SnapshotPath: filepath.Join(dataDir, SnapshotFile), SnapshotEvery: 30 * time.Second})
 
 	wopt := watcher.Options{SettleTime: cfg.SettleTime(), IgnoreGlobs: cfg.IgnoreGlobs(), Extensions: cfg.Extensions(),
 		RescanInterval: cfg.RescanInterval(), Logger: log,
