@@ -93,6 +93,11 @@ func TestBurst(t *testing.T) {
 		t.Errorf("%d sidecars missing", missing)
 	}
 	e.stop()
+	for i, src := range srcs {
+		if sha(t, filepath.Join(e.photos, fmt.Sprintf("b%05d.jpg", i))) != sha(t, src) {
+			t.Errorf("photo b%05d.jpg was modified", i)
+		}
+	}
 	t.Logf("burst of %d LFW photos (250x250): copied in %v, all sidecars after %v (%.1f photos/s), peak RSS %.0f MiB, %d faces, %d persons",
 		n, copied.Round(time.Millisecond), took.Round(time.Second), float64(n)/took.Seconds(), rss, st.Faces, st.Persons)
 }
@@ -113,6 +118,11 @@ func TestLatency(t *testing.T) {
 		e.idle(time.Minute)
 	}
 	e.stop()
+	for i := range n {
+		if sha(t, filepath.Join(e.photos, fmt.Sprintf("l%03d.jpg", i))) != sha(t, refPhoto) {
+			t.Errorf("photo l%03d.jpg was modified", i)
+		}
+	}
 	t.Logf("landing -> sidecar over %d photos (784x588, settle time 1 s): p50 %v, p95 %v, max %v",
 		n, percentile(lat, 0.5).Round(time.Millisecond), percentile(lat, 0.95).Round(time.Millisecond),
 		percentile(lat, 1).Round(time.Millisecond))
@@ -143,6 +153,12 @@ func TestThroughput12MP(t *testing.T) {
 	}
 	if !strings.Contains(string(out), fmt.Sprintf("analysed %d, failed 0", n)) {
 		t.Errorf("summary does not report %d analysed, 0 failed:\n%s", n, tail(e.log)+string(out))
+	}
+	for i := range n {
+		p := filepath.Join(e.photos, fmt.Sprintf("m%03d.jpg", i))
+		if _, err := os.Stat(p + ".xmp"); err != nil {
+			t.Errorf("no sidecar for %s", p)
+		}
 	}
 	t.Logf("%d photos of 4000x3000 (12 MP) with `faced run --once`, models loaded included: %v, %.2f photos/s",
 		n, took.Round(time.Millisecond), float64(n)/took.Seconds())
