@@ -102,12 +102,13 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	}
 	app.closers = append(app.closers, an.Close)
 
+	// The engine's options tuned for the identity model, the config's
+	// DistanceThreshold (when a number) overriding the link radius.
 	copt := cluster.DefaultOptions()
-	if t := cfg.DistanceThreshold(); t > 0 {
-		copt.Eps = t
-	} else if mi, err := reg.Model(agModel(cfg)); err == nil && mi.Thresholds["distance"] > 0 {
-		copt.Eps = mi.Thresholds["distance"]
+	if mi, err := reg.Model(agModel(cfg)); err == nil {
+		copt = cluster.OptionsFromThresholds(mi.Thresholds)
 	}
+	copt = copt.WithEps(cfg.DistanceThreshold())
 	copt.MinSize = max(cfg.MinNoPhotos(), 1)
 	persons := NewPersons(ix, PersonsOptions{Cluster: copt,
 		Rule:                cluster.PersonRule{MinNoPhotos: cfg.MinNoPhotos(), MinDays: cfg.MinDaysDifferenceBetweenPhotoMDates()},
