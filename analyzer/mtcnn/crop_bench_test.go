@@ -29,7 +29,7 @@ func BenchmarkCropTensor(b *testing.B) {
 	for _, u8 := range []bool{false, true} {
 		b.Run(map[bool]string{false: "seed", true: "uint8"}[u8], func(b *testing.B) {
 			for b.Loop() {
-				if _, err := cropTensor(img, pix, w, h, boxes, 24, u8); err != nil {
+				if _, err := cropTensor(img, pix, w, h, boxes, 24, u8, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -60,11 +60,11 @@ func TestUint8CropsMatchSeedCrops(t *testing.T) {
 		{X1: 250, Y1: 100, X2: 320, Y2: 170}, // needs padding
 	}
 	for _, size := range []int{24, 48} {
-		seed, err := cropTensor(img, pix, w, h, boxes, size, false)
+		seed, err := cropTensor(img, pix, w, h, boxes, size, false, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fast, err := cropTensor(img, pix, w, h, boxes, size, true)
+		fast, err := cropTensor(img, pix, w, h, boxes, size, true, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,6 +80,53 @@ func TestUint8CropsMatchSeedCrops(t *testing.T) {
 			}
 			if d > 0.0078125+1e-6 {
 				t.Errorf("size %d box %d: 8-bit crop differs by %g (%.2f grey levels)", size, k, d, d/0.0078125)
+			}
+		}
+	}
+}
+
+// TestHalvedCrops: large boxes cut from the halved image give the seed's
+// crop values up to a few grey levels on a smooth image (the box corners
+// move by less than one pixel of the halved image).
+func TestHalvedCrops(t *testing.T) {
+	w, h := 640, 480
+	pix := make([]uint8, w*h*3)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			for c := 0; c < 3; c++ {
+				v := 128 + 60*math.Sin(float64(x)/23+float64(c)) + 50*math.Cos(float64(y)/31)
+				pix[(y*w+x)*3+c] = uint8(v)
+			}
+		}
+	}
+	img, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8UC3, pix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	boxes := []Candidate{{X1: 11, Y1: 21, X2: 210, Y2: 220}, {X1: 301, Y1: 57, X2: 600, Y2: 356}, {X1: 101, Y1: 101, X2: 160, Y2: 160}}
+	for _, size := range []int{24, 48} {
+		hv := &halves{}
+		seed, err := cropTensor(img, pix, w, h, boxes, size, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, err := cropTensor(img, pix, w, h, boxes, size, true, hv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hv.m) == 0 {
+			t.Errorf("size %d: no halved image used for boxes of 200-300 px", size)
+		}
+		hv.close()
+		per := size * size * 3
+		for k := range boxes {
+			var d float64
+			for i := k * per; i < (k+1)*per; i++ {
+				d += math.Abs(float64(seed.Data[i] - fast.Data[i]))
+			}
+			if lv := d / float64(per) / 0.0078125; lv > 2 {
+				t.Errorf("size %d box %d: mean difference %.2f grey levels", size, k, lv)
 			}
 		}
 	}
