@@ -429,25 +429,31 @@ func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result,
 		scaleFace(&faces[i], sx, sy)
 	}
 
-	// Crop from a resolution where faces have ≥ 224 px when the file has it.
+	// Crop from a resolution where faces have ≥ CropMinSide px when the
+	// file has it: only the rectangle holding the faces' crops is decoded
+	// again (jpegregion.go), the whole image when that fails.
 	t0 = clock.Now()
-	src := img
+	cs := cropSource{img: img, sx: float64(img.Cols()) / float64(res.Width), sy: float64(img.Rows()) / float64(res.Height)}
 	if r > 1 {
 		need := r
 		for need > 1 && minCropSide(faces, res.Width, res.Height)/float64(need) < float64(a.opt.CropMinSide) {
 			need /= 2
 		}
 		if need < r {
-			m, ok := decodeUpright(buf, need, info.Orientation)
-			if !ok {
-				return nil, tm, fileErr(path, ErrCorrupt, nil, "cannot decode the %s data at 1/%d", info.Format, need)
+			rs, err := decodeCropRegion(buf, need, info.Orientation, res.Width, res.Height, faces)
+			if err != nil {
+				m, ok := decodeUpright(buf, need, info.Orientation)
+				if !ok {
+					return nil, tm, fileErr(path, ErrCorrupt, nil, "cannot decode the %s data at 1/%d", info.Format, need)
+				}
+				rs = cropSource{img: m, sx: float64(m.Cols()) / float64(res.Width), sy: float64(m.Rows()) / float64(res.Height)}
 			}
-			defer m.Close()
-			src = m
+			defer rs.img.Close()
+			cs = rs
 		}
 	}
 	tm.Decode += clock.Since(t0)
-	if err := a.describe(ctx, src, res.Width, res.Height, faces, &tm); err != nil {
+	if _, err := a.describeFrom(ctx, cs, res.Width, res.Height, faces, &tm); err != nil {
 		return nil, tm, fmt.Errorf("%s: %w", path, err)
 	}
 	for i := range faces {
@@ -592,11 +598,54 @@ func (a *Analyzer) describe(ctx context.Context, src gocv.Mat, w, h int, faces [
 // describeRaw is describe that also returns each face's raw features (nil
 // for a face whose box was empty and was not described).
 func (a *Analyzer) describeRaw(ctx context.Context, src gocv.Mat, w, h int, faces []face.Face, tm *Timings) ([][]float32, error) {
+	return a.describeFrom(ctx, cropSource{img: src, sx: float64(src.Cols()) / float64(w), sy: float64(src.Rows()) / float64(h)}, w, h, faces, tm)
+}
+
+// cropSource is an image the faces are cut from: img shows the upright
+// full-resolution image scaled by (sx, sy), from pixel off on.
+type cropSource struct {
+	img    gocv.Mat
+	off    image.Point
+	sx, sy float64
+}
+
+// decodeCropRegion decodes, at DCT reduction r, the part of the JPEG buf
+// (EXIF orientation o, upright full-resolution size w×h) holding the seed
+// crops of faces, and turns it upright.
+func decodeCropRegion(buf []byte, r, o, w, h int, faces []face.Face) (cropSource, error) {
+	var u image.Rectangle
+	for _, f := range faces {
+		if c, ok := cropRect(f.Box, 10, w, h); ok {
+			u = u.Union(c)
+		}
+	}
+	if u.Empty() {
+		return cropSource{}, errors.New("no crop")
+	}
+	sb := imgmeta.BoxToStored(o, w, h, face.Box{X1: float64(u.Min.X), Y1: float64(u.Min.Y), X2: float64(u.Max.X), Y2: float64(u.Max.Y)})
+	// One pixel more on every side absorbs the rounding of the scales.
+	sr := image.Rect(int(math.Floor(sb.X1/float64(r)))-1, int(math.Floor(sb.Y1/float64(r)))-1, int(math.Ceil(sb.X2/float64(r)))+1, int(math.Ceil(sb.Y2/float64(r)))+1)
+	m, got, size, err := decodeJPEGRegion(buf, r, sr)
+	if err != nil {
+		return cropSource{}, err
+	}
+	ub := imgmeta.BoxToUpright(o, size.X, size.Y, face.Box{X1: float64(got.Min.X), Y1: float64(got.Min.Y), X2: float64(got.Max.X), Y2: float64(got.Max.Y)})
+	uw, uh := imgmeta.UprightSize(o, size.X, size.Y)
+	cs := cropSource{img: m, off: image.Pt(int(math.Round(ub.X1)), int(math.Round(ub.Y1))), sx: float64(uw) / float64(w), sy: float64(uh) / float64(h)}
+	if o != 1 {
+		cs.img = orientMat(m, o)
+		m.Close()
+	}
+	return cs, nil
+}
+
+// describeFrom is describeRaw cutting the faces out of cs.
+func (a *Analyzer) describeFrom(ctx context.Context, cs cropSource, w, h int, faces []face.Face, tm *Timings) ([][]float32, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	t0 := clock.Now()
-	sx, sy := float64(src.Cols())/float64(w), float64(src.Rows())/float64(h)
+	src, sx, sy := cs.img, cs.sx, cs.sy
 	var crops []gocv.Mat
 	var idx []int
 	defer func() {
@@ -609,9 +658,9 @@ func (a *Analyzer) describeRaw(ctx context.Context, src gocv.Mat, w, h int, face
 		if !ok {
 			continue
 		}
-		if sx != 1 || sy != 1 {
+		if sx != 1 || sy != 1 || cs.off != (image.Point{}) {
 			r = image.Rect(int(math.Floor(float64(r.Min.X)*sx)), int(math.Floor(float64(r.Min.Y)*sy)),
-				int(math.Ceil(float64(r.Max.X)*sx)), int(math.Ceil(float64(r.Max.Y)*sy))).Intersect(image.Rect(0, 0, src.Cols(), src.Rows()))
+				int(math.Ceil(float64(r.Max.X)*sx)), int(math.Ceil(float64(r.Max.Y)*sy))).Sub(cs.off).Intersect(image.Rect(0, 0, src.Cols(), src.Rows()))
 			if r.Empty() {
 				continue
 			}
