@@ -130,9 +130,10 @@ func newBenchEngine(b *testing.B, n, per, dim int, opt Options) (*Engine, *bench
 			p := int32(len(e.nodes))
 			e.nodes = append(e.nodes, node{id: id, photo: id})
 			e.vecs = append(e.vecs, f...)
-			e.norms = append(e.norms, dot32(f, f))
+			e.norms = append(e.norms, dot32(e.vec(p), e.vec(p)))
 			e.byID[id] = p
 			e.maybeSketch()
+			e.sketchNorms()
 			e.record(p, e.scan(p, first, p, nil))
 		}
 	}

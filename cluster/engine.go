@@ -7,6 +7,9 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"unsafe"
+
+	"gonum.org/v1/gonum/blas/blas32"
 )
 
 // Options configure an Engine. The clustering the Engine maintains is a
@@ -140,6 +143,8 @@ type Engine struct {
 	nextID int64
 	sk     *sketcher
 	sketch []float32                    // sk.k floats per node once sk is learnt
+	sknorm []float32                    // squared norm of every sketch of skFor
+	skFor  *sketcher
 	pm     map[int64]map[int32]struct{} // person -> nodes
 	// Local counts the updates that re-clustered locally (see MaxRegion).
 	local int
@@ -312,9 +317,20 @@ func (e *Engine) distDot(i, j int32, dot float32) float64 {
 	return d
 }
 
+// dot32 is the dot product of a and b[:len(a)]. It must give the same bits
+// for (a, b) and (b, a), so that links do not depend on which face arrived
+// first. gonum's assembly kernel (SSE on amd64, three times the pure Go
+// loop on 1024-d features) sums in an order that depends on b's address
+// modulo 16, so it is used only when both vectors are 16-byte aligned and a
+// multiple of 4 long: always the case for the Engine's rows when the
+// feature length is a multiple of 4 (Go aligns allocations of 16 bytes and
+// more to 16), never otherwise.
 func dot32(a, b []float32) float32 {
-	var s0, s1, s2, s3 float32
 	b = b[:len(a)]
+	if len(a)%4 == 0 && len(a) > 0 && uintptr(unsafe.Pointer(&a[0]))%16 == 0 && uintptr(unsafe.Pointer(&b[0]))%16 == 0 {
+		return blas32.Dot(blas32.Vector{N: len(a), Inc: 1, Data: a}, blas32.Vector{N: len(a), Inc: 1, Data: b})
+	}
+	var s0, s1, s2, s3 float32
 	i := 0
 	for ; i+4 <= len(a); i += 4 {
 		s0 += a[i] * b[i]
@@ -326,6 +342,22 @@ func dot32(a, b []float32) float32 {
 		s0 += a[i] * b[i]
 	}
 	return s0 + s1 + s2 + s3
+}
+
+// sketchNorms brings the sketch norms up to date (before a scan, which
+// reads them from several goroutines).
+func (e *Engine) sketchNorms() {
+	if e.skFor != e.sk {
+		e.sknorm, e.skFor = e.sknorm[:0], e.sk
+	}
+	if e.sk == nil {
+		return
+	}
+	k := e.sk.k
+	for i := len(e.sknorm); i < len(e.sketch)/k; i++ {
+		row := e.sketch[i*k : (i+1)*k]
+		e.sknorm = append(e.sknorm, dot32(row, row))
+	}
 }
 
 // insert stores it as a new node and links it to its neighbours; it
@@ -346,7 +378,7 @@ func (e *Engine) insert(it Item) (int32, error) {
 	p := int32(len(e.nodes))
 	e.nodes = append(e.nodes, node{id: it.ID, photo: it.Photo, birth: it.BirthYear, year: it.Year})
 	e.vecs = append(e.vecs, it.Features...)
-	e.norms = append(e.norms, dot32(it.Features, it.Features))
+	e.norms = append(e.norms, dot32(e.vec(p), e.vec(p)))
 	e.byID[it.ID] = p
 	e.maybeSketch()
 	e.link(p, p)
@@ -361,6 +393,7 @@ var scanChunk = 16384
 // both ends. Large scans are split over the CPUs; links are recorded in
 // ascending node order either way.
 func (e *Engine) link(p, upto int32) {
+	e.sketchNorms()
 	chunk := int32(scanChunk)
 	if upto <= chunk || runtime.GOMAXPROCS(0) == 1 {
 		e.record(p, e.scan(p, 0, upto, nil))
@@ -412,21 +445,19 @@ func (e *Engine) scan(p, lo, hi int32, out []edge) []edge {
 	// sketch distances bound the full distance from below; the margin
 	// covers float32 rounding
 	skip := float32(eps*eps*(1+1e-4) + 1e-4)
+	var qn float32
 	if e.sk != nil {
 		k = e.sk.k
 		qs = e.sketch[int(p)*k : int(p+1)*k]
+		qn = e.sknorm[p]
 	}
 	for j := lo; j < hi; j++ {
 		if e.nodes[j].deleted {
 			continue
 		}
 		if k > 0 {
-			sj := e.sketch[int(j)*k : int(j+1)*k]
-			var s float32
-			for d, x := range qs {
-				t := x - sj[d]
-				s += t * t
-			}
+			// |qs − sj|² from the norms and one (vectorised) dot product
+			s := qn + e.sknorm[j] - 2*dot32(qs, e.sketch[int(j)*k:int(j+1)*k])
 			if s > skip {
 				continue
 			}

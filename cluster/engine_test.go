@@ -531,3 +531,28 @@ func TestJoinEpsKeepsStrangerOut(t *testing.T) {
 		t.Fatalf("JoinEps 0: %v, JoinEps 0.3: %v", with, without)
 	}
 }
+
+func TestDot32Symmetric(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	buf := make([]float32, 1100)
+	for i := range buf {
+		buf[i] = float32(r.NormFloat64())
+	}
+	for _, n := range []int{1, 3, 4, 7, 16, 128, 1024} {
+		for oa := 0; oa < 4; oa++ {
+			for ob := 0; ob < 4; ob++ {
+				a, b := buf[oa:oa+n], buf[40+ob:40+ob+n]
+				if x, y := dot32(a, b), dot32(b, a); x != y {
+					t.Fatalf("n %d offsets %d/%d: %v != %v", n, oa, ob, x, y)
+				}
+				var want float64
+				for i := range a {
+					want += float64(a[i]) * float64(b[i])
+				}
+				if d := math.Abs(float64(dot32(a, b)) - want); d > 1e-4*(1+math.Abs(want)) {
+					t.Fatalf("n %d: dot %v, want %v", n, dot32(a, b), want)
+				}
+			}
+		}
+	}
+}

@@ -324,7 +324,7 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 		e.nodes = append(e.nodes, node{id: it.ID, photo: it.Photo, birth: it.BirthYear, year: it.Year})
 		e.setPerson(p, f.person)
 		e.vecs = append(e.vecs, it.Features...)
-		e.norms = append(e.norms, dot32(it.Features, it.Features))
+		e.norms = append(e.norms, dot32(e.vec(p), e.vec(p)))
 		e.byID[it.ID] = p
 		if f.label != 0 {
 			e.setLabel(p, f.label)
