@@ -142,8 +142,8 @@ type Engine struct {
 	labels map[int64][]int32 // user person -> faces
 	nextID int64
 	sk     *sketcher
-	sketch []float32                    // sk.k floats per node once sk is learnt
-	sknorm []float32                    // squared norm of every sketch of skFor
+	sketch []float32 // sk.k floats per node once sk is learnt
+	sknorm []float32 // squared norm of every sketch of skFor
 	skFor  *sketcher
 	pm     map[int64]map[int32]struct{} // person -> nodes
 	// Local counts the updates that re-clustered locally (see MaxRegion).
