@@ -396,3 +396,26 @@ func init() {
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	evalParent().AddCommand(cmd)
 }
+
+// useHeads installs the heads called name ("" or "seed": the network's own)
+// on net, refusing heads trained on another model file. It returns the
+// name in effect.
+func useHeads(net *agegender.Net, reg *models.Registry, name string) (string, error) {
+	mname, err := agegender.ModelName(net.Variant())
+	if err != nil {
+		return "", err
+	}
+	mi, err := reg.Model(mname)
+	if err != nil {
+		return "", err
+	}
+	hk, _, err := hook.Load(reg.Dir(), name, mi.SHA256)
+	if err != nil {
+		return "", err
+	}
+	if hk == nil {
+		return heads.Seed, nil
+	}
+	net.SetHeads(hk)
+	return name, nil
+}
