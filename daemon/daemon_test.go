@@ -358,3 +358,43 @@ func TestCorruptSidecarAndRestart(t *testing.T) {
 		t.Errorf("a analysed %d times", r.st.analyses(a))
 	}
 }
+
+func TestFolderRenameAndRemoval(t *testing.T) {
+	r := newRig(t, Options{})
+	a := r.write(t, "trip/a.jpg", "faces=1")
+	b := r.write(t, "trip/day2/b.jpg", "faces=2")
+	r.start(t)
+	waitFor(t, "first sidecars", func() bool { return sidecar(a) != "" && sidecar(b) != "" })
+	calls := r.an.calls.Load()
+
+	// A renamed folder: its files keep their faces, none is analysed again.
+	from, to := filepath.Join(r.dir, "trip"), filepath.Join(r.dir, "holiday")
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+	r.w.events <- Event{Path: from, Removed: true}
+	r.w.events <- Event{Path: to}
+	a2, b2 := filepath.Join(to, "a.jpg"), filepath.Join(to, "day2", "b.jpg")
+	waitFor(t, "the moved files in the index", func() bool {
+		_, ok1, _ := r.st.File(context.Background(), a2)
+		_, ok2, _ := r.st.File(context.Background(), b2)
+		_, old, _ := r.st.File(context.Background(), a)
+		return ok1 && ok2 && !old
+	})
+	if n := r.an.calls.Load(); n != calls {
+		t.Errorf("a folder rename caused %d analyses", n-calls)
+	}
+	if st, _ := r.st.Stats(context.Background()); st.Faces != 3 || st.Done != 2 {
+		t.Errorf("after the folder rename: %+v", st)
+	}
+
+	// A removed folder: every file below leaves the index.
+	if err := os.RemoveAll(to); err != nil {
+		t.Fatal(err)
+	}
+	r.w.events <- Event{Path: to, Removed: true}
+	waitFor(t, "the removed folder's files to leave the index", func() bool {
+		st, _ := r.st.Stats(context.Background())
+		return st.Done == 0 && st.Faces == 0
+	})
+}
