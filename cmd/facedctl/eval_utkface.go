@@ -18,6 +18,7 @@ func init() {
 	var (
 		asJSON  bool
 		variant string
+		hname   string
 		dataDir string
 		ortLib  string
 		threads int
@@ -48,6 +49,9 @@ func init() {
 				return err
 			}
 			defer net.Close()
+			if hname, err = useHeads(net, reg, hname); err != nil {
+				return err
+			}
 			var progress func(int)
 			if term.IsTerminal(int(os.Stderr.Fd())) {
 				bar := progressbar.NewOptions(len(samples), progressbar.OptionSetWriter(os.Stderr),
@@ -68,6 +72,7 @@ func init() {
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "UTKFace chips:        %d (%s)\n", r.N, filepath.Clean(args[0]))
 			fmt.Fprintf(out, "model variant:        %s\n", r.Variant)
+			fmt.Fprintf(out, "age/gender heads:     %s\n", hname)
 			fmt.Fprintf(out, "gender accuracy:      %.2f %% (male iff P(male) >= %.1f)\n", 100*r.GenderAccuracy, agegender.MaleThreshold)
 			fmt.Fprintf(out, "age MAE:              %.2f years (top-2 expectation)\n", r.AgeMAE)
 			fmt.Fprintf(out, "age within 5 years:   %.1f %%\n", 100*r.Within5)
@@ -79,6 +84,7 @@ func init() {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (keys n, gender_accuracy, age_mae, within5, images_per_s, ...)")
 	cmd.Flags().StringVar(&variant, "variant", "", "age/gender model variant: int8 or float32 (default "+agegender.DefaultVariant+")")
+	cmd.Flags().StringVar(&hname, "heads", "seed", "age/gender heads: seed (the network's own) or NAME (DATA/models/heads-NAME.json, facedctl models train-heads)")
 	cmd.Flags().StringVar(&dataDir, "data", "var/data", "data directory holding models/")
 	cmd.Flags().StringVar(&ortLib, "ort-lib", "", "ONNX Runtime shared library (default: $FACED_ORT_LIB or var/lib)")
 	cmd.Flags().IntVar(&threads, "threads", 0, "intra-op threads (0 = ONNX Runtime default)")
