@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -174,7 +175,7 @@ stay the default.`,
 			if err != nil {
 				return err
 			}
-			printHeadsReport(h, out, st.Size(), extract, train)
+			printHeadsReport(cmd.OutOrStdout(), h, out, st.Size(), extract, train)
 			return nil
 		},
 	}
@@ -209,13 +210,13 @@ func modelsParent() *cobra.Command {
 	return m
 }
 
-func printHeadsReport(h *heads.Heads, path string, size int64, extract, train time.Duration) {
-	fmt.Printf("heads:            %s -> %s\n", h.Name, path)
-	fmt.Printf("model:            %s (%.12s)\n", h.Model.Variant, h.Model.SHA256)
-	fmt.Printf("data:             n=%d (age %d, gender %d), sha256 %.16s, %s\n", h.Data.N, h.Data.NAge, h.Data.NGender, h.Data.SHA256, strings.Join(h.Data.Sources, ", "))
-	fmt.Printf("licence:          %s\n", h.Data.License)
-	fmt.Printf("cross-validation: %d folds, seed %d, chosen by %s figures (balanced: every (decade, gender) group counts the same)\n", h.CV.Folds, h.CV.Seed, h.CV.Criterion)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+func printHeadsReport(w io.Writer, h *heads.Heads, path string, size int64, extract, train time.Duration) {
+	fmt.Fprintf(w, "heads:            %s -> %s\n", h.Name, path)
+	fmt.Fprintf(w, "model:            %s (%.12s)\n", h.Model.Variant, h.Model.SHA256)
+	fmt.Fprintf(w, "data:             n=%d (age %d, gender %d), sha256 %.16s, %s\n", h.Data.N, h.Data.NAge, h.Data.NGender, h.Data.SHA256, strings.Join(h.Data.Sources, ", "))
+	fmt.Fprintf(w, "licence:          %s\n", h.Data.License)
+	fmt.Fprintf(w, "cross-validation: %d folds, seed %d, chosen by %s figures (balanced: every (decade, gender) group counts the same)\n", h.CV.Folds, h.CV.Seed, h.CV.Criterion)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  head\tlambda\tweighted\tdecode\tn\taccuracy\tbalanced\tlog-loss\tMAE\tbalanced\twithin5\tbalanced\t")
 	for _, p := range h.CV.Gender {
 		fmt.Fprintf(tw, "  gender\t%g\t%v\t\t%d\t%.2f %%\t%.2f %%\t%.4f\t\t\t\t\t\n", p.Lambda, p.Weighted, p.N, 100*p.Accuracy, 100*p.BalancedAccuracy, p.LogLoss)
@@ -225,8 +226,8 @@ func printHeadsReport(h *heads.Heads, path string, size int64, extract, train ti
 	}
 	tw.Flush()
 	g, a := h.CV.GenderChosen, h.CV.AgeChosen
-	fmt.Printf("chosen gender:    lambda %g, weighted %v: CV accuracy %.2f %% (balanced %.2f %%)\n", g.Lambda, g.Weighted, 100*g.Accuracy, 100*g.BalancedAccuracy)
-	fmt.Printf("chosen age:       lambda %g, weighted %v, %s: CV MAE %.2f (balanced %.2f), within 5 %.1f %% (balanced %.1f %%)\n", a.Lambda, a.Weighted, a.Decode, a.MAE, a.BalancedMAE, 100*a.Within5, 100*a.BalancedWithin5)
-	fmt.Printf("heads size:       %d parameters, %.1f kB file\n", h.Size(), float64(size)/1e3)
-	fmt.Printf("time:             features %s, training (CV + final) %s\n", extract.Round(time.Millisecond), train.Round(time.Millisecond))
+	fmt.Fprintf(w, "chosen gender:    lambda %g, weighted %v: CV accuracy %.2f %% (balanced %.2f %%)\n", g.Lambda, g.Weighted, 100*g.Accuracy, 100*g.BalancedAccuracy)
+	fmt.Fprintf(w, "chosen age:       lambda %g, weighted %v, %s: CV MAE %.2f (balanced %.2f), within 5 %.1f %% (balanced %.1f %%)\n", a.Lambda, a.Weighted, a.Decode, a.MAE, a.BalancedMAE, 100*a.Within5, 100*a.BalancedWithin5)
+	fmt.Fprintf(w, "heads size:       %d parameters, %.1f kB file\n", h.Size(), float64(size)/1e3)
+	fmt.Fprintf(w, "time:             features %s, training (CV + final) %s\n", extract.Round(time.Millisecond), train.Round(time.Millisecond))
 }
