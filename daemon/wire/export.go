@@ -2,6 +2,8 @@ package wire
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/faced/faced/daemon"
@@ -62,6 +64,47 @@ func (e *Exporter) Export(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	_, err = e.ex.Export(ctx, ph)
-	return err
+	res, err := e.ex.Export(ctx, ph)
+	if err != nil {
+		return err
+	}
+	return AdoptNames(ctx, e.ix, res.UserNames)
+}
+
+// AdoptNames offers names users gave faced's faces in their photo manager
+// (read back from the sidecar by the exporter) to the index: the face's
+// person takes the name with source "sidecar", so a name the user set with
+// facedctl is never replaced, and an unassigned face becomes a new person of
+// that name (a user statement, so assigned with source "user"). The index
+// bumps the export revision of the person's files, and the daemon rewrites
+// their sidecars with the name.
+func AdoptNames(ctx context.Context, ix *index.Index, names []exporters.UserName) error {
+	var errs []error
+	for _, un := range names {
+		if un.FaceID == 0 || un.Name == "" {
+			continue
+		}
+		f, err := ix.Face(ctx, un.FaceID)
+		if errors.Is(err, index.ErrNotFound) {
+			continue // the face left the index since the sidecar was written
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if f.PersonID != 0 {
+			if _, err := ix.SetName(ctx, f.PersonID, un.Name, index.SourceSidecar); err != nil && !errors.Is(err, index.ErrPersonInactive) {
+				errs = append(errs, fmt.Errorf("name %q from %s: %w", un.Name, un.Sidecar, err))
+			}
+			continue
+		}
+		id, err := ix.CreatePerson(ctx, index.Person{Name: un.Name, NameSource: index.SourceSidecar})
+		if err == nil {
+			_, err = ix.AssignFaces(ctx, map[int64]int64{un.FaceID: id}, index.SourceUser)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("name %q from %s: %w", un.Name, un.Sidecar, err))
+		}
+	}
+	return errors.Join(errs...)
 }
