@@ -72,13 +72,20 @@ func TestThroughput12MP(t *testing.T) {
 		t.Skip("opt-in: FACED_PROFILE=1")
 	}
 	files := upscaled12MP(t, profilePhotos(t))
+	if os.Getenv("FACED_CV_THREADS") == "1" {
+		SetOpenCVThreads(1)
+		defer SetOpenCVThreads(0)
+	}
 	for _, c := range []struct {
 		workers, threads int
 		spin             bool
 	}{{1, 2, true}, {1, 2, false}, {1, 1, false}, {2, 1, true}, {2, 1, false}} {
+		if os.Getenv("FACED_TP_QUICK") != "" && (c.threads != 1 || c.spin) {
+			continue
+		}
 		a := newAnalyzer(t, Options{Threads: c.threads, ORTSpinning: c.spin})
 		Bench(context.Background(), a, files, c.workers, c.workers) // warm-up
-		r := Bench(context.Background(), a, files, c.workers, 2*len(files))
+		r := Bench(context.Background(), a, files, c.workers, 3*len(files))
 		t.Logf("threads %d spin %v: %v", c.threads, c.spin, r)
 		a.Close()
 	}
