@@ -1,29 +1,3 @@
-// Package analyzer turns one photo or video into faces: it decodes the file
-// (JPEG, PNG, TIFF, WebP, BMP; MOV, AVI, MP4, M4V, MKV) with OpenCV, applies
-// the EXIF orientation itself, runs the seed's MTCNN (analyzer/mtcnn) on the
-// upright image, crops every face with the seed's +10 px margin and runs the
-// age/gender/identity network on all faces of the file in one batch.
-//
-// Two modes: Exact reproduces the seed (detection on the full-resolution
-// image) and is what the reference tests use; the default fast mode detects
-// on a reduced image (libjpeg DCT-domain scaling, then INTER_AREA) and crops
-// faces for the 224 px network from a resolution where their crop has at
-// least CropMinSide (112) px when the file has them.
-//
-// Why 112 and not 224 px: TestCropResolution (opt-in) cut the 13 faces of
-// the real test photos whose crops have ≥ 160 px from copies reduced so the
-// crop had S px, and compared the network's outputs with the native crop's.
-// At S = 112: feature cosine mean 0.991 (min 0.979), |Δage| mean 2.1 y,
-// |Δmale_prob| mean 0.021; a mere 2 px shift of the native crop changes
-// them as much (cosine 0.989 / min 0.980, 2.2 y, 0.020). Below that the
-// loss exceeds this jitter (S = 80: cosine 0.977, S = 56: 0.945). Decoding a
-// 12 MP JPEG again at full resolution costs about 2× the 1/4 decode (CPU
-// 66-78 ms vs 27-39 ms), so faces with ≥ 112 px in the detection decode are
-// cut from it.
-//
-// Boxes are reported in upright pixels of the full-resolution image
-// (face.Face.Box) and in the stored pixel frame (face.Face.StoredBox), the
-// frame MWG regions use.
 package analyzer
 
 import (

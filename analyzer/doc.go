@@ -1,0 +1,71 @@
+// Package analyzer turns one photo or video into faces: it decodes the file
+// (JPEG, PNG, TIFF, WebP, BMP; MOV, AVI, MP4, M4V, MKV) with OpenCV, applies
+// the EXIF orientation itself, runs the seed's MTCNN (analyzer/mtcnn) on the
+// upright image, crops every face with the seed's +10 px margin and runs the
+// age/gender/identity network on all faces of the file in one batch.
+//
+// Boxes are reported in upright pixels of the full-resolution image
+// (face.Face.Box) and in the stored pixel frame (face.Face.StoredBox), the
+// frame MWG regions use.
+//
+// # Exact and fast mode
+//
+// Options.Exact reproduces the seed step by step (full-resolution decode and
+// detection, thresholds 0.6/0.7/0.9, pyramid resized from the image,
+// float64 zero-padded crops, rotation retry on every photo without a face)
+// and is what the reference tests use. The default fast mode is built for
+// 12 MP photos on two cores; each deviation was measured, and each can be
+// switched back by an option:
+//
+//   - Detection on a reduced image: a JPEG is decoded with libjpeg's
+//     DCT-domain scaling at the coarsest 1/2, 1/4 or 1/8 that keeps ≥ 90 % of
+//     DetectMaxSide (1024), the rest resized with INTER_AREA. MinSize is
+//     scaled with the image but not below MinDetectSize (32): P-Net's cost
+//     follows (DetectMaxSide/MinDetectSize)²; 1024/32 keeps F1 on dlib's
+//     faces at 12 MP where 40 lost two faces. Photos up to 1024 px are
+//     detected at full resolution, as the seed does at MinSize 32.
+//   - P-Net threshold 0.8 (PNetThreshold): a third fewer candidates for
+//     R-Net and O-Net; the same 128 faces as 0.6 on the 49 real test photos
+//     (TestCompareDefaults), where 0.9, and R-Net 0.8, lose a real face.
+//   - Pyramid levels resized from the smallest earlier level at least twice
+//     their size (SeedPyramid to turn off): INTER_AREA costs in proportion to
+//     its source. A plain level-to-level chain, or levels from a 2:1 dyadic
+//     pyramid at ratios below 2, lost a hard face.
+//   - R-/O-Net crops inside the image resized in 8 bits from the image, or
+//     for large boxes from the image halved while the box keeps twice the
+//     network's input (SeedCrops to turn off): ≤ 1 grey level from the
+//     seed's float64 crops, ≤ 2 on average for halved ones.
+//   - The rotation retry (no face found: try 90° clockwise, then counter-
+//     clockwise) runs on a copy reduced to RetryMaxSide (512), and not at all
+//     on files whose EXIF Orientation tag says which way is up (RetryTagged
+//     to retry anyway): without a face a photo paid three detections.
+//   - Crops for the 224 px network come from a resolution where the crop has
+//     ≥ CropMinSide (112) px when the file has it; then only the rectangle
+//     holding the faces is decoded again (libjpeg-turbo through cgo: rows
+//     above skipped without colour conversion, rows below never decoded,
+//     columns cropped before the inverse DCT; see jpegregion.go), the whole
+//     image at that scale when the region decoder cannot (e.g. CMYK).
+//
+// Why 112 px and not 224: TestCropResolution (opt-in) cut the faces of the
+// real test photos whose crops have ≥ 128 px (17 faces) from copies reduced
+// so that the crop had S px, and compared the network's outputs with the
+// native crop's. A mere 2 px shift of the native crop changes them by
+// cosine 0.987 (mean; min 0.969), |Δage| 0.7 y, |Δmale_prob| 0.027. At
+// S = 112: cosine 0.991 (min 0.981), 1.1 y, 0.017; S = 96: 0.987, 1.1 y,
+// 0.021, the jitter level; S = 80: 0.979; S = 56: 0.950. Decoding a 12 MP
+// JPEG at full resolution costs 66-78 ms of CPU, at 1/2 37-51, at 1/4 27-39
+// (TestDecodeScales).
+//
+// # Speed
+//
+// Throughput comes from workers, not from threads inside one analysis:
+// with as many workers as cores, ONNX Runtime single-threaded per run
+// (Threads 1, MTCNNThreads 1, no spinning: models.SessionOptions) and
+// OpenCV single-threaded (SetOpenCVThreads(1)), every core runs one
+// photo's decode and inference with nothing idle or spinning. Bench
+// reports photos/s and the process CPU time per photo, the figure that
+// predicts throughput on free cores (photos/s ≈ cores / CPU per photo).
+// The opt-in profiling tests (FACED_PROFILE=1: TestProfile12MP,
+// TestThroughput12MP, TestDecodeScales, TestCropResolution,
+// TestCompareDefaults) measure CPU per stage on the analysing thread.
+package analyzer
