@@ -90,7 +90,8 @@ func TestTrainHeadsCLI(t *testing.T) {
 		t.Errorf("provenance %+v", h)
 	}
 
-	out, err := run("eval", "utkface", dev, "--heads", "t", "--data", data, "--ort-lib", ort)
+	// Flag values persist between Execute calls in one process: give them all.
+	out, err := run("eval", "utkface", dev, "--heads", "t", "--variant", "int8", "--json=false", "--data", data, "--ort-lib", ort)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestTrainHeadsCLI(t *testing.T) {
 		t.Errorf("eval utkface --heads t printed:\n%s", out)
 	}
 	// Unknown heads, heads for the other variant and a missing licence are errors.
-	if _, err := run("eval", "utkface", dev, "--heads", "nosuch", "--data", data, "--ort-lib", ort); err == nil {
+	if _, err := run("eval", "utkface", dev, "--heads", "nosuch", "--variant", "int8", "--data", data, "--ort-lib", ort); err == nil {
 		t.Error("eval utkface accepted unknown heads")
 	}
 	if _, err := run("eval", "utkface", dev, "--heads", "t", "--variant", "float32", "--data", data, "--ort-lib", ort); err == nil || !strings.Contains(err.Error(), "trained on model") {
