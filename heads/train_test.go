@@ -16,14 +16,19 @@ func quickOpts() Options {
 func TestTrainDeterministic(t *testing.T) {
 	ctx := context.Background()
 	s := synthSamples(100, 1)
-	h1, err := Train(ctx, s, quickOpts())
+	optN := quickOpts()
+	optN.Workers = 3
+	h1, err := Train(ctx, s, optN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Same data handed over in another order.
+	// Same data handed over in another order, folds trained one at a time
+	// instead of concurrently.
 	shuf := append([]Sample(nil), s...)
 	rand.New(rand.NewPCG(9, 9)).Shuffle(len(shuf), func(i, j int) { shuf[i], shuf[j] = shuf[j], shuf[i] })
-	h2, err := Train(ctx, shuf, quickOpts())
+	opt1 := quickOpts()
+	opt1.Workers = 1
+	h2, err := Train(ctx, shuf, opt1)
 	if err != nil {
 		t.Fatal(err)
 	}
