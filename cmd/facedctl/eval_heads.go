@@ -401,15 +401,7 @@ func init() {
 // on net, refusing heads trained on another model file. It returns the
 // name in effect.
 func useHeads(net *agegender.Net, reg *models.Registry, name string) (string, error) {
-	mname, err := agegender.ModelName(net.Variant())
-	if err != nil {
-		return "", err
-	}
-	mi, err := reg.Model(mname)
-	if err != nil {
-		return "", err
-	}
-	hk, _, err := hook.Load(reg.Dir(), name, mi.SHA256)
+	hk, err := hook.Open(reg, net.Variant(), name)
 	if err != nil {
 		return "", err
 	}

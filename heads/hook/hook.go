@@ -10,6 +10,7 @@ import (
 
 	"github.com/faced/faced/agegender"
 	"github.com/faced/faced/heads"
+	"github.com/faced/faced/models"
 	"gocv.io/x/gocv"
 )
 
@@ -107,4 +108,24 @@ func (e Extractor) Extract(ctx context.Context, files []heads.File) ([]heads.Inp
 		}
 	}
 	return out, nil
+}
+
+// Open returns the heads called name ("" or "seed": nil, the network's own
+// heads) for the age/gender model variant of reg ("" = the default
+// variant), refusing heads trained on another model file. This is what the
+// analyzer's Options.Heads and the daemon's "Heads" key need.
+func Open(reg *models.Registry, variant, name string) (agegender.Heads, error) {
+	if name == "" || name == heads.Seed {
+		return nil, nil
+	}
+	mname, err := agegender.ModelName(variant)
+	if err != nil {
+		return nil, err
+	}
+	mi, err := reg.Model(mname)
+	if err != nil {
+		return nil, err
+	}
+	hk, _, err := Load(reg.Dir(), name, mi.SHA256)
+	return hk, err
 }
