@@ -45,6 +45,10 @@ func upscaled12MP(tb testing.TB, files []string) []string {
 }
 
 func benchmarkFiles(b *testing.B, files []string, exact bool) {
+	// The layout the package doc recommends: OpenCV single-threaded, the
+	// cores shared out by workers (and ORT threads when fewer workers).
+	SetOpenCVThreads(1)
+	defer SetOpenCVThreads(0)
 	for _, workers := range []int{1, 2} {
 		b.Run("workers="+strconv.Itoa(workers), func(b *testing.B) {
 			threads := max(1, runtime.NumCPU()/workers)
