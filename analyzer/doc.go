@@ -46,6 +46,12 @@
 //     columns cropped before the inverse DCT; see jpegregion.go), the whole
 //     image at that scale when the region decoder cannot (e.g. CMYK).
 //
+// Against the exact mode on all 49 real test photos (500-2280 px;
+// TestCompareDefaults with FACED_REF=exact) the fast default finds the same
+// 128 faces and not the seed's false face on dogs.jpg; on shared faces box
+// IoU 0.961, feature cosine 0.990 (min 0.952), |Δage| 0.76 y, |Δmale_prob|
+// 0.011 on average.
+//
 // Why 112 px and not 224: TestCropResolution (opt-in) cut the faces of the
 // real test photos whose crops have ≥ 128 px (17 faces) from copies reduced
 // so that the crop had S px, and compared the network's outputs with the

@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -138,20 +139,27 @@ func TestDecodeScales(t *testing.T) {
 
 // TestCompareDefaults (opt-in: FACED_PROFILE=1) compares the faces the
 // fast settings (FACED_OPTS over the defaults) find on all real test photos
-// with those of the fast mode on the seed's thresholds and pyramid (no
-// ground truth: every face one finds and the other not is listed).
+// with those of the fast mode on the seed's thresholds and pyramid, or with
+// FACED_REF=exact with the exact mode (no ground truth: every face one
+// finds and the other not is listed), and the outputs on shared faces.
 func TestCompareDefaults(t *testing.T) {
 	if os.Getenv("FACED_PROFILE") == "" {
 		t.Skip("opt-in: FACED_PROFILE=1")
 	}
-	ref := newAnalyzer(t, Options{PNetThreshold: 0.6, RNetThreshold: 0.7, ONetThreshold: 0.9, SeedPyramid: true, SeedCrops: true, MaxRNetBoxes: -1, MaxONetBoxes: -1, RetryTagged: true, RetryMaxSide: -1})
+	refOpt := Options{PNetThreshold: 0.6, RNetThreshold: 0.7, ONetThreshold: 0.9, SeedPyramid: true, SeedCrops: true, MaxRNetBoxes: -1, MaxONetBoxes: -1, RetryTagged: true, RetryMaxSide: -1}
+	if os.Getenv("FACED_REF") == "exact" {
+		refOpt = Options{Exact: true} // the seed itself, full resolution
+	}
+	ref := newAnalyzer(t, refOpt)
 	a := newAnalyzer(t, envOptions(t, Options{}))
 	var files []string
 	for _, d := range []string{"testdata/photos/group", "testdata/photos/group/dlib_faces", "testdata/photos/photoprism_face_testdata", "testdata/photos/exif_orientation", "testdata/photos/xmp_face_regions"} {
 		g, _ := filepath.Glob(filepath.Join(shared.Dir(t, d), "*.jpg"))
 		files = append(files, g...)
 	}
-	var nr, na, both int
+	var nr, na, both, npair int
+	var sumCos, sumAge, sumMale, sumIoU float64
+	minCos := 1.0
 	for _, f := range files {
 		r1, err1 := ref.Analyze(context.Background(), f)
 		r2, err2 := a.Analyze(context.Background(), f)
@@ -167,9 +175,20 @@ func TestCompareDefaults(t *testing.T) {
 		}
 		m := matchBoxes(b1, b2, 0.5)
 		nr, na, both = nr+len(b1), na+len(b2), both+m
+		for _, f1 := range r1.Faces {
+			if j, v := bestIoU(f1.Box, b2); v >= 0.5 {
+				f2 := r2.Faces[j]
+				c := cosine(f1.Features, f2.Features)
+				sumCos, minCos = sumCos+c, math.Min(minCos, c)
+				sumAge, sumMale, npair = sumAge+math.Abs(f1.Age-f2.Age), sumMale+math.Abs(f1.MaleProb-f2.MaleProb), npair+1
+				sumIoU += face.IoU(f1.Box, f2.Box)
+			}
+		}
 		if m != len(b1) || m != len(b2) {
 			t.Logf("%s: seed settings %d faces, these %d, %d shared", filepath.Base(f), len(b1), len(b2), m)
 		}
 	}
 	t.Logf("%d photos: seed settings %d faces, these %d, %d shared (IoU >= 0.5)", len(files), nr, na, both)
+	n := float64(max(1, npair))
+	t.Logf("shared faces: box IoU mean %.3f; features cosine mean %.4f min %.4f; |dAge| mean %.2f; |dMale| mean %.3f", sumIoU/n, sumCos/n, minCos, sumAge/n, sumMale/n)
 }
