@@ -121,8 +121,10 @@ if ! [ -f "$SAMPLE" ]; then
 fi
 
 # --- 4. Build -----------------------------------------------------------------
-log "building bin/faced and bin/facedctl"
-go build -o bin/ ./cmd/faced ./cmd/facedctl
+log "building bin/faced, bin/facedctl (lite: no OpenCV, starts instantly) and bin/facedctl-full"
+go build -o bin/ ./cmd/faced
+go build -tags lite -o bin/facedctl ./cmd/facedctl
+go build -o bin/facedctl-full ./cmd/facedctl
 
 # --- 5. Models: convert the seed GraphDefs to ONNX (once; verified after) ------
 export FACED_ORT_LIB=${FACED_ORT_LIB:-$ORT_LIB}

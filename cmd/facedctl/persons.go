@@ -57,7 +57,7 @@ EXIT STATUS
 		Short: "List persons with their face counts, birth year and gender",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return o.run(c, func(ctx context.Context, ix *index.Index, w io.Writer) error {
+			return o.read(c, func(ctx context.Context, ix *index.Index, w io.Writer) error {
 				ps, err := ix.Persons(ctx, index.PersonQuery{Inactive: o.all})
 				if err != nil {
 					return err
@@ -79,7 +79,7 @@ EXIT STATUS
 		Short: "Show one person and their faces",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return o.run(c, func(ctx context.Context, ix *index.Index, w io.Writer) error {
+			return o.read(c, func(ctx context.Context, ix *index.Index, w io.Writer) error {
 				id, err := personsParseID("person", args[0])
 				if err != nil {
 					return err
@@ -210,8 +210,18 @@ EXIT STATUS
 	return cmd
 }
 
-// run opens the index of the configuration and calls fn.
+// read opens the index of the configuration read-only and calls fn.
+func (o *personsCmd) read(c *cobra.Command, fn func(ctx context.Context, ix *index.Index, w io.Writer) error) error {
+	return o.open(c, index.OpenReadOnly, fn)
+}
+
+// run opens the index of the configuration for writing and calls fn.
 func (o *personsCmd) run(c *cobra.Command, fn func(ctx context.Context, ix *index.Index, w io.Writer) error) error {
+	return o.open(c, index.Open, fn)
+}
+
+func (o *personsCmd) open(c *cobra.Command, open func(context.Context, string) (*index.Index, error),
+	fn func(ctx context.Context, ix *index.Index, w io.Writer) error) error {
 	ctx := c.Context()
 	if ctx == nil {
 		ctx = context.Background()
@@ -223,7 +233,7 @@ func (o *personsCmd) run(c *cobra.Command, fn func(ctx context.Context, ix *inde
 	if _, err := os.Stat(path); err != nil {
 		return &exitError{exitPersonNotFound, fmt.Errorf("no index at %s (faced has not analysed anything yet): %w", path, err)}
 	}
-	ix, err := index.Open(ctx, path)
+	ix, err := open(ctx, path)
 	if err != nil {
 		return &exitError{1, err}
 	}

@@ -119,7 +119,8 @@ func offlineStatus(ctx context.Context, dataDir string) (api.Status, error) {
 	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 		return st, nil // never ran: nothing indexed yet
 	}
-	ix, err := index.Open(ctx, p)
+	// Read-only: a status query never creates, migrates or checkpoints.
+	ix, err := index.OpenReadOnly(ctx, p)
 	if err != nil {
 		return st, err
 	}
