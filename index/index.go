@@ -62,6 +62,10 @@ type Index struct {
 	now  func() time.Time
 	// stmts are hotQueries prepared on w at Open; read-only afterwards.
 	stmts map[string]*sql.Stmt
+	// readOnly: opened with OpenReadOnly (w and r are the same mode=ro pool).
+	readOnly bool
+	// cleanSide: OpenReadOnly found no -wal/-shm; Close removes them.
+	cleanSide bool
 }
 
 // Open opens (creating when missing) the index at path and brings its schema
@@ -96,6 +100,7 @@ func open(ctx context.Context, path string, target int) (*Index, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	ix := &Index{path: path, w: w, now: time.Now, stmts: map[string]*sql.Stmt{}}
+
 	if err := ix.migrate(ctx, target); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
@@ -115,6 +120,7 @@ func open(ctx context.Context, path string, target int) (*Index, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	ix.r = r
+	addHandle(path, 1)
 	return ix, nil
 }
 
@@ -123,6 +129,16 @@ func (ix *Index) Path() string { return ix.path }
 
 // Close checkpoints the WAL and closes all connections.
 func (ix *Index) Close() error {
+	if ix.readOnly {
+		err := ix.r.Close()
+		if others := addHandle(ix.path, -1); err == nil && ix.cleanSide && others == 0 {
+			removeSideFiles(ix.path)
+		}
+		if err != nil {
+			return fmt.Errorf("close index %s: %w", ix.path, err)
+		}
+		return nil
+	}
 	var errs []error
 	if ix.r != nil {
 		errs = append(errs, ix.r.Close())
@@ -134,6 +150,9 @@ func (ix *Index) Close() error {
 	}
 	_, _ = ix.w.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 	errs = append(errs, ix.w.Close())
+	if ix.r != nil {
+		addHandle(ix.path, -1)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close index %s: %w", ix.path, err)
 	}
@@ -167,6 +186,9 @@ func (ix *Index) IntegrityCheck(ctx context.Context) error {
 // write runs fn in one write transaction (BEGIN IMMEDIATE on the single
 // writer connection) and commits it when fn returns nil.
 func (ix *Index) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if ix.readOnly {
+		return ErrReadOnly
+	}
 	tx, err := ix.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err

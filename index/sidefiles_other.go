@@ -1,0 +1,7 @@
+//go:build !(linux || darwin || freebsd || netbsd || openbsd)
+
+package index
+
+// removeSideFiles is a no-op where SQLite's file locks are not POSIX
+// record locks: the -wal and -shm a read-only open created stay.
+func removeSideFiles(string) {}
