@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -364,6 +365,8 @@ type FaceQuery struct {
 	Model string
 	// SinceRev keeps only faces changed after this revision (see FaceChanges).
 	SinceRev int64
+	// IDs keeps only these faces (nil: any; an empty non-nil slice: none).
+	IDs []int64
 	// NoFeatures skips reading and decoding the feature vectors.
 	NoFeatures bool
 }
@@ -389,6 +392,15 @@ func (q FaceQuery) sql() (string, []any) {
 	if q.SinceRev > 0 {
 		where = append(where, "f.rev > ?")
 		args = append(args, q.SinceRev)
+	}
+	if q.IDs != nil {
+		// One JSON array parameter: no limit on the number of ids.
+		b, _ := json.Marshal(q.IDs)
+		if len(q.IDs) == 0 {
+			b = []byte("[]")
+		}
+		where = append(where, "f.id IN (SELECT value FROM json_each(?))")
+		args = append(args, string(b))
 	}
 	feat, join := "ff.features", " JOIN face_features ff ON ff.face_id = f.id"
 	if q.NoFeatures {

@@ -238,3 +238,29 @@ func TestOpenReadOnlyCloseKeepsWritersWAL(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestFaceQueryIDs(t *testing.T) {
+	ix := openTest(t)
+	ctx := context.Background()
+	_, a := addFile(t, ix, "/p/a.jpg", mkFace(10, 10, 50, 1), mkFace(100, 10, 50, 2))
+	_, b := addFile(t, ix, "/p/b.jpg", mkFace(10, 10, 50, 3))
+	for _, tc := range []struct {
+		ids  []int64
+		want int
+	}{{nil, 3}, {[]int64{}, 0}, {[]int64{a[1], b[0], 999}, 2}} {
+		set, err := ix.LoadFaceSet(ctx, FaceQuery{IDs: tc.ids}, Float32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := ix.Faces(ctx, FaceQuery{IDs: tc.ids, NoFeatures: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(set.Faces) != tc.want || len(recs) != tc.want {
+			t.Fatalf("IDs %v: %d/%d faces, want %d", tc.ids, len(set.Faces), len(recs), tc.want)
+		}
+		if tc.want == 2 && (set.Faces[0].ID != a[1] || set.Faces[1].ID != b[0]) {
+			t.Fatalf("IDs %v: got %d, %d", tc.ids, set.Faces[0].ID, set.Faces[1].ID)
+		}
+	}
+}
