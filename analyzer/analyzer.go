@@ -338,6 +338,24 @@ func (a *Analyzer) readPhoto(path string) ([]byte, imgmeta.Info, error) {
 	return buf, info, nil
 }
 
+// decodeWhole decodes the whole photo at DCT reduction r and turns it
+// upright: in fast mode JPEGs go through the region decoder (libjpeg
+// directly, ~10 % less CPU than OpenCV's imdecode, same pixels), OpenCV
+// otherwise and when that fails.
+func (a *Analyzer) decodeWhole(buf []byte, info imgmeta.Info, r int) (gocv.Mat, bool) {
+	if !a.opt.Exact && info.Format == imgmeta.JPEG {
+		if m, _, _, err := decodeJPEGRegion(buf, r, image.Rect(0, 0, 1<<30, 1<<30)); err == nil {
+			if info.Orientation == 1 {
+				return m, true
+			}
+			u := orientMat(m, info.Orientation)
+			m.Close()
+			return u, true
+		}
+	}
+	return decodeUpright(buf, r, info.Orientation)
+}
+
 // detectReduction picks the DCT reduction for detection and the extra
 // resize factor so that the longer side fits DetectMaxSide.
 func (a *Analyzer) detectReduction(info imgmeta.Info) int {
@@ -365,7 +383,7 @@ func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result,
 	res.Width, res.Height = imgmeta.UprightSize(info.Orientation, info.Width, info.Height)
 
 	r := a.detectReduction(info)
-	img, ok := decodeUpright(buf, r, info.Orientation)
+	img, ok := a.decodeWhole(buf, info, r)
 	if !ok {
 		return nil, tm, fileErr(path, ErrCorrupt, nil, "cannot decode the %s data", info.Format)
 	}
