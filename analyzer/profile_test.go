@@ -36,6 +36,8 @@ func TestProfile12MP(t *testing.T) {
 	}
 	a := newAnalyzer(t, envOptions(t, Options{Threads: 1, MTCNNThreads: 1}))
 	files := upscaled12MP(t, profilePhotos(t))
+	SetOpenCVThreads(1) // the recommended layout; all OpenCV work on this thread
+	defer SetOpenCVThreads(0)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	clock.Now = clock.ThreadCPU
