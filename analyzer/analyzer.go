@@ -37,6 +37,9 @@ type Options struct {
 	// MTCNNThreads is the intra-op threads of the three MTCNN networks
 	// (default 1).
 	MTCNNThreads int
+	// Heads replaces the network's own age and gender decoding (nil = the
+	// seed's heads, the default); see package heads/hook.
+	Heads agegender.Heads
 	// ORTSpinning lets ONNX Runtime's pool threads busy-wait for work
 	// (ORT's own default; off here: with workers = cores the spinning
 	// threads take CPU from the other workers).
@@ -210,7 +213,9 @@ func New(reg *models.Registry, opt Options) (*Analyzer, error) {
 	if a.pnet, err = reg.NewSession("pnet", mso); err == nil {
 		if a.rnet, err = reg.NewSession("rnet", mso); err == nil {
 			if a.onet, err = reg.NewSession("onet", mso); err == nil {
-				a.ag, err = agegender.Open(reg, opt.Variant, so)
+				if a.ag, err = agegender.Open(reg, opt.Variant, so); err == nil && opt.Heads != nil {
+					a.ag.SetHeads(opt.Heads)
+				}
 			}
 		}
 	}
