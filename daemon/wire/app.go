@@ -15,6 +15,7 @@ import (
 	"github.com/faced/faced/config"
 	"github.com/faced/faced/daemon"
 	"github.com/faced/faced/exporters"
+	"github.com/faced/faced/heads/hook"
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/index"
 	"github.com/faced/faced/models"
@@ -95,8 +96,14 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 		return nil, fmt.Errorf("%w (run `facedctl models install` first)", err)
 	}
 	workers := cfg.WorkerCount()
+	// Trained heads only when the config names them; "seed" (the default)
+	// keeps the network's own age and gender outputs.
+	hk, err := hook.Open(reg, string(cfg.ModelVariant()), cfg.Heads())
+	if err != nil {
+		return nil, fmt.Errorf("heads %q: %w", cfg.Heads(), err)
+	}
 	an, err := analyzer.New(reg, analyzer.Options{MinSize: cfg.MinFaceSize(), Variant: string(cfg.ModelVariant()),
-		Threads: 1, VideoFPS: cfg.VideoFramesPerSecond(), MinNoFrames: cfg.MinNoFrames()})
+		Threads: 1, VideoFPS: cfg.VideoFramesPerSecond(), MinNoFrames: cfg.MinNoFrames(), Heads: hk})
 	if err != nil {
 		return nil, err
 	}
