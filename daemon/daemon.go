@@ -48,6 +48,11 @@ type Options struct {
 	// OnAnalyzed, when set, is called after each analysis attempt (tests
 	// count analyses with it).
 	OnAnalyzed func(path string, err error)
+	// PollInterval is how often an idle daemon looks for changes other
+	// processes made to the index (facedctl persons name, merge, split,
+	// forget): Clusterer.Update, then the export of every sidecar whose
+	// content changed; default 2 s. Not used by RunOnce.
+	PollInterval time.Duration
 }
 
 // Deps are the daemon's collaborators. Watcher is optional (RunOnce and
@@ -109,6 +114,9 @@ func New(opt Options, deps Deps) (*Daemon, error) {
 	}
 	if opt.RemoveGrace <= 0 {
 		opt.RemoveGrace = 2 * time.Second
+	}
+	if opt.PollInterval <= 0 {
+		opt.PollInterval = 2 * time.Second
 	}
 	if opt.ShutdownTimeout <= 0 {
 		opt.ShutdownTimeout = 10 * time.Second

@@ -82,6 +82,7 @@ type coordinator struct {
 	exportFailed map[string]bool
 	sum          Summary
 	abandoned    bool // shutdown timed out with analyses running
+	lastPoll     time.Time
 	done         chan struct{}
 }
 
@@ -146,6 +147,9 @@ func (c *coordinator) loop(ctx context.Context) (Summary, error) {
 				c.flush(ctx)
 			}
 			c.removeMissing(ctx, false)
+			if !c.once && time.Since(c.lastPoll) >= d.opt.PollInterval {
+				c.poll(ctx)
+			}
 		case c.batch >= d.opt.BatchSize || (c.batch > 0 && time.Since(c.batchStart) >= d.opt.BatchDelay):
 			c.flush(ctx)
 		}
@@ -172,6 +176,9 @@ func (c *coordinator) nextWake() time.Duration {
 	}
 	for _, t := range c.missing {
 		wake = min(wake, max(time.Until(t.Add(c.d.opt.RemoveGrace)), 10*time.Millisecond))
+	}
+	if !c.once {
+		wake = min(wake, max(time.Until(c.lastPoll.Add(c.d.opt.PollInterval)), 10*time.Millisecond))
 	}
 	return wake
 }
@@ -298,6 +305,21 @@ func (c *coordinator) flush(ctx context.Context) {
 			c.d.log.Debug("clustered", "new_files", c.batch, "took", time.Since(start).Round(time.Millisecond))
 		}
 		c.batch = 0
+	}
+	c.lastPoll = time.Now()
+	c.exportPending(ctx)
+}
+
+// poll picks up changes other processes made to the index (user edits with
+// facedctl persons): the clusterer follows them, and the sidecars whose
+// content changed are written.
+func (c *coordinator) poll(ctx context.Context) {
+	c.lastPoll = time.Now()
+	if ctx.Err() != nil {
+		return
+	}
+	if err := c.d.deps.Clusterer.Update(ctx); err != nil {
+		c.d.log.Error("clustering failed", "err", err)
 	}
 	c.exportPending(ctx)
 }

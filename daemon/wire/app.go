@@ -143,6 +143,8 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	if err != nil {
 		return nil, err
 	}
+	store := NewStore(ix)
+	store.OnDone = persons.NoteDone
 	var d *daemon.Daemon
 	walkOpt := wopt
 	walkOpt.OnError = func(err error) {
@@ -153,7 +155,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	}
 	d, err = daemon.New(daemon.Options{InputDirectory: cfg.InputDirectory(), Workers: workers, Version: o.Version,
 		Logger: log, Walk: Walk(walkOpt), MaxAttempts: 5, OnAnalyzed: o.OnAnalyzed},
-		daemon.Deps{Store: NewStore(ix), Analyzer: Analyzer{an}, Clusterer: persons, Exporter: NewExporter(ix, ex), Watcher: dw})
+		daemon.Deps{Store: store, Analyzer: Analyzer{an}, Clusterer: persons, Exporter: NewExporter(ix, ex), Watcher: dw})
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,9 @@ import (
 type Store struct {
 	ix     *index.Index
 	worker string
+	// OnDone, when set, is told the id of every file whose analysis was
+	// stored (Persons.NoteDone: its visibility must be decided).
+	OnDone func(fileID int64)
 }
 
 var _ daemon.Store = (*Store)(nil)
@@ -176,10 +179,13 @@ func item(j daemon.Job) index.QueueItem { return j.Lease.(index.QueueItem) }
 
 func (s *Store) Done(ctx context.Context, j daemon.Job, size int64, mt time.Time, h string, res *face.Result) error {
 	it := item(j)
-	_, _, err := s.ix.RecordAnalysis(ctx, index.Analysis{Item: &it,
+	id, _, err := s.ix.RecordAnalysis(ctx, index.Analysis{Item: &it,
 		File: index.File{Path: j.Path, Size: size, ModTime: mt, Hash: h, Kind: res.Kind,
 			CaptureTime: mt, CaptureSource: "mtime"},
 		Result: *res})
+	if err == nil && s.OnDone != nil {
+		s.OnDone(id)
+	}
 	return err
 }
 

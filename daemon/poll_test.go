@@ -1,0 +1,43 @@
+package daemon
+
+import (
+	"testing"
+	"time"
+)
+
+// Another process (facedctl persons name|merge|...) changes the index while
+// the daemon is idle: within PollInterval the clusterer is asked to follow
+// and the sidecars whose export revision moved are written again.
+func TestIdlePollPicksUpOtherProcessesEdits(t *testing.T) {
+	r := newRig(t, Options{PollInterval: 100 * time.Millisecond})
+	a := r.write(t, "a.jpg", "faces=1")
+	r.start(t)
+	waitFor(t, "the first sidecar", func() bool { return sidecar(a) == "faces: 1\n" })
+	waitFor(t, "idle", func() bool { return r.d.idle.Load() })
+	calls := r.cl.calls.Load()
+	// What a user edit does to the index: new content for a's sidecar.
+	r.st.mu.Lock()
+	f := r.st.files[a]
+	f.faces = 3
+	f.rev++
+	r.st.mu.Unlock()
+	waitFor(t, "the edit in the sidecar", func() bool { return sidecar(a) == "faces: 3\n" })
+	if r.cl.calls.Load() <= calls {
+		t.Error("the clusterer was not asked to follow the edit")
+	}
+	if n := r.st.analyses(a); n != 1 {
+		t.Errorf("a.jpg analysed %d times, want 1 (an edit needs no analysis)", n)
+	}
+}
+
+// Without user edits an idle daemon polls only every PollInterval.
+func TestIdlePollInterval(t *testing.T) {
+	r := newRig(t, Options{PollInterval: 300 * time.Millisecond})
+	r.start(t)
+	waitFor(t, "idle", func() bool { return r.d.idle.Load() })
+	c0 := r.cl.calls.Load()
+	time.Sleep(time.Second)
+	if n := r.cl.calls.Load() - c0; n < 1 || n > 5 {
+		t.Errorf("%d clusterer polls in 1 s at a 300 ms interval, want 2-4 (1-5 under load)", n)
+	}
+}
