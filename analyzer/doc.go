@@ -71,6 +71,19 @@
 // photo's decode and inference with nothing idle or spinning. Bench
 // reports photos/s and the process CPU time per photo, the figure that
 // predicts throughput on free cores (photos/s ≈ cores / CPU per photo).
+//
+// Measured on this project's 2-core machine (shared, so per-photo CPU time
+// is the reliable figure; BenchmarkAnalyze12MP*, TestProfile12MP): 12 MP
+// JPEGs (test photos upscaled, quality 90) cost 68-82 ms of CPU per photo
+// with 0-3 faces (22 photos, 1.0 face/photo; 69 ms when they carry an EXIF
+// orientation tag, as camera files do, so no rotated retry), 105-125 ms
+// with 4.5 faces/photo. Per photo with 0-3 faces: decode 18-22, P-Net
+// 28-36, R-Net 7-10, O-Net 4, age/gender 5 per face, Go runtime ~8. Two
+// free cores therefore give about 25-29 photos/s on such photos; P-Net
+// (whose cost follows (DetectMaxSide/MinDetectSize)², fixed by recall) and
+// the entropy decoding of the JPEG (about 15-30 ms whatever the DCT
+// scale) are what is left.
+//
 // The opt-in profiling tests (FACED_PROFILE=1: TestProfile12MP,
 // TestThroughput12MP, TestDecodeScales, TestCropResolution,
 // TestCompareDefaults) measure CPU per stage on the analysing thread.
