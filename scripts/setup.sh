@@ -19,7 +19,7 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 
 # --- 1. Debian packages ------------------------------------------------------
-PKGS="libopencv-dev libimage-exiftool-perl ffmpeg exiv2 pkg-config gcc curl ca-certificates"
+PKGS="libopencv-dev libjpeg-dev libimage-exiftool-perl ffmpeg exiv2 pkg-config gcc g++ curl ca-certificates"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 apt_install() {
   log "installing Debian packages: $*"
