@@ -16,7 +16,6 @@ import (
 	"github.com/faced/faced/analyzer"
 	"github.com/faced/faced/config"
 	"github.com/faced/faced/face"
-	"github.com/faced/faced/models"
 )
 
 // analyzerFlags are the settings shared by analyze and bench.
@@ -64,14 +63,7 @@ func (f *analyzerFlags) open() (*analyzer.Analyzer, error) {
 	if dataDir == "" {
 		dataDir = "var/data"
 	}
-	lib, err := models.FindORTLibrary(ortLib)
-	if err != nil {
-		return nil, err
-	}
-	if err := models.InitRuntime(lib); err != nil {
-		return nil, err
-	}
-	reg, err := models.OpenRegistry(dataDir)
+	reg, err := openRegistry(ortLib, dataDir)
 	if err != nil {
 		return nil, err
 	}

@@ -243,14 +243,7 @@ func cacheKey(a evalClusterArgs, ef evalFiles) string {
 }
 
 func analyseEvalFiles(ctx context.Context, a evalClusterArgs, ef evalFiles, log io.Writer) ([]evalFace, float64, int, error) {
-	lib, err := models.FindORTLibrary("")
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	if err := models.InitRuntime(lib); err != nil {
-		return nil, 0, 0, err
-	}
-	reg, err := models.OpenRegistry(a.dataDir)
+	reg, err := openRegistry("", a.dataDir)
 	if err != nil {
 		return nil, 0, 0, err
 	}

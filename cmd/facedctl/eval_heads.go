@@ -60,14 +60,7 @@ The seed's heads are always scored; --heads adds trained heads.`,
 			if err != nil {
 				return &exitError{2, err}
 			}
-			lib, err := models.FindORTLibrary(ortLib)
-			if err != nil {
-				return err
-			}
-			if err := models.InitRuntime(lib); err != nil {
-				return err
-			}
-			reg, err := models.OpenRegistry(dataDir)
+			reg, err := openRegistry(ortLib, dataDir)
 			if err != nil {
 				return err
 			}
@@ -279,14 +272,7 @@ func init() {
 			if err != nil {
 				return &exitError{2, err}
 			}
-			lib, err := models.FindORTLibrary(ortLib)
-			if err != nil {
-				return err
-			}
-			if err := models.InitRuntime(lib); err != nil {
-				return err
-			}
-			reg, err := models.OpenRegistry(dataDir)
+			reg, err := openRegistry(ortLib, dataDir)
 			if err != nil {
 				return err
 			}

@@ -35,14 +35,7 @@ func init() {
 			if err != nil {
 				return &exitError{2, err}
 			}
-			lib, err := models.FindORTLibrary(ortLib)
-			if err != nil {
-				return err
-			}
-			if err := models.InitRuntime(lib); err != nil {
-				return err
-			}
-			reg, err := models.OpenRegistry(dataDir)
+			reg, err := openRegistry(ortLib, dataDir)
 			if err != nil {
 				return err
 			}
