@@ -384,7 +384,8 @@ func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result,
 	if err != nil {
 		return nil, tm, err
 	}
-	res := &face.Result{File: path, Kind: face.KindPhoto, StoredWidth: info.Width, StoredHeight: info.Height, Orientation: info.Orientation, Faces: []face.Face{}}
+	res := &face.Result{File: path, Kind: face.KindPhoto, StoredWidth: info.Width, StoredHeight: info.Height, Orientation: info.Orientation, Faces: []face.Face{},
+		CaptureTime: info.CaptureTime}
 	res.Width, res.Height = imgmeta.UprightSize(info.Orientation, info.Width, info.Height)
 
 	r := a.detectReduction(info)

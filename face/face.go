@@ -5,6 +5,8 @@
 // Runtime.
 package face
 
+import "time"
+
 // Box is an axis-aligned rectangle in pixel coordinates: (X1,Y1) is the
 // top-left corner, (X2,Y2) the bottom-right one, as MTCNN reports them.
 type Box struct {
@@ -87,4 +89,8 @@ type Result struct {
 	Faces       []Face `json:"faces"`
 	// Model names the model set that produced the faces.
 	Model string `json:"model,omitempty"`
+	// CaptureTime is when the photo was taken according to its own
+	// metadata (EXIF DateTimeOriginal, wall-clock time); zero when the file
+	// does not say, and the caller falls back to the file's mtime.
+	CaptureTime time.Time `json:"capture_time,omitzero"`
 }

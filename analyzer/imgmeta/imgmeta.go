@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 // Sentinel kinds of header errors, for errors.Is.
@@ -44,6 +45,10 @@ type Info struct {
 	// OrientationTagged is true when the file carries a valid Orientation
 	// tag (1..8), i.e. the camera or an editor recorded which way is up.
 	OrientationTagged bool
+	// CaptureTime is the EXIF DateTimeOriginal (else CreateDate, else IFD0
+	// DateTime), read as UTC wall-clock time since EXIF stores no zone; zero
+	// when the file has none.
+	CaptureTime time.Time
 }
 
 // Sniff returns the format of a file from its first bytes.
@@ -332,9 +337,23 @@ func readTIFF(r io.ReaderAt, info *Info, dims bool) error {
 	if err != nil {
 		return corrupt("TIFF IFD0 truncated")
 	}
+	var exifIFD int64
+	var dateTime time.Time
+	defer func() {
+		info.CaptureTime = dateTime
+		if exifIFD > 0 {
+			if t := exifDateOriginal(r, bo, exifIFD); !t.IsZero() {
+				info.CaptureTime = t
+			}
+		}
+	}()
 	for i := 0; i < n; i++ {
 		e := ents[12*i : 12*i+12]
 		tag, typ := bo.Uint16(e[:2]), bo.Uint16(e[2:4])
+		if tag == 0x0132 {
+			dateTime = exifTime(r, bo, e)
+			continue
+		}
 		var v int
 		switch typ {
 		case 3: // SHORT
@@ -345,6 +364,8 @@ func readTIFF(r io.ReaderAt, info *Info, dims bool) error {
 			continue
 		}
 		switch tag {
+		case 0x8769:
+			exifIFD = int64(v)
 		case 0x0112:
 			info.Orientation = v
 			info.OrientationTagged = v >= 1 && v <= 8
@@ -359,6 +380,61 @@ func readTIFF(r io.ReaderAt, info *Info, dims bool) error {
 		}
 	}
 	return nil
+}
+
+// exifDateOriginal returns DateTimeOriginal (0x9003), else CreateDate
+// (0x9004), from the EXIF sub-IFD at off; zero when absent or unreadable.
+func exifDateOriginal(r io.ReaderAt, bo binary.ByteOrder, off int64) time.Time {
+	nb, err := readAt(r, off, 2)
+	if err != nil {
+		return time.Time{}
+	}
+	n := int(bo.Uint16(nb))
+	if n > 4096 {
+		return time.Time{}
+	}
+	ents, err := readAt(r, off+2, 12*n)
+	if err != nil {
+		return time.Time{}
+	}
+	var created time.Time
+	for i := 0; i < n; i++ {
+		e := ents[12*i : 12*i+12]
+		switch bo.Uint16(e[:2]) {
+		case 0x9003:
+			if t := exifTime(r, bo, e); !t.IsZero() {
+				return t
+			}
+		case 0x9004:
+			created = exifTime(r, bo, e)
+		}
+	}
+	return created
+}
+
+// exifTime decodes an ASCII "YYYY:MM:DD HH:MM:SS" entry (or its ISO 8601
+// spelling, zone ignored: wall-clock time as exiftool -d shows it); zero
+// when it is not one (cameras write blanks or zeros when the clock was never set).
+func exifTime(r io.ReaderAt, bo binary.ByteOrder, e []byte) time.Time {
+	if bo.Uint16(e[2:4]) != 2 { // ASCII
+		return time.Time{}
+	}
+	cnt := int(bo.Uint32(e[4:8]))
+	if cnt < 19 || cnt > 64 {
+		return time.Time{}
+	}
+	b, err := readAt(r, int64(bo.Uint32(e[8:12])), 19)
+	if err != nil {
+		return time.Time{}
+	}
+	t, err := time.Parse("2006:01:02 15:04:05", string(b))
+	if err != nil { // some tools write ISO 8601 instead, zone after the 19 characters
+		t, err = time.Parse("2006-01-02T15:04:05", string(b))
+	}
+	if err != nil || t.Year() < 1826 {
+		return time.Time{}
+	}
+	return t
 }
 
 // JPEGComplete reports whether a whole JPEG held in memory reaches its End

@@ -98,9 +98,9 @@ func TestPNGHeaders(t *testing.T) {
 		want    Info
 		wantErr error
 	}{
-		{"plain", raw, Info{PNG, 7, 5, 1, false}, nil},
-		{"exif orientation", withExif, Info{PNG, 7, 5, 6, true}, nil},
-		{"bomb header only", bomb, Info{PNG, 40000, 40000, 1, false}, nil},
+		{"plain", raw, Info{Format: PNG, Width: 7, Height: 5, Orientation: 1}, nil},
+		{"exif orientation", withExif, Info{Format: PNG, Width: 7, Height: 5, Orientation: 6, OrientationTagged: true}, nil},
+		{"bomb header only", bomb, Info{Format: PNG, Width: 40000, Height: 40000, Orientation: 1}, nil},
 		{"truncated signature", raw[:10], Info{}, ErrCorrupt},
 		{"empty", nil, Info{}, ErrCorrupt},
 		{"text", []byte("hello, I am not a picture\n"), Info{}, ErrUnsupported},

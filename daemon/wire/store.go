@@ -179,9 +179,16 @@ func item(j daemon.Job) index.QueueItem { return j.Lease.(index.QueueItem) }
 
 func (s *Store) Done(ctx context.Context, j daemon.Job, size int64, mt time.Time, h string, res *face.Result) error {
 	it := item(j)
+	// Capture time: the photo's own EXIF date when it has one; the file's
+	// mtime otherwise (the seed's only source, which copies and backups
+	// rewrite).
+	capture, src := mt, "mtime"
+	if !res.CaptureTime.IsZero() {
+		capture, src = res.CaptureTime, "exif"
+	}
 	id, _, err := s.ix.RecordAnalysis(ctx, index.Analysis{Item: &it,
 		File: index.File{Path: j.Path, Size: size, ModTime: mt, Hash: h, Kind: res.Kind,
-			CaptureTime: mt, CaptureSource: "mtime"},
+			CaptureTime: capture, CaptureSource: src},
 		Result: *res})
 	if err == nil && s.OnDone != nil {
 		s.OnDone(id)
