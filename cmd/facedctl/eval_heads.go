@@ -64,23 +64,13 @@ The seed's heads are always scored; --heads adds trained heads.`,
 			if err != nil {
 				return err
 			}
-			mname, err := agegender.ModelName(variant)
-			if err != nil {
-				return &exitError{2, err}
-			}
-			mi, err := reg.Model(mname)
+			mi, err := ageGenderModel(reg, variant)
 			if err != nil {
 				return err
 			}
-			var hs []*heads.Heads
-			for _, n := range headsNames {
-				_, h, err := hook.Load(reg.Dir(), n, mi.SHA256)
-				if err != nil {
-					return err
-				}
-				if h != nil {
-					hs = append(hs, h)
-				}
+			hs, err := loadTrainedHeads(reg, mi.SHA256, headsNames)
+			if err != nil {
+				return err
 			}
 			an, err := analyzer.New(reg, analyzer.Options{Variant: variant, Threads: threads})
 			if err != nil {
@@ -276,23 +266,13 @@ func init() {
 			if err != nil {
 				return err
 			}
-			mname, err := agegender.ModelName(variant)
-			if err != nil {
-				return &exitError{2, err}
-			}
-			mi, err := reg.Model(mname)
+			mi, err := ageGenderModel(reg, variant)
 			if err != nil {
 				return err
 			}
-			var hs []*heads.Heads
-			for _, n := range headsNames {
-				_, h, err := hook.Load(reg.Dir(), n, mi.SHA256)
-				if err != nil {
-					return err
-				}
-				if h != nil {
-					hs = append(hs, h)
-				}
+			hs, err := loadTrainedHeads(reg, mi.SHA256, headsNames)
+			if err != nil {
+				return err
 			}
 			net, err := agegender.Open(reg, variant, models.SessionOptions{IntraOpThreads: threads})
 			if err != nil {

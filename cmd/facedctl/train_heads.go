@@ -102,11 +102,7 @@ stay the default.`,
 			if err != nil {
 				return err
 			}
-			mname, err := agegender.ModelName(variant)
-			if err != nil {
-				return &exitError{2, err}
-			}
-			mi, err := reg.Model(mname)
+			mi, err := ageGenderModel(reg, variant)
 			if err != nil {
 				return err
 			}
