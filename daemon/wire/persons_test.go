@@ -20,7 +20,7 @@ import (
 // direction, each face that direction plus a little noise (same-identity
 // distances ~0.2, different identities ~1.4; the engine links at 0.82).
 type world struct {
-	t    *testing.T
+	t    testing.TB
 	ix   *index.Index
 	dir  string
 	base map[string][]float32
@@ -36,7 +36,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ix.Close() })
-	return &world{t: t, ix: ix, dir: t.TempDir(), base: map[string][]float32{}, rng: rand.New(rand.NewPCG(1, 2))}
+	return &world{t: t, ix: ix, dir: t.TempDir(), base: map[string][]float32{}, rng: newRand()}
 }
 
 func (w *world) vec(who string, noise float64) []float32 {
@@ -286,3 +286,5 @@ func TestPersonsRelinkReanalysedFace(t *testing.T) {
 		t.Fatalf("re-analysed face with person %d, want bob's %d (ann is %d)", got, pb, pa)
 	}
 }
+
+func newRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
