@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
 
 	"github.com/faced/faced/internal/shared"
@@ -18,21 +17,7 @@ import (
 func TestEvalUTKFaceJSON(t *testing.T) {
 	src := shared.Dir(t, "testdata/utkface")
 	data := shared.DataDir(t)
-	ents, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	dir := t.TempDir()
-	for i := 0; i < len(names) && i < 16*20; i += 20 {
-		if err := os.Symlink(filepath.Join(src, names[i]), filepath.Join(dir, names[i])); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := linkChips(t, src, 16, 20)
 	var out bytes.Buffer
 	rootCmd.SetOut(&out)
 	rootCmd.SetArgs([]string{"eval", "utkface", dir, "--json", "--data", data, "--variant", "float32", "--ort-lib", filepath.Join(shared.VarDir(), "lib", "libonnxruntime.so.1.24.1")})
@@ -59,7 +44,7 @@ func TestEvalUTKFaceJSON(t *testing.T) {
 	bad := t.TempDir()
 	os.WriteFile(filepath.Join(bad, "holiday.jpg"), []byte("x"), 0o644)
 	rootCmd.SetArgs([]string{"eval", "utkface", bad})
-	err = rootCmd.Execute()
+	err := rootCmd.Execute()
 	if ee, ok := err.(*exitError); !ok || ee.code != 2 {
 		t.Fatalf("bad folder: %v", err)
 	}
