@@ -736,44 +736,51 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 			}
 		}
 	}
-	sort.Slice(links, func(i, j int) bool {
-		if links[i].d != links[j].d {
-			return links[i].d < links[j].d
-		}
-		if links[i].a != links[j].a {
-			return links[i].a < links[j].a
-		}
-		return links[i].b < links[j].b
-	})
-	between := func(a, b int32) int {
-		ga := groups[a]
-		if len(ga.members) > len(groups[b].members) {
-			ga = groups[b]
-			b = a
-		}
-		n := 0
-		for _, m := range ga.members {
-			for _, ed := range ladj[m] {
-				if core[ed.to] && find(ed.to) == b {
-					n++
+	// mergeLinks unites the clusters of each link's ends in ascending
+	// distance (ties by node pair), unless they conflict or, with Link > 0,
+	// fewer than Link·|A|·|B| links join them (counted from the smaller
+	// cluster; with coreOnly, only links to core faces count)
+	mergeLinks := func(links []link, coreOnly bool) {
+		sort.Slice(links, func(i, j int) bool {
+			if links[i].d != links[j].d {
+				return links[i].d < links[j].d
+			}
+			if links[i].a != links[j].a {
+				return links[i].a < links[j].a
+			}
+			return links[i].b < links[j].b
+		})
+		between := func(a, b int32) int {
+			ga := groups[a]
+			if len(ga.members) > len(groups[b].members) {
+				ga = groups[b]
+				b = a
+			}
+			n := 0
+			for _, m := range ga.members {
+				for _, ed := range ladj[m] {
+					if (!coreOnly || core[ed.to]) && find(ed.to) == b {
+						n++
+					}
 				}
 			}
+			return n
 		}
-		return n
-	}
-	for _, l := range links {
-		a, b := find(l.a), find(l.b)
-		if a == b || conflict(a, b) {
-			continue
-		}
-		if e.opt.Link > 0 {
-			na, nb := len(groups[a].members), len(groups[b].members)
-			if float64(between(a, b)) < e.opt.Link*float64(na)*float64(nb) {
+		for _, l := range links {
+			a, b := find(l.a), find(l.b)
+			if a == b || conflict(a, b) {
 				continue
 			}
+			if e.opt.Link > 0 {
+				na, nb := len(groups[a].members), len(groups[b].members)
+				if float64(between(a, b)) < e.opt.Link*float64(na)*float64(nb) {
+					continue
+				}
+			}
+			union(a, b)
 		}
-		union(a, b)
 	}
+	mergeLinks(links, true)
 	join := float32(math.Inf(1))
 	if e.opt.JoinEps > 0 {
 		join = float32(e.opt.JoinEps)
@@ -850,44 +857,7 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 			}
 		}
 	}
-	sort.Slice(loose, func(i, j int) bool {
-		if loose[i].d != loose[j].d {
-			return loose[i].d < loose[j].d
-		}
-		if loose[i].a != loose[j].a {
-			return loose[i].a < loose[j].a
-		}
-		return loose[i].b < loose[j].b
-	})
-	looseBetween := func(a, b int32) int {
-		ga := groups[a]
-		if len(ga.members) > len(groups[b].members) {
-			ga = groups[b]
-			b = a
-		}
-		n := 0
-		for _, m := range ga.members {
-			for _, ed := range ladj[m] {
-				if find(ed.to) == b {
-					n++
-				}
-			}
-		}
-		return n
-	}
-	for _, l := range loose {
-		a, b := find(l.a), find(l.b)
-		if a == b || conflict(a, b) {
-			continue
-		}
-		if e.opt.Link > 0 {
-			na, nb := len(groups[a].members), len(groups[b].members)
-			if float64(looseBetween(a, b)) < e.opt.Link*float64(na)*float64(nb) {
-				continue
-			}
-		}
-		union(a, b)
-	}
+	mergeLinks(loose, false)
 	var out [][]int32
 	for k := range reg {
 		if g := groups[k]; g != nil && parent[k] == int32(k) {
