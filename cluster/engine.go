@@ -278,6 +278,7 @@ func (e *Engine) regionLimit(seeds []int32, limit int) ([]int32, bool) {
 	if len(out) > limit {
 		return nil, false
 	}
+	// face ids, not arrival positions, break every tie downstream
 	sort.Slice(out, func(i, j int) bool { return e.nodes[out[i]].id < e.nodes[out[j]].id })
 	return out, true
 }
@@ -591,32 +592,7 @@ func addUnique(a []int64, v int64) []int64 {
 // must-links (faces assigned to one person), sorted ascending. No cluster
 // reaches outside such a region, so re-clustering it alone is exact.
 func (e *Engine) region(seeds []int32) []int32 {
-	seen := map[int32]bool{}
-	var out, stack []int32
-	push := func(x int32) {
-		if !seen[x] && !e.nodes[x].deleted {
-			seen[x] = true
-			out = append(out, x)
-			stack = append(stack, x)
-		}
-	}
-	for _, s := range seeds {
-		push(s)
-	}
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		for _, ed := range e.nodes[x].adj {
-			push(ed.to)
-		}
-		if l := e.nodes[x].label; l != 0 {
-			for _, y := range e.labels[l] {
-				push(y)
-			}
-		}
-	}
-	// face ids, not arrival positions, break every tie downstream
-	sort.Slice(out, func(i, j int) bool { return e.nodes[out[i]].id < e.nodes[out[j]].id })
+	out, _ := e.regionLimit(seeds, math.MaxInt)
 	return out
 }
 
