@@ -7,7 +7,32 @@ import (
 	"github.com/faced/faced/heads"
 	"github.com/faced/faced/heads/hook"
 	"github.com/faced/faced/models"
+	"github.com/spf13/cobra"
 )
+
+// evalParent returns `facedctl eval`, creating it if no other file has yet.
+func evalParent() *cobra.Command {
+	return parentCommand("eval", "Evaluate faced on labelled data")
+}
+
+// modelsParent returns `facedctl models`, creating it if no other file has.
+func modelsParent() *cobra.Command {
+	return parentCommand("models", "Model registry tools")
+}
+
+// parentCommand returns rootCmd's sub-command called name, creating it
+// (with short as its help line) if no other file's init has yet: the files
+// that add sub-commands to it must not depend on their init order.
+func parentCommand(name, short string) *cobra.Command {
+	for _, c := range rootCmd.Commands() {
+		if c.Name() == name {
+			return c
+		}
+	}
+	c := &cobra.Command{Use: name, Short: short}
+	rootCmd.AddCommand(c)
+	return c
+}
 
 // openRegistry finds the ONNX Runtime library (ortLib; "" = $FACED_ORT_LIB
 // or var/lib), initialises the runtime with it and opens the model registry

@@ -134,21 +134,7 @@ re-analyses.`,
 	f.Float64Var(&joinEps, "join-eps", 0, "override the radius through which non-core faces join a cluster (0 = eps)")
 	f.IntVar(&maxRegion, "max-region", 0, "override the region size above which Add re-clusters locally (0 = always exact)")
 	f.IntVar(&workers, "workers", 0, "analysis workers (0 = number of CPUs)")
-	addEvalSub(cmd)
-}
-
-// addEvalSub registers cmd under `facedctl eval`, creating the eval command
-// if no other file has.
-func addEvalSub(cmd *cobra.Command) {
-	for _, c := range rootCmd.Commands() {
-		if c.Name() == "eval" {
-			c.AddCommand(cmd)
-			return
-		}
-	}
-	ev := &cobra.Command{Use: "eval", Short: "Evaluate faced on labelled data"}
-	ev.AddCommand(cmd)
-	rootCmd.AddCommand(ev)
+	evalParent().AddCommand(cmd)
 }
 
 type evalClusterArgs struct {

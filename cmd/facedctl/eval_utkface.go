@@ -86,15 +86,3 @@ func init() {
 	cmd.Flags().IntVar(&batch, "batch", 8, "chips per network call")
 	evalParent().AddCommand(cmd)
 }
-
-// evalParent returns `facedctl eval`, creating it if no other file has yet.
-func evalParent() *cobra.Command {
-	for _, c := range rootCmd.Commands() {
-		if c.Name() == "eval" {
-			return c
-		}
-	}
-	ev := &cobra.Command{Use: "eval", Short: "Evaluate faced on labelled data"}
-	rootCmd.AddCommand(ev)
-	return ev
-}

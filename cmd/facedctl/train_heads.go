@@ -189,18 +189,6 @@ stay the default.`,
 	modelsParent().AddCommand(cmd)
 }
 
-// modelsParent returns `facedctl models`, creating it if no other file has.
-func modelsParent() *cobra.Command {
-	for _, c := range rootCmd.Commands() {
-		if c.Name() == "models" {
-			return c
-		}
-	}
-	m := &cobra.Command{Use: "models", Short: "Model registry tools"}
-	rootCmd.AddCommand(m)
-	return m
-}
-
 func printHeadsReport(w io.Writer, h *heads.Heads, path string, size int64, extract, train time.Duration) {
 	fmt.Fprintf(w, "heads:            %s -> %s\n", h.Name, path)
 	fmt.Fprintf(w, "model:            %s (%.12s)\n", h.Model.Variant, h.Model.SHA256)
