@@ -78,13 +78,15 @@ type benchWorld struct {
 	centres [][]float32
 }
 
-func (w *benchWorld) unitGauss() []float32 {
-	v := make([]float32, w.dim)
+// unitVec returns the dim values x(0), x(1), ... (called in that order)
+// divided by their L2 norm.
+func unitVec(dim int, x func(i int) float64) []float32 {
+	v := make([]float32, dim)
 	var n float64
 	for i := range v {
-		x := w.r.NormFloat64()
-		v[i] = float32(x)
-		n += x * x
+		xi := x(i)
+		v[i] = float32(xi)
+		n += xi * xi
 	}
 	n = math.Sqrt(n)
 	for i := range v {
@@ -93,21 +95,14 @@ func (w *benchWorld) unitGauss() []float32 {
 	return v
 }
 
+func (w *benchWorld) unitGauss() []float32 {
+	return unitVec(w.dim, func(int) float64 { return w.r.NormFloat64() })
+}
+
 func (w *benchWorld) face(identity int) []float32 {
 	c := w.centres[identity]
 	u := w.unitGauss()
-	v := make([]float32, w.dim)
-	var n float64
-	for i := range v {
-		x := float64(c[i]) + 0.45*float64(u[i])
-		v[i] = float32(x)
-		n += x * x
-	}
-	n = math.Sqrt(n)
-	for i := range v {
-		v[i] = float32(float64(v[i]) / n)
-	}
-	return v
+	return unitVec(w.dim, func(i int) float64 { return float64(c[i]) + 0.45*float64(u[i]) })
 }
 
 // newBenchEngine fills an Engine with n faces without the O(n²) link scan:
