@@ -139,6 +139,25 @@ func TestIncrementalEqualsBatch(t *testing.T) {
 	}
 }
 
+// sharedPhoto returns the first person (in persons' order) holding two
+// faces of one photo of items, and that photo.
+func sharedPhoto(items []Item, persons []Person) (person, photo int64, found bool) {
+	photoOf := map[int64]int64{}
+	for _, it := range items {
+		photoOf[it.ID] = it.Photo
+	}
+	for _, p := range persons {
+		seen := map[int64]bool{}
+		for _, f := range p.Faces {
+			if seen[photoOf[f]] {
+				return p.ID, photoOf[f], true
+			}
+			seen[photoOf[f]] = true
+		}
+	}
+	return 0, 0, false
+}
+
 func TestSamePhotoNeverShared(t *testing.T) {
 	s := genSet(2, 20, 8, 0, 32, 0.45)
 	for _, opt := range testOptions {
@@ -146,18 +165,8 @@ func TestSamePhotoNeverShared(t *testing.T) {
 		if _, err := e.AddBatch(s.items); err != nil {
 			t.Fatal(err)
 		}
-		photo := map[int64]int64{}
-		for _, it := range s.items {
-			photo[it.ID] = it.Photo
-		}
-		for _, p := range e.Persons() {
-			seen := map[int64]bool{}
-			for _, f := range p.Faces {
-				if seen[photo[f]] {
-					t.Fatalf("%+v: person %d holds two faces of photo %d", opt, p.ID, photo[f])
-				}
-				seen[photo[f]] = true
-			}
+		if person, ph, ok := sharedPhoto(s.items, e.Persons()); ok {
+			t.Fatalf("%+v: person %d holds two faces of photo %d", opt, person, ph)
 		}
 	}
 }
@@ -469,18 +478,8 @@ func TestLocalUpdates(t *testing.T) {
 	if e.LocalUpdates() == 0 {
 		t.Fatal("no local update")
 	}
-	photo := map[int64]int64{}
-	for _, it := range s.items {
-		photo[it.ID] = it.Photo
-	}
-	for _, p := range e.Persons() {
-		seen := map[int64]bool{}
-		for _, f := range p.Faces {
-			if seen[photo[f]] {
-				t.Fatalf("local updates put two faces of photo %d into person %d", photo[f], p.ID)
-			}
-			seen[photo[f]] = true
-		}
+	if person, ph, ok := sharedPhoto(s.items, e.Persons()); ok {
+		t.Fatalf("local updates put two faces of photo %d into person %d", ph, person)
 	}
 	for i, it := range s.items {
 		if i%7 == 0 {
