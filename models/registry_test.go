@@ -186,20 +186,30 @@ func TestInstallRejectsWrongSeed(t *testing.T) {
 	}
 }
 
+// TestFindORTLibraryMissing: a library named explicitly (config or
+// FACED_ORT_LIB) that is not there is an error naming it, even when the
+// default library exists, so a typo never silently loads another library.
 func TestFindORTLibraryMissing(t *testing.T) {
-	t.Setenv("FACED_ORT_LIB", filepath.Join(t.TempDir(), "nope.so"))
-	wd, _ := os.Getwd()
-	defer os.Chdir(wd)
-	os.Chdir(t.TempDir())
-	_, err := FindORTLibrary(filepath.Join(t.TempDir(), "configured.so"))
-	var me *MissingRuntimeError
-	if !errors.As(err, &me) {
-		// The executable's ../var/lib may exist (go test binaries live in
-		// a temporary folder, so normally it does not).
-		t.Fatalf("expected MissingRuntimeError, got %v", err)
-	}
-	if len(me.Tried) < 2 {
-		t.Errorf("tried %v", me.Tried)
+	real := filepath.Join(shared.VarDir(), "lib", ORTLibName)
+	missing := filepath.Join(t.TempDir(), "configured.so")
+	for _, tc := range []struct {
+		name, configured, env, want string
+	}{
+		{"configured missing", missing, "", missing},
+		{"env missing", "", missing, missing},
+		{"configured missing, env set", missing, real, missing},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("FACED_ORT_LIB", tc.env)
+			_, err := FindORTLibrary(tc.configured)
+			var me *MissingRuntimeError
+			if !errors.As(err, &me) {
+				t.Fatalf("expected MissingRuntimeError, got %v", err)
+			}
+			if len(me.Tried) != 1 || me.Tried[0] != tc.want {
+				t.Errorf("tried %v, want [%s]", me.Tried, tc.want)
+			}
+		})
 	}
 }
 

@@ -32,13 +32,18 @@ func (e *MissingRuntimeError) Error() string {
 // the working directory or one of its parents holding go.mod), then
 // <dir of executable>/../var/lib/.
 func FindORTLibrary(configured string) (string, error) {
+	// A library named explicitly (config, then FACED_ORT_LIB) must be
+	// there: silently using another one would hide a typo.
+	for _, explicit := range []string{configured, os.Getenv("FACED_ORT_LIB")} {
+		if explicit == "" {
+			continue
+		}
+		if st, err := os.Stat(explicit); err != nil || st.IsDir() {
+			return "", &MissingRuntimeError{Tried: []string{explicit}}
+		}
+		return filepath.Abs(explicit)
+	}
 	var cands []string
-	if configured != "" {
-		cands = append(cands, configured)
-	}
-	if env := os.Getenv("FACED_ORT_LIB"); env != "" {
-		cands = append(cands, env)
-	}
 	if wd, err := os.Getwd(); err == nil {
 		for d := wd; ; d = filepath.Dir(d) {
 			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
