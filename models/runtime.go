@@ -172,6 +172,18 @@ func OpenSession(path string, mi ModelInfo, opt SessionOptions) (*Session, error
 			return nil, err
 		}
 	}
+	if mo := CurrentMemoryOptions(); mo.NoCPUArena || mo.NoMemPattern {
+		if mo.NoCPUArena {
+			if err := so.SetCpuMemArena(false); err != nil {
+				return nil, fmt.Errorf("session option cpu arena: %w", err)
+			}
+		}
+		if mo.NoMemPattern {
+			if err := so.SetMemPattern(false); err != nil {
+				return nil, fmt.Errorf("session option memory pattern: %w", err)
+			}
+		}
+	}
 	s, err := ort.NewDynamicAdvancedSession(path, mi.Inputs, mi.Outputs, so)
 	if err != nil {
 		return nil, fmt.Errorf("open model %s (%s): %w", name, path, err)
