@@ -15,8 +15,8 @@ import (
 	"github.com/faced/faced/config"
 	"github.com/faced/faced/daemon"
 	"github.com/faced/faced/exporters"
-	"github.com/faced/faced/heads/hook"
 	"github.com/faced/faced/face"
+	"github.com/faced/faced/heads/hook"
 	"github.com/faced/faced/index"
 	"github.com/faced/faced/models"
 	"github.com/faced/faced/watcher"
@@ -96,6 +96,11 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 		return nil, fmt.Errorf("%w (run `facedctl models install` first)", err)
 	}
 	workers := cfg.WorkerCount()
+	mem := memoryMode()
+	models.SetMemoryOptions(mem.ort)
+	if os.Getenv("MALLOC_ARENA_MAX") == "" {
+		limitMallocArenas(mem.arenas)
+	}
 	// Trained heads only when the config names them; "seed" (the default)
 	// keeps the network's own age and gender outputs.
 	hk, err := hook.Open(reg, string(cfg.ModelVariant()), cfg.Heads())
@@ -155,7 +160,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	}
 	d, err = daemon.New(daemon.Options{InputDirectory: cfg.InputDirectory(), Workers: workers, Version: o.Version,
 		Logger: log, Walk: Walk(walkOpt), MaxAttempts: 5, OnAnalyzed: o.OnAnalyzed},
-		daemon.Deps{Store: store, Analyzer: Analyzer{an}, Clusterer: persons, Exporter: NewExporter(ix, ex), Watcher: dw})
+		daemon.Deps{Store: store, Analyzer: Analyzer{A: an, Trim: mem.trim}, Clusterer: persons, Exporter: NewExporter(ix, ex), Watcher: dw})
 	if err != nil {
 		return nil, err
 	}
@@ -172,11 +177,18 @@ func agModel(cfg *config.Config) string {
 
 // Analyzer reports analyzer errors without the path (the daemon names the
 // file beside the reason).
-type Analyzer struct{ A *analyzer.Analyzer }
+type Analyzer struct {
+	A *analyzer.Analyzer
+	// Trim returns freed C heap memory to the kernel after each analysis.
+	Trim bool
+}
 
 // Analyze implements daemon.Analyzer.
 func (a Analyzer) Analyze(ctx context.Context, p string) (*face.Result, error) {
 	res, err := a.A.Analyze(ctx, p)
+	if a.Trim {
+		trimMalloc()
+	}
 	if err != nil {
 		var fe *analyzer.FileError
 		if errors.As(err, &fe) && ctx.Err() == nil {

@@ -1,0 +1,7 @@
+//go:build !(linux && cgo)
+
+package wire
+
+func trimMalloc() {}
+
+func limitMallocArenas(int) {}
