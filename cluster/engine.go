@@ -57,6 +57,18 @@ type Options struct {
 	// (default 2). Smaller clusters are candidates that wait for more faces.
 	// A cluster holding a face the user assigned is always a person.
 	MinSize int
+	// Index selects how a new face's links are found: "" or IndexExact
+	// compares it with every face (exact links); IndexIVF scans only the
+	// Probe inverted lists nearest to it (approximate: a link to a face in
+	// another list is missed; see ivf.go and the package benchmarks for the
+	// measured recall and cost).
+	Index string
+	// Lists is the number of inverted lists of IndexIVF (0: √n, re-chosen
+	// whenever the index is re-trained).
+	Lists int
+	// Probe is the number of lists IndexIVF scans per new face (0:
+	// DefaultProbe).
+	Probe int
 }
 
 // JoinEps 0.80 (LFW dev set, batch): BCubed F1 0.9602 -> 0.9624 (P 0.972
@@ -148,6 +160,7 @@ type Engine struct {
 	pm     map[int64]map[int32]struct{} // person -> nodes
 	// Local counts the updates that re-clustered locally (see MaxRegion).
 	local int
+	ix    *ivfIndex // with Options.Index IndexIVF, once trained
 }
 
 // NewEngine returns an empty Engine.
@@ -395,6 +408,10 @@ var scanChunk = 16384
 // ascending node order either way.
 func (e *Engine) link(p, upto int32) {
 	e.sketchNorms()
+	if ix := e.ivfUpdate(); ix != nil {
+		e.record(p, e.ivfScan(ix, p, upto))
+		return
+	}
 	chunk := int32(scanChunk)
 	if upto <= chunk || runtime.GOMAXPROCS(0) == 1 {
 		e.record(p, e.scan(p, 0, upto, nil))
@@ -435,41 +452,71 @@ func (e *Engine) maybeSketch() {
 	}
 }
 
+// scanner tests the nodes of one link scan against face p.
+type scanner struct {
+	e      *Engine
+	p      int32
+	q, qs  []float32
+	k      int
+	eps    float64
+	minDot float32
+	skip   float32
+	qn     float32
+}
+
+func (e *Engine) scanner(p int32) scanner {
+	eps := e.opt.Eps
+	s := scanner{e: e, p: p, q: e.vec(p), eps: eps,
+		// the feature distance alone must be ≤ eps (the age term is ≥ 0)
+		minDot: float32((float64(e.norms[p]) - eps*eps) / 2),
+		// sketch distances bound the full distance from below; the margin
+		// covers float32 rounding
+		skip: float32(eps*eps*(1+1e-4) + 1e-4)}
+	if e.sk != nil {
+		s.k = e.sk.k
+		s.qs = e.sketch[int(p)*s.k : int(p+1)*s.k]
+		s.qn = e.sknorm[p]
+	}
+	return s
+}
+
+// test appends the link p–j to out when there is one.
+func (s *scanner) test(j int32, out []edge) []edge {
+	e := s.e
+	if e.nodes[j].deleted {
+		return out
+	}
+	if k := s.k; k > 0 {
+		// |qs − sj|² from the norms and one (vectorised) dot product
+		d := s.qn + e.sknorm[j] - 2*dot32(s.qs, e.sketch[int(j)*k:int(j+1)*k])
+		if d > s.skip {
+			return out
+		}
+	}
+	dt := dot32(s.q, e.vec(j))
+	if dt-e.norms[j]/2 < s.minDot-1e-6 {
+		return out
+	}
+	if d := e.distDot(s.p, j, dt); d <= s.eps {
+		out = append(out, edge{j, float32(d)})
+	}
+	return out
+}
+
 // scan returns the links of p to the live nodes in [lo, hi).
 func (e *Engine) scan(p, lo, hi int32, out []edge) []edge {
-	q := e.vec(p)
-	eps := e.opt.Eps
-	// the feature distance alone must be ≤ eps (the age term is ≥ 0)
-	minDot := float32((float64(e.norms[p]) - eps*eps) / 2)
-	var qs []float32
-	k := 0
-	// sketch distances bound the full distance from below; the margin
-	// covers float32 rounding
-	skip := float32(eps*eps*(1+1e-4) + 1e-4)
-	var qn float32
-	if e.sk != nil {
-		k = e.sk.k
-		qs = e.sketch[int(p)*k : int(p+1)*k]
-		qn = e.sknorm[p]
-	}
+	s := e.scanner(p)
 	for j := lo; j < hi; j++ {
-		if e.nodes[j].deleted {
-			continue
-		}
-		if k > 0 {
-			// |qs − sj|² from the norms and one (vectorised) dot product
-			s := qn + e.sknorm[j] - 2*dot32(qs, e.sketch[int(j)*k:int(j+1)*k])
-			if s > skip {
-				continue
-			}
-		}
-		dt := dot32(q, e.vec(j))
-		if dt-e.norms[j]/2 < minDot-1e-6 {
-			continue
-		}
-		if d := e.distDot(p, j, dt); d <= eps {
-			out = append(out, edge{j, float32(d)})
-		}
+		out = s.test(j, out)
+	}
+	return out
+}
+
+// scanNodes returns the links of p to the live nodes of js.
+func (e *Engine) scanNodes(p int32, js []int32, out []edge) []edge {
+	s := e.scanner(p)
+	for _, j := range js {
+		out = s.test(j, out)
 	}
 	return out
 }
@@ -976,6 +1023,8 @@ func (e *Engine) Recluster() Changes {
 }
 
 func (e *Engine) reclusterAll() Changes {
+	// the inverted lists are re-trained on the faces held at the next scan
+	e.ix = nil
 	var all Changes
 	done := make([]bool, len(e.nodes))
 	for i := range e.nodes {

@@ -1,0 +1,228 @@
+package cluster
+
+import (
+	"math"
+	"runtime"
+	"sort"
+	"sync"
+)
+
+// Index values for Options.Index.
+const (
+	// IndexExact compares a new face with every face held (the default):
+	// the links, and so the clustering, are exact.
+	IndexExact = "exact"
+	// IndexIVF compares a new face only with the faces of the Options.Probe
+	// inverted lists whose centroids lie nearest to it (see ivf). Links found
+	// are exact distances, but a link to a face in a list not probed is
+	// missed, so the clustering may differ slightly from Batch's exact one.
+	IndexIVF = "ivf"
+)
+
+// The inverted-file index partitions the faces by k-means on the first
+// ivfDims coordinates of their PCA sketches (so it exists only where the
+// sketches do: features longer than 2·SketchDims, from sketchAfter faces).
+// A query ranks the centroids by distance to its own sketch and scans the
+// Probe nearest lists with the exact scan (sketch bound, then the full
+// float32 distance), so every link it reports is a true link; what it may
+// miss is a true link to a face stored in an unprobed list. The lists are
+// trained on the faces held once ivfMin of them are sketched, re-trained
+// whenever that number doubles and after Recluster, deterministically (the
+// same faces in the same order give the same lists).
+
+// ivfDims is the number of sketch coordinates the coarse centroids use.
+var ivfDims = 32
+
+// ivfMin is the number of sketched faces from which the index is trained;
+// below it every scan is exact.
+var ivfMin = 4096
+
+// DefaultProbe is the number of lists a query scans when Options.Probe is 0.
+const DefaultProbe = 24
+
+type ivfIndex struct {
+	sk        *sketcher // the sketch the centroids live in
+	nlist     int
+	cent      []float32 // nlist × ivfDims
+	cnorm     []float32
+	lists     [][]int32
+	upto      int // nodes [0, upto) are in the lists
+	trainedAt int
+}
+
+// ivfLists is the number of lists for n faces: Options.Lists or √n.
+func (e *Engine) ivfLists(n int) int {
+	if e.opt.Lists > 0 {
+		return min(e.opt.Lists, n)
+	}
+	return max(1, int(math.Sqrt(float64(n))))
+}
+
+// ivfUpdate trains or extends the index so that every sketched face is in a
+// list. It returns nil when the index is off or not yet trained.
+func (e *Engine) ivfUpdate() *ivfIndex {
+	if e.opt.Index != IndexIVF || e.sk == nil {
+		e.ix = nil
+		return nil
+	}
+	n := len(e.sketch) / e.sk.k
+	ix := e.ix
+	if ix != nil && ix.sk != e.sk {
+		ix = nil
+	}
+	if ix == nil && n < ivfMin {
+		e.ix = nil
+		return nil
+	}
+	if ix == nil || n >= 2*ix.trainedAt {
+		ix = e.ivfTrain(n)
+		e.ix = ix
+	}
+	for ; ix.upto < n; ix.upto++ {
+		c := ix.nearest(e.coarse(int32(ix.upto)))
+		ix.lists[c] = append(ix.lists[c], int32(ix.upto))
+	}
+	return ix
+}
+
+// coarse returns the coarse coordinates of node i.
+func (e *Engine) coarse(i int32) []float32 {
+	k := e.sk.k
+	return e.sketch[int(i)*k : int(i)*k+ivfDims]
+}
+
+// nearest returns the list whose centroid is nearest to x (ties: lower
+// list).
+func (ix *ivfIndex) nearest(x []float32) int {
+	best, bd := 0, float32(math.Inf(1))
+	for c := 0; c < ix.nlist; c++ {
+		d := ix.cnorm[c] - 2*dot32(x, ix.cent[c*ivfDims:(c+1)*ivfDims])
+		if d < bd {
+			best, bd = c, d
+		}
+	}
+	return best
+}
+
+// ivfTrain runs k-means (Lloyd, 10 rounds) on a strided sample of the first
+// n sketched faces and assigns all of them to lists.
+func (e *Engine) ivfTrain(n int) *ivfIndex {
+	nl := e.ivfLists(n)
+	ix := &ivfIndex{sk: e.sk, nlist: nl, cent: make([]float32, nl*ivfDims), cnorm: make([]float32, nl), lists: make([][]int32, nl), trainedAt: n}
+	// sample at most 40 faces per list, evenly spread over arrival order
+	step := max(1, n/(40*nl))
+	var sample []int32
+	for i := 0; i < n; i += step {
+		sample = append(sample, int32(i))
+	}
+	// initial centroids: faces spread evenly over the sample
+	for c := 0; c < nl; c++ {
+		copy(ix.cent[c*ivfDims:], e.coarse(sample[c*len(sample)/nl]))
+	}
+	assign := make([]int32, len(sample))
+	sum := make([]float64, nl*ivfDims)
+	cnt := make([]int, nl)
+	for round := 0; round < 10; round++ {
+		ix.norms()
+		e.parallel(len(sample), func(lo, hi int) {
+			for s := lo; s < hi; s++ {
+				assign[s] = int32(ix.nearest(e.coarse(sample[s])))
+			}
+		})
+		clear(sum)
+		clear(cnt)
+		for s, c := range assign {
+			cnt[c]++
+			for d, x := range e.coarse(sample[s]) {
+				sum[int(c)*ivfDims+d] += float64(x)
+			}
+		}
+		for c := 0; c < nl; c++ {
+			if cnt[c] == 0 {
+				continue // an empty list keeps its centroid
+			}
+			for d := 0; d < ivfDims; d++ {
+				ix.cent[c*ivfDims+d] = float32(sum[c*ivfDims+d] / float64(cnt[c]))
+			}
+		}
+	}
+	ix.norms()
+	all := make([]int32, n)
+	e.parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			all[i] = int32(ix.nearest(e.coarse(int32(i))))
+		}
+	})
+	for i, c := range all {
+		ix.lists[c] = append(ix.lists[c], int32(i))
+	}
+	ix.upto = n
+	return ix
+}
+
+func (ix *ivfIndex) norms() {
+	for c := 0; c < ix.nlist; c++ {
+		row := ix.cent[c*ivfDims : (c+1)*ivfDims]
+		ix.cnorm[c] = dot32(row, row)
+	}
+}
+
+// parallel runs f over [0, n) split among the CPUs.
+func (e *Engine) parallel(n int, f func(lo, hi int)) {
+	w := runtime.GOMAXPROCS(0)
+	if n < 4096 || w == 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for k := 0; k < w; k++ {
+		lo, hi := k*n/w, (k+1)*n/w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// ivfScan returns the links of p to the live nodes before upto found in
+// the Probe lists nearest to p, in ascending node order.
+func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
+	probe := e.opt.Probe
+	if probe <= 0 {
+		probe = DefaultProbe
+	}
+	probe = min(probe, ix.nlist)
+	q := e.coarse(p)
+	type cd struct {
+		c int
+		d float32
+	}
+	cs := make([]cd, ix.nlist)
+	for c := range cs {
+		cs[c] = cd{c, ix.cnorm[c] - 2*dot32(q, ix.cent[c*ivfDims:(c+1)*ivfDims])}
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].d != cs[j].d {
+			return cs[i].d < cs[j].d
+		}
+		return cs[i].c < cs[j].c
+	})
+	var cand []int32
+	for _, c := range cs[:probe] {
+		for _, j := range ix.lists[c.c] {
+			if j < upto && j != p {
+				cand = append(cand, j)
+			}
+		}
+	}
+	sort.Slice(cand, func(i, j int) bool { return cand[i] < cand[j] })
+	// nodes not in the lists yet (sketched later than the index was last
+	// extended) are scanned exactly
+	out := e.scanNodes(p, cand, nil)
+	if lo := int32(ix.upto); lo < upto {
+		out = e.scan(p, lo, upto, out)
+	}
+	return out
+}

@@ -1,0 +1,253 @@
+package cluster
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"testing"
+)
+
+// linkSet returns every link of e as "a-b" face id pairs (a < b).
+func linkSet(e *Engine) map[[2]int64]bool {
+	out := map[[2]int64]bool{}
+	for i := range e.nodes {
+		for _, ed := range e.nodes[i].adj {
+			a, b := e.nodes[i].id, e.nodes[ed.to].id
+			if a > b {
+				a, b = b, a
+			}
+			out[[2]int64{a, b}] = true
+		}
+	}
+	return out
+}
+
+// linkRecall is the share of the links of exact that approx also holds; it
+// fails the test when approx holds a link exact lacks.
+func linkRecall(t testing.TB, exact, approx *Engine) float64 {
+	want, got := linkSet(exact), linkSet(approx)
+	for l := range got {
+		if !want[l] {
+			t.Fatalf("ivf link %v is not an exact link", l)
+		}
+	}
+	return float64(len(got)) / float64(len(want))
+}
+
+func withIVFMin(t testing.TB, n, sketch int) {
+	oldI, oldS := ivfMin, sketchAfter
+	ivfMin, sketchAfter = n, sketch
+	t.Cleanup(func() { ivfMin, sketchAfter = oldI, oldS })
+}
+
+// agreement is the BCubed F1 of got's persons against ref's over the same
+// faces (candidates count as singletons).
+func agreement(ref, got []Person, ids []int64) float64 {
+	r, g := idsByFace(ref), idsByFace(got)
+	var truth []string
+	assign := make([]int, len(ids))
+	idx := map[string]int{}
+	for k, id := range ids {
+		rs, gs := fmt.Sprint(r[id]), fmt.Sprint(g[id])
+		if r[id] == 0 {
+			rs = fmt.Sprint("s", id)
+		}
+		if g[id] == 0 {
+			gs = fmt.Sprint("s", id)
+		}
+		truth = append(truth, rs)
+		if _, ok := idx[gs]; !ok {
+			idx[gs] = len(idx)
+		}
+		assign[k] = idx[gs]
+	}
+	return Score(truth, assign).BCubedF1
+}
+
+// TestIVFRecall: on 5 000 library-like faces (LFW-like distances) the ivf
+// index, trained from 1 000 faces and re-trained at 2 000 and 4 000, finds at
+// least 95 % of the exact links and only true links, and the persons agree
+// with the exact ones at BCubed F1 >= 0.98.
+func TestIVFRecall(t *testing.T) {
+	withIVFMin(t, 1000, 500)
+	w := newLFWWorld(5, 1024)
+	items, _, _ := w.library(5000)
+	exact := NewEngine(DefaultOptions())
+	if _, err := exact.AddBatch(items); err != nil {
+		t.Fatal(err)
+	}
+	if exact.ix != nil {
+		t.Fatal("default options built an ivf index")
+	}
+	opt := DefaultOptions()
+	opt.Index = IndexIVF
+	approx := NewEngine(opt)
+	if _, err := approx.AddBatch(items); err != nil {
+		t.Fatal(err)
+	}
+	if approx.ix == nil || approx.ix.trainedAt != 4000 {
+		t.Fatalf("index not re-trained at 4000 faces: %+v", approx.ix)
+	}
+	rec := linkRecall(t, exact, approx)
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	f1 := agreement(exact.Persons(), approx.Persons(), ids)
+	t.Logf("link recall %.4f, persons agreement BCubed F1 %.4f (%d lists, probe %d)", rec, f1, approx.ix.nlist, DefaultProbe)
+	if rec < 0.95 {
+		t.Errorf("link recall %.4f < 0.95", rec)
+	}
+	if f1 < 0.98 {
+		t.Errorf("agreement F1 %.4f < 0.98", f1)
+	}
+}
+
+// TestIVFDeterministic: the same faces in the same order give the same
+// links and persons, one by one or in a batch after a restore.
+func TestIVFDeterministic(t *testing.T) {
+	withIVFMin(t, 400, 300)
+	w := newLFWWorld(6, 1024)
+	items, _, _ := w.library(1500)
+	opt := DefaultOptions()
+	opt.Index = IndexIVF
+	run := func() *Engine {
+		e := NewEngine(opt)
+		for _, it := range items {
+			if _, _, err := e.Add(it); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return e
+	}
+	a, b := run(), run()
+	if a.ix == nil {
+		t.Fatal("no ivf index trained")
+	}
+	if !reflect.DeepEqual(linkSet(a), linkSet(b)) {
+		t.Fatal("links differ between two identical runs")
+	}
+	if !reflect.DeepEqual(a.Persons(), b.Persons()) {
+		t.Fatal("persons differ between two identical runs")
+	}
+	c := NewEngine(opt)
+	if _, err := c.AddBatch(items); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(linkSet(a), linkSet(c)) {
+		t.Fatal("batch links differ from one-by-one links")
+	}
+}
+
+func TestDefaultIndexIsExact(t *testing.T) {
+	if o := DefaultOptions(); o.Index != "" && o.Index != IndexExact {
+		t.Fatalf("default index %q", o.Index)
+	}
+	withIVFMin(t, 100, 100)
+	w := newLFWWorld(7, 1024)
+	items, _, _ := w.library(400)
+	e := NewEngine(DefaultOptions())
+	if _, err := e.AddBatch(items); err != nil {
+		t.Fatal(err)
+	}
+	if e.ix != nil {
+		t.Fatal("default engine built an ivf index")
+	}
+}
+
+// fillNoLinks puts items into e without computing links (for scan
+// measurements).
+func fillNoLinks(e *Engine, items []Item) {
+	for _, it := range items {
+		p := int32(len(e.nodes))
+		if e.dim == 0 {
+			e.dim = len(it.Features)
+		}
+		e.nodes = append(e.nodes, node{id: it.ID, photo: it.Photo})
+		e.vecs = append(e.vecs, it.Features...)
+		e.norms = append(e.norms, dot32(e.vec(p), e.vec(p)))
+		e.byID[it.ID] = p
+		e.maybeSketch()
+	}
+	e.sketchNorms()
+}
+
+// BenchmarkScanLFW100k: the link scan of one new face (of a known person)
+// against 100 000 library-like faces (lfwWorld), exact and with the ivf
+// index at several probe counts: CPU ms per scan and link recall against the
+// exact scan. FACED_BENCH_LFW100K=1 (about 1.5 GB of memory).
+func BenchmarkScanLFW100k(b *testing.B) {
+	if os.Getenv("FACED_BENCH_LFW100K") == "" {
+		b.Skip("set FACED_BENCH_LFW100K=1")
+	}
+	n := 100_000
+	if v := os.Getenv("FACED_IVF_DIMS"); v != "" {
+		old := ivfDims
+		fmt.Sscan(v, &ivfDims)
+		defer func() { ivfDims = old }()
+	}
+	w := newLFWWorld(3, 1024)
+	items, truth, centres := w.library(n)
+	opt := DefaultOptions()
+	opt.Index = IndexIVF
+	e := NewEngine(opt)
+	e.vecs = make([]float32, 0, (n+2000)*1024)
+	fillNoLinks(e, items)
+	e.ivfUpdate()
+	const queries = 200
+	var qs []int32
+	var qp []int
+	var exact [][]edge
+	for q := 0; q < queries; q++ {
+		c := w.r.IntN(len(centres))
+		qp = append(qp, c)
+		f := w.face(centres[c])
+		id := int64(n + q + 1)
+		fillNoLinks(e, []Item{{ID: id, Photo: id, Features: f}})
+		qs = append(qs, int32(len(e.nodes)-1))
+	}
+	e.ivfUpdate()
+	cpu0 := cpuTime()
+	for _, p := range qs {
+		exact = append(exact, e.scan(p, 0, int32(n), nil))
+	}
+	exactMS := (cpuTime() - cpu0).Seconds() * 1000 / queries
+	for _, probe := range []int{8, 16, 24, 32, 64} {
+		b.Run(fmt.Sprint("probe", probe), func(b *testing.B) {
+			e.opt.Probe = probe
+			var found, total, cand, sameFound, sameTotal int
+			var ms float64
+			same := func(k int, l []edge) int {
+				m := 0
+				for _, ed := range l {
+					if truth[ed.to] == qp[k] {
+						m++
+					}
+				}
+				return m
+			}
+			for b.Loop() {
+				found, total, sameFound, sameTotal = 0, 0, 0, 0
+				cpu0 := cpuTime()
+				for k, p := range qs {
+					got := e.ivfScan(e.ix, p, int32(n))
+					found += len(got)
+					total += len(exact[k])
+					sameFound += same(k, got)
+					sameTotal += same(k, exact[k])
+				}
+				ms = (cpuTime() - cpu0).Seconds() * 1000 / queries
+			}
+			for _, c := range e.ix.lists {
+				cand += len(c)
+			}
+			b.ReportMetric(float64(found)/float64(total), "recall")
+			b.ReportMetric(float64(sameFound)/float64(sameTotal), "same-recall")
+			b.ReportMetric(float64(sameTotal)/queries, "same-links/face")
+			b.ReportMetric(ms, "cpu-ms/scan")
+			b.ReportMetric(exactMS, "exact-cpu-ms/scan")
+			b.ReportMetric(float64(total)/queries, "links/face")
+			b.ReportMetric(float64(e.ix.nlist), "lists")
+		})
+	}
+}
