@@ -136,10 +136,14 @@ func newBenchEngine(b *testing.B, n, per, dim int, opt Options) (*Engine, *bench
 	return e, w
 }
 
-func benchAdd(b *testing.B, n int) {
+func benchAdd(b *testing.B, n int) { benchAddOpt(b, n, DefaultOptions()) }
+
+func benchAddOpt(b *testing.B, n int, opt Options) {
 	const per, dim = 20, 1024
-	opt := DefaultOptions()
 	e, w := newBenchEngine(b, n, per, dim, opt)
+	// train the index (if any) before timing
+	e.sketchNorms()
+	e.ivfUpdate()
 	if len(e.Persons()) < n/per/2 {
 		b.Fatalf("only %d persons among %d faces", len(e.Persons()), n)
 	}
@@ -198,6 +202,25 @@ func BenchmarkAdd1M(b *testing.B) {
 		b.Skip("set FACED_BENCH_1M=1 (needs about 5 GB of memory)")
 	}
 	benchAdd(b, 1_000_000)
+}
+
+// BenchmarkAddIVF100k is BenchmarkAdd100k with the ivf link scan
+// (default lists and probe).
+func BenchmarkAddIVF100k(b *testing.B) {
+	opt := DefaultOptions()
+	opt.Index = IndexIVF
+	benchAddOpt(b, 100_000, opt)
+}
+
+// BenchmarkAddIVF1M is BenchmarkAdd1M with the ivf link scan:
+// FACED_BENCH_1M=1.
+func BenchmarkAddIVF1M(b *testing.B) {
+	if os.Getenv("FACED_BENCH_1M") == "" {
+		b.Skip("set FACED_BENCH_1M=1 (needs about 5 GB of memory)")
+	}
+	opt := DefaultOptions()
+	opt.Index = IndexIVF
+	benchAddOpt(b, 1_000_000, opt)
 }
 
 // BenchmarkRestore100k: RestoreEngine of 100 000 faces (5 000 persons of

@@ -69,6 +69,10 @@ type Options struct {
 	// Probe is the number of lists IndexIVF scans per new face (0:
 	// DefaultProbe).
 	Probe int
+	// IndexMin is the number of faces from which IndexIVF is trained (0:
+	// 4096; below it scans are exact). Values below 2000 also make the
+	// sketches start earlier (for evaluating the index on small sets).
+	IndexMin int
 }
 
 // JoinEps 0.80 (LFW dev set, batch): BCubed F1 0.9602 -> 0.9624 (P 0.972
@@ -443,7 +447,7 @@ func (e *Engine) maybeSketch() {
 	switch {
 	case e.sk != nil:
 		e.sketch = e.sk.project(e.vec(int32(n-1)), e.sketch)
-	case n >= sketchAfter && e.dim > 2*SketchDims:
+	case n >= e.sketchFrom() && e.dim > 2*SketchDims:
 		e.sk = learnSketch(e.vecs, n, e.dim, SketchDims)
 		e.sketch = make([]float32, 0, n*SketchDims)
 		for i := 0; i < n; i++ {

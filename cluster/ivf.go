@@ -40,6 +40,36 @@ var ivfMin = 4096
 // DefaultProbe is the number of lists a query scans when Options.Probe is 0.
 const DefaultProbe = 24
 
+// LinkCount returns the number of links (face pairs within Eps) held. With
+// IndexIVF it is at most the exact scan's count, and the ratio of the two is
+// the index's link recall (every link the index finds is a true link).
+func (e *Engine) LinkCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for i := range e.nodes {
+		n += len(e.nodes[i].adj)
+	}
+	return n / 2
+}
+
+// ivfFrom is the number of sketched faces from which the index is trained.
+func (e *Engine) ivfFrom() int {
+	if e.opt.IndexMin > 0 {
+		return e.opt.IndexMin
+	}
+	return ivfMin
+}
+
+// sketchFrom is the number of faces from which sketches are learnt:
+// sketchAfter, or an ivf index's smaller IndexMin.
+func (e *Engine) sketchFrom() int {
+	if e.opt.Index == IndexIVF && e.opt.IndexMin > 0 {
+		return min(sketchAfter, e.opt.IndexMin)
+	}
+	return sketchAfter
+}
+
 type ivfIndex struct {
 	sk        *sketcher // the sketch the centroids live in
 	nlist     int
@@ -70,7 +100,7 @@ func (e *Engine) ivfUpdate() *ivfIndex {
 	if ix != nil && ix.sk != e.sk {
 		ix = nil
 	}
-	if ix == nil && n < ivfMin {
+	if ix == nil && n < e.ivfFrom() {
 		e.ix = nil
 		return nil
 	}

@@ -450,7 +450,7 @@ func (e *Engine) maybeSketchAt(i int32) {
 	switch {
 	case e.sk != nil:
 		e.sketch = e.sk.project(e.vec(i), e.sketch)
-	case int(i)+1 >= sketchAfter && e.dim > 2*SketchDims:
+	case int(i)+1 >= e.sketchFrom() && e.dim > 2*SketchDims:
 		e.sk = learnSketch(e.vecs, int(i)+1, e.dim, SketchDims)
 		e.sketch = make([]float32, 0, len(e.nodes)*SketchDims)
 		for j := int32(0); j <= i; j++ {
@@ -463,7 +463,7 @@ func (e *Engine) maybeSketchAt(i int32) {
 // none were restored.
 func (e *Engine) sketchAll() {
 	n := len(e.nodes)
-	if e.sk != nil || n < sketchAfter || e.dim <= 2*SketchDims {
+	if e.sk != nil || n < e.sketchFrom() || e.dim <= 2*SketchDims {
 		return
 	}
 	e.sk = learnSketch(e.vecs, n, e.dim, SketchDims)

@@ -65,6 +65,12 @@ type evalClusterResult struct {
 	// batch ones (1 = identical), for --order random.
 	LocalUpdates int      `json:"local_updates,omitempty"`
 	AgreementF1  *float64 `json:"agreement_f1,omitempty"`
+	// Index is the link scan (--index); with ivf, IndexAgreementF1 is the
+	// BCubed F1 of the persons against an exact-scan batch of the same faces.
+	Index            string   `json:"index,omitempty"`
+	IndexAgreementF1 *float64 `json:"index_agreement_f1,omitempty"`
+	// LinkRecall is the share of the exact scan's links the ivf index found.
+	LinkRecall *float64 `json:"link_recall,omitempty"`
 }
 
 func init() {
@@ -74,6 +80,8 @@ func init() {
 		seed                            uint64
 		eps, link, ageW, joinEps        float64
 		minPts, workers, maxRegion      int
+		index                           string
+		lists, probe, indexMin          int
 	)
 	cmd := &cobra.Command{
 		Use:   "cluster DIR",
@@ -112,6 +120,7 @@ re-analyses.`,
 			if cmd.Flags().Changed("max-region") {
 				opt.MaxRegion = maxRegion
 			}
+			opt.Index, opt.Lists, opt.Probe, opt.IndexMin = index, lists, probe, indexMin
 			return runEvalCluster(cmd.Context(), evalClusterArgs{
 				dir: args[0], dataDir: dataDir, variant: variant, order: order, method: method,
 				seed: seed, json: asJSON, noCache: noCache, sweep: sweep, opt: opt, workers: workers,
@@ -133,6 +142,10 @@ re-analyses.`,
 	f.Float64Var(&ageW, "age-weight", 0, "override the age term weight (seed 0.1)")
 	f.Float64Var(&joinEps, "join-eps", 0, "override the radius through which non-core faces join a cluster (0 = eps)")
 	f.IntVar(&maxRegion, "max-region", 0, "override the region size above which Add re-clusters locally (0 = always exact)")
+	f.StringVar(&index, "index", "", "link scan: exact (default) or ivf (approximate inverted lists)")
+	f.IntVar(&lists, "lists", 0, "ivf: number of inverted lists (0 = sqrt(faces))")
+	f.IntVar(&probe, "probe", 0, "ivf: lists scanned per face (0 = the package default)")
+	f.IntVar(&indexMin, "index-min", 0, "ivf: faces from which the index is trained (0 = the package default, 4096; LFW needs less, e.g. 200)")
 	f.IntVar(&workers, "workers", 0, "analysis workers (0 = number of CPUs)")
 	evalParent().AddCommand(cmd)
 }
@@ -438,6 +451,29 @@ func scoreEvalCluster(faces []evalFace, a evalClusterArgs) evalClusterResult {
 		assign = engineAssignment(e, len(items))
 	}
 	res.ClusterSec = time.Since(start).Seconds()
+	if a.opt.Index == cluster.IndexIVF && a.method != "seed" {
+		res.Index = a.opt.Index
+		ex := a.opt
+		ex.Index = cluster.IndexExact
+		exE, ivE := cluster.NewEngine(ex), cluster.NewEngine(a.opt)
+		if _, err := exE.AddBatch(items); err == nil {
+			if _, err := ivE.AddBatch(items); err == nil {
+				r := float64(ivE.LinkCount()) / float64(max(1, exE.LinkCount()))
+				res.LinkRecall = &r
+			}
+		}
+		if cl, err := cluster.Batch(items, ex); err == nil {
+			ref := make([]string, len(items))
+			for i, c := range cluster.Assignment(cl, len(items)) {
+				ref[i] = fmt.Sprint(c)
+				if c < 0 {
+					ref[i] = fmt.Sprint("single", i)
+				}
+			}
+			f := cluster.Score(ref, assign).BCubedF1
+			res.IndexAgreementF1 = &f
+		}
+	}
 	if len(items) > 0 {
 		res.MsPerFace = res.ClusterSec * 1000 / float64(len(items))
 	}
