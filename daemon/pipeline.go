@@ -213,6 +213,7 @@ func (c *coordinator) apply(ctx context.Context, o op) opReply {
 		if err := st.Enqueue(ctx, o.enqueue, o.reason); err != nil {
 			return opReply{err: err}
 		}
+		c.d.log.Debug("queued", "file", o.enqueue, "reason", o.reason)
 		delete(c.missing, o.enqueue)
 		c.sum.Queued++
 		c.more = true

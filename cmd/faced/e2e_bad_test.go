@@ -63,10 +63,12 @@ func TestBadInput(t *testing.T) {
 		burst = append(burst, p)
 	}
 	deleted := write("zz_deleted.jpg", data)
-	e.waitFor("the burst to be queued", time.Minute, func() bool {
-		st, err := e.client().Status(context.Background())
-		return err == nil && st.Queue >= 4
-	})
+	// Delete it once the daemon has queued it (its log says so), not
+	// before: a file removed before the watcher emits it was never queued.
+	e.waitFor("zz_deleted.jpg to be queued", time.Minute, func() bool { return e.logged("queued")[deleted] > 0 })
+	if e.analyses()[deleted] > 0 {
+		t.Fatalf("zz_deleted.jpg was analysed before it could be deleted: the burst in front of it was too short")
+	}
 	if err := os.Remove(deleted); err != nil {
 		t.Fatal(err)
 	}

@@ -200,7 +200,10 @@ func (e *env) idle(timeout time.Duration) api.Status {
 }
 
 // analyses counts the "analysing" log lines per file.
-func (e *env) analyses() map[string]int {
+func (e *env) analyses() map[string]int { return e.logged("analysing") }
+
+// logged counts the daemon's debug log lines with message msg per file.
+func (e *env) logged(msg string) map[string]int {
 	f, err := os.Open(e.log)
 	if err != nil {
 		return nil
@@ -209,7 +212,7 @@ func (e *env) analyses() map[string]int {
 	n := map[string]int{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	re := regexp.MustCompile(`msg=analysing file=("(?:[^"\\]|\\.)*"|\S+)`)
+	re := regexp.MustCompile(`msg=` + regexp.QuoteMeta(msg) + ` file=("(?:[^"\\]|\\.)*"|\S+)`)
 	for sc.Scan() {
 		if m := re.FindStringSubmatch(sc.Text()); m != nil {
 			p := m[1]
