@@ -220,6 +220,10 @@ func BenchmarkAddIVF1M(b *testing.B) {
 	}
 	opt := DefaultOptions()
 	opt.Index = IndexIVF
+	// FACED_BENCH_PROBE=N scans N lists instead of DefaultProbe
+	if v := os.Getenv("FACED_BENCH_PROBE"); v != "" {
+		fmt.Sscan(v, &opt.Probe)
+	}
 	benchAddOpt(b, 1_000_000, opt)
 }
 
