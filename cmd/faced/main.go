@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -94,16 +95,26 @@ func run(ctx context.Context, configPath string, once bool, stdout, stderr io.Wr
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if p := os.Getenv("FACED_CPUPROFILE"); p != "" {
+		stopProfile, err := startCPUProfile(p)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
+	begin := time.Now()
 	app, err := wire.Open(ctx, cfg, wire.AppOptions{Version: version, Logger: log, Once: once})
 	if err != nil {
 		return err
 	}
 	defer app.Close()
 	if once {
+		startup := time.Since(begin)
 		sum, err := app.Daemon.RunOnce(ctx)
 		if err != nil {
 			return err
 		}
+		fmt.Fprintf(stdout, "faced %s: started in %s\n", version, startup.Round(time.Millisecond))
 		printSummary(stdout, app, sum)
 		return nil
 	}
@@ -124,6 +135,23 @@ func run(ctx context.Context, configPath string, once bool, stdout, stderr io.Wr
 	case err := <-prog.Done():
 		return err
 	}
+}
+
+// startCPUProfile writes a CPU profile of the whole run to path
+// (FACED_CPUPROFILE, for measurements); the returned func ends it.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("FACED_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("FACED_CPUPROFILE %s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func printSummary(w io.Writer, app *wire.App, s daemon.Summary) {
