@@ -497,6 +497,15 @@ func (s *scanner) test(j int32, out []edge) []edge {
 			return out
 		}
 	}
+	return s.testFull(j, out)
+}
+
+// testFull is test without the sketch bound.
+func (s *scanner) testFull(j int32, out []edge) []edge {
+	e := s.e
+	if e.nodes[j].deleted {
+		return out
+	}
 	dt := dot32(s.q, e.vec(j))
 	if dt-e.norms[j]/2 < s.minDot-1e-6 {
 		return out
@@ -511,15 +520,6 @@ func (s *scanner) test(j int32, out []edge) []edge {
 func (e *Engine) scan(p, lo, hi int32, out []edge) []edge {
 	s := e.scanner(p)
 	for j := lo; j < hi; j++ {
-		out = s.test(j, out)
-	}
-	return out
-}
-
-// scanNodes returns the links of p to the live nodes of js.
-func (e *Engine) scanNodes(p int32, js []int32, out []edge) []edge {
-	s := e.scanner(p)
-	for _, j := range js {
 		out = s.test(j, out)
 	}
 	return out

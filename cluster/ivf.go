@@ -71,11 +71,14 @@ func (e *Engine) sketchFrom() int {
 }
 
 type ivfIndex struct {
-	sk        *sketcher // the sketch the centroids live in
-	nlist     int
-	cent      []float32 // nlist × ivfDims
-	cnorm     []float32
-	lists     [][]int32
+	sk    *sketcher // the sketch the centroids live in
+	nlist int
+	cent  []float32 // nlist × ivfDims
+	cnorm []float32
+	lists [][]int32
+	// the sketches and squared sketch norms of each list's faces, in list
+	// order, so that a probe streams through memory
+	lsk, lskn [][]float32
 	upto      int // nodes [0, upto) are in the lists
 	trainedAt int
 }
@@ -110,7 +113,7 @@ func (e *Engine) ivfUpdate() *ivfIndex {
 	}
 	for ; ix.upto < n; ix.upto++ {
 		c := ix.nearest(e.coarse(int32(ix.upto)))
-		ix.lists[c] = append(ix.lists[c], int32(ix.upto))
+		ix.push(e, c, int32(ix.upto))
 	}
 	return ix
 }
@@ -138,7 +141,8 @@ func (ix *ivfIndex) nearest(x []float32) int {
 // n sketched faces and assigns all of them to lists.
 func (e *Engine) ivfTrain(n int) *ivfIndex {
 	nl := e.ivfLists(n)
-	ix := &ivfIndex{sk: e.sk, nlist: nl, cent: make([]float32, nl*ivfDims), cnorm: make([]float32, nl), lists: make([][]int32, nl), trainedAt: n}
+	ix := &ivfIndex{sk: e.sk, nlist: nl, cent: make([]float32, nl*ivfDims), cnorm: make([]float32, nl), lists: make([][]int32, nl),
+		lsk: make([][]float32, nl), lskn: make([][]float32, nl), trainedAt: n}
 	// sample at most 40 faces per list, evenly spread over arrival order
 	step := max(1, n/(40*nl))
 	var sample []int32
@@ -184,10 +188,18 @@ func (e *Engine) ivfTrain(n int) *ivfIndex {
 		}
 	})
 	for i, c := range all {
-		ix.lists[c] = append(ix.lists[c], int32(i))
+		ix.push(e, int(c), int32(i))
 	}
 	ix.upto = n
 	return ix
+}
+
+// push appends node i to list c.
+func (ix *ivfIndex) push(e *Engine, c int, i int32) {
+	k := e.sk.k
+	ix.lists[c] = append(ix.lists[c], i)
+	ix.lsk[c] = append(ix.lsk[c], e.sketch[int(i)*k:int(i+1)*k]...)
+	ix.lskn[c] = append(ix.lskn[c], e.sknorm[i])
 }
 
 func (ix *ivfIndex) norms() {
@@ -239,18 +251,29 @@ func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
 		}
 		return cs[i].c < cs[j].c
 	})
+	// the sketch bound of the scan, on the lists' own copies of the sketches
+	sc := e.scanner(p)
+	k := sc.k
 	var cand []int32
 	for _, c := range cs[:probe] {
-		for _, j := range ix.lists[c.c] {
-			if j < upto && j != p {
-				cand = append(cand, j)
+		rows, norms := ix.lsk[c.c], ix.lskn[c.c]
+		for m, j := range ix.lists[c.c] {
+			if j >= upto || j == p {
+				continue
 			}
+			if sc.qn+norms[m]-2*dot32(sc.qs, rows[m*k:(m+1)*k]) > sc.skip {
+				continue
+			}
+			cand = append(cand, j)
 		}
 	}
 	sort.Slice(cand, func(i, j int) bool { return cand[i] < cand[j] })
+	var out []edge
+	for _, j := range cand {
+		out = sc.testFull(j, out)
+	}
 	// nodes not in the lists yet (sketched later than the index was last
 	// extended) are scanned exactly
-	out := e.scanNodes(p, cand, nil)
 	if lo := int32(ix.upto); lo < upto {
 		out = e.scan(p, lo, upto, out)
 	}
