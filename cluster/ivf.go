@@ -38,6 +38,16 @@ var ivfDims = 32
 var ivfMin = 4096
 
 // DefaultProbe is the number of lists a query scans when Options.Probe is 0.
+//
+// Measured (2 shared cores, under contention): on 100 000 lfwWorld faces
+// (316 lists) a probe of 8/16/24/32/64 lists costs 1.6/3.0/4.4/5.9/11 ms CPU
+// per scan (exact 23) and finds 0.61/0.79/0.88/0.92/0.985 of all links and
+// every same-person link. On 1 000 000 easy synthetic faces (1 000 lists) an
+// Add costs 24 ms CPU at probe 24 and 6.9 ms at probe 8 (exact 185 ms), and
+// at probe 8 one new face in 60 failed to join its person. On the LFW dev
+// set (781 real faces, --index-min 200) scanning 8 % of the lists keeps
+// 0.915 of the links and F1 0.949 (exact 0.962), 16 % keeps 0.972 and F1
+// 0.956: real features need a larger share than the synthetic ones.
 const DefaultProbe = 24
 
 // LinkCount returns the number of links (face pairs within Eps) held. With
