@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/faced/faced/analyzer"
@@ -96,6 +98,11 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 		return nil, fmt.Errorf("%w (run `facedctl models install` first)", err)
 	}
 	workers := cfg.WorkerCount()
+	if workers >= runtime.NumCPU() && os.Getenv("FACED_CVTHREADS") == "" {
+		// Every core runs a worker: OpenCV's own pool threads would only
+		// compete with them.
+		analyzer.SetOpenCVThreads(1)
+	}
 	mem := memoryMode()
 	models.SetMemoryOptions(mem.ort)
 	if os.Getenv("MALLOC_ARENA_MAX") == "" {
@@ -148,6 +155,8 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	if err != nil {
 		return nil, err
 	}
+	trim := newTrimmer(mem)
+	app.closers = append(app.closers, func() error { trim.stop(); return nil })
 	store := NewStore(ix)
 	store.OnDone = persons.NoteDone
 	var d *daemon.Daemon
@@ -160,7 +169,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	}
 	d, err = daemon.New(daemon.Options{InputDirectory: cfg.InputDirectory(), Workers: workers, Version: o.Version,
 		Logger: log, Walk: Walk(walkOpt), MaxAttempts: 5, OnAnalyzed: o.OnAnalyzed},
-		daemon.Deps{Store: store, Analyzer: Analyzer{A: an, Trim: mem.trim}, Clusterer: persons, Exporter: NewExporter(ix, ex), Watcher: dw})
+		daemon.Deps{Store: store, Analyzer: Analyzer{A: an, Trim: trim}, Clusterer: persons, Exporter: NewExporter(ix, ex), Watcher: dw})
 	if err != nil {
 		return nil, err
 	}
@@ -179,16 +188,15 @@ func agModel(cfg *config.Config) string {
 // file beside the reason).
 type Analyzer struct {
 	A *analyzer.Analyzer
-	// Trim returns freed C heap memory to the kernel after each analysis.
-	Trim bool
+	// Trim, when set, returns freed C heap memory to the kernel after
+	// analyses (see trimmer).
+	Trim *trimmer
 }
 
 // Analyze implements daemon.Analyzer.
 func (a Analyzer) Analyze(ctx context.Context, p string) (*face.Result, error) {
 	res, err := a.A.Analyze(ctx, p)
-	if a.Trim {
-		trimMalloc()
-	}
+	a.Trim.done()
 	if err != nil {
 		var fe *analyzer.FileError
 		if errors.As(err, &fe) && ctx.Err() == nil {
@@ -206,3 +214,46 @@ type reasonError struct {
 
 func (e *reasonError) Error() string { return e.msg }
 func (e *reasonError) Unwrap() error { return e.err }
+
+// trimIdle is how long after the last analysis the trimmer trims once
+// more, so that an idle daemon holds no freed memory.
+const trimIdle = 2 * time.Second
+
+// trimmer calls malloc_trim after every every-th analysis (all workers
+// counted together) and once when no analysis ended for trimIdle. A nil
+// trimmer does nothing.
+type trimmer struct {
+	every int64
+	n     atomic.Int64
+	idle  *time.Timer
+}
+
+func newTrimmer(m memMode) *trimmer {
+	if !m.trim {
+		return nil
+	}
+	t := &trimmer{every: int64(max(m.trimEvery, 1))}
+	if t.every > 1 {
+		t.idle = time.AfterFunc(time.Hour, trimMalloc)
+		t.idle.Stop()
+	}
+	return t
+}
+
+func (t *trimmer) done() {
+	if t == nil {
+		return
+	}
+	if t.n.Add(1)%t.every == 0 {
+		trimMalloc()
+	}
+	if t.idle != nil {
+		t.idle.Reset(trimIdle)
+	}
+}
+
+func (t *trimmer) stop() {
+	if t != nil && t.idle != nil {
+		t.idle.Stop()
+	}
+}
