@@ -219,36 +219,43 @@ func (e *reasonError) Unwrap() error { return e.err }
 // more, so that an idle daemon holds no freed memory.
 const trimIdle = 2 * time.Second
 
-// trimmer calls malloc_trim after every every-th analysis (all workers
-// counted together) and once when no analysis ended for trimIdle. A nil
-// trimmer does nothing.
+// trimmer calls trim (malloc_trim) after every every-th analysis (all
+// workers counted together) and, when every > 1, once more when no
+// analysis ended for idleAfter. A nil trimmer does nothing.
 type trimmer struct {
-	every int64
-	n     atomic.Int64
-	idle  *time.Timer
+	every     int64
+	idleAfter time.Duration
+	n         atomic.Int64
+	idle      *time.Timer
+	trim      func()
 }
 
 func newTrimmer(m memMode) *trimmer {
 	if !m.trim {
 		return nil
 	}
-	t := &trimmer{every: int64(max(m.trimEvery, 1))}
-	if t.every > 1 {
-		t.idle = time.AfterFunc(time.Hour, trimMalloc)
+	return startTrimmer(max(m.trimEvery, 1), trimIdle, trimMalloc)
+}
+
+func startTrimmer(every int, idleAfter time.Duration, trim func()) *trimmer {
+	t := &trimmer{every: int64(every), idleAfter: idleAfter, trim: trim}
+	if every > 1 {
+		t.idle = time.AfterFunc(time.Hour, trim)
 		t.idle.Stop()
 	}
 	return t
 }
 
+// done is called after each analysis.
 func (t *trimmer) done() {
 	if t == nil {
 		return
 	}
 	if t.n.Add(1)%t.every == 0 {
-		trimMalloc()
+		t.trim()
 	}
 	if t.idle != nil {
-		t.idle.Reset(trimIdle)
+		t.idle.Reset(t.idleAfter)
 	}
 }
 
