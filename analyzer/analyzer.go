@@ -196,6 +196,7 @@ type Analyzer struct {
 	opt              Options
 	pnet, rnet, onet *models.Session
 	ag               *agegender.Net
+	dates            videoDates
 	closeOnce        sync.Once
 }
 
@@ -241,6 +242,7 @@ func (a *Analyzer) Close() error {
 		if a.ag != nil {
 			errs = append(errs, a.ag.Close())
 		}
+		errs = append(errs, a.dates.close())
 	})
 	return errors.Join(errs...)
 }

@@ -77,7 +77,8 @@ func (a *Analyzer) analyzeVideo(ctx context.Context, path string) (*face.Result,
 		orientation = 8
 	}
 
-	res := &face.Result{File: path, Kind: face.KindVideo, Orientation: orientation, Faces: []face.Face{}}
+	res := &face.Result{File: path, Kind: face.KindVideo, Orientation: orientation, Faces: []face.Face{},
+		CaptureTime: a.dates.captureTime(path)}
 	frame := gocv.NewMat()
 	defer frame.Close()
 	var seen []frameFace
