@@ -256,6 +256,20 @@ func (c *converter) in(n *tfNode, i int) (*value, error) {
 	return v, nil
 }
 
+// in2 returns the values of inputs 0 and 1 of n (binary ops, and ops whose
+// second input is a constant: shape, axes, kernel).
+func (c *converter) in2(n *tfNode) (*value, *value, error) {
+	a, err := c.in(n, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := c.in(n, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
 func (c *converter) attrString(n *tfNode, key string) string {
 	if a := n.Attrs[key]; a != nil {
 		return string(a.S)
@@ -615,11 +629,7 @@ func (c *converter) node(n *tfNode) error {
 	case "Mean", "Max", "Sum":
 		return c.reduce(n)
 	case "MatMul":
-		a, err := c.in(n, 0)
-		if err != nil {
-			return err
-		}
-		b, err := c.in(n, 1)
+		a, b, err := c.in2(n)
 		if err != nil {
 			return err
 		}
@@ -640,11 +650,7 @@ func (c *converter) node(n *tfNode) error {
 		c.setOut(n, "MatMul", []string{an, bn}, 2, false)
 		return nil
 	case "Reshape":
-		x, err := c.in(n, 0)
-		if err != nil {
-			return err
-		}
-		sv, err := c.in(n, 1)
+		x, sv, err := c.in2(n)
 		if err != nil {
 			return err
 		}
@@ -677,11 +683,7 @@ func autoPad(p string) (string, error) {
 }
 
 func (c *converter) binary(n *tfNode) error {
-	a, err := c.in(n, 0)
-	if err != nil {
-		return err
-	}
-	b, err := c.in(n, 1)
+	a, b, err := c.in2(n)
 	if err != nil {
 		return err
 	}
@@ -767,11 +769,7 @@ func (c *converter) zpInit(name string) string {
 }
 
 func (c *converter) reduce(n *tfNode) error {
-	x, err := c.in(n, 0)
-	if err != nil {
-		return err
-	}
-	av, err := c.in(n, 1)
+	x, av, err := c.in2(n)
 	if err != nil {
 		return err
 	}
@@ -821,11 +819,7 @@ func (c *converter) reduce(n *tfNode) error {
 }
 
 func (c *converter) conv(n *tfNode) error {
-	x, err := c.in(n, 0)
-	if err != nil {
-		return err
-	}
-	w, err := c.in(n, 1)
+	x, w, err := c.in2(n)
 	if err != nil {
 		return err
 	}
