@@ -5,7 +5,7 @@ setup:
 	bash scripts/setup.sh
 
 build:
-	go build -o bin/ ./cmd/faced
+	go build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/ ./cmd/faced
 	go build -tags lite -o bin/facedctl ./cmd/facedctl
 	go build -o bin/facedctl-full ./cmd/facedctl
 

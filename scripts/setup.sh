@@ -122,7 +122,9 @@ fi
 
 # --- 4. Build -----------------------------------------------------------------
 log "building bin/faced, bin/facedctl (lite: no OpenCV, starts instantly) and bin/facedctl-full"
-go build -o bin/ ./cmd/faced
+# The daemon reports the commit it was built from (status, sidecars).
+VERSION=$(git describe --always --dirty 2>/dev/null || echo dev)
+go build -ldflags "-X main.version=$VERSION" -o bin/ ./cmd/faced
 go build -tags lite -o bin/facedctl ./cmd/facedctl
 go build -o bin/facedctl-full ./cmd/facedctl
 
