@@ -191,31 +191,24 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 	}
 	t0 = clock.Now()
 	total = validPatches(total, w, h)
+	crop := func(size int) func([]Candidate) (models.Tensor, error) {
+		return func(batch []Candidate) (models.Tensor, error) {
+			return cropTensor(cont, pix, w, h, batch, size, p.Uint8Crops, hv)
+		}
+	}
 	var kept []Candidate
-	for start := 0; start < len(total); start += p.MaxBatch {
-		if err := ctx.Err(); err != nil {
-			return nil, st, err
-		}
-		batch := total[start:min(len(total), start+p.MaxBatch)]
-		in, err := cropTensor(cont, pix, w, h, batch, 24, p.Uint8Crops, hv)
-		if err != nil {
-			return nil, st, err
-		}
-		out, err := nets.R.Run(in)
-		if err != nil {
-			return nil, st, fmt.Errorf("mtcnn: R-Net: %w", err)
-		}
-		if len(out) < 2 {
-			return nil, st, fmt.Errorf("mtcnn: R-Net returned %d outputs", len(out))
-		}
+	err = runBatches(ctx, nets.R, "R-Net", 2, total, p.MaxBatch, crop(24), func(batch []Candidate, out []models.Tensor) {
 		reg, prob := out[0].Data, out[1].Data
 		for i, b := range batch {
 			if sc := prob[i*2+1]; sc > p.Thresholds[1] {
 				b.Score = float64(sc)
-				b.Reg = [4]float64{float64(reg[i*4]), float64(reg[i*4+1]), float64(reg[i*4+2]), float64(reg[i*4+3])}
+				b.Reg = regAt(reg, i)
 				kept = append(kept, b)
 			}
 		}
+	})
+	if err != nil {
+		return nil, st, err
 	}
 	if len(kept) > 0 {
 		kept = Select(kept, NMS(kept, 0.7, Union))
@@ -241,22 +234,7 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 	kept = validPatches(kept, w, h)
 	var faces []Candidate
 	var marks [][10]float64
-	for start := 0; start < len(kept); start += p.MaxBatch {
-		if err := ctx.Err(); err != nil {
-			return nil, st, err
-		}
-		batch := kept[start:min(len(kept), start+p.MaxBatch)]
-		in, err := cropTensor(cont, pix, w, h, batch, 48, p.Uint8Crops, hv)
-		if err != nil {
-			return nil, st, err
-		}
-		out, err := nets.O.Run(in)
-		if err != nil {
-			return nil, st, fmt.Errorf("mtcnn: O-Net: %w", err)
-		}
-		if len(out) < 3 {
-			return nil, st, fmt.Errorf("mtcnn: O-Net returned %d outputs", len(out))
-		}
+	err = runBatches(ctx, nets.O, "O-Net", 3, kept, p.MaxBatch, crop(48), func(batch []Candidate, out []models.Tensor) {
 		reg, lm, prob := out[0].Data, out[1].Data, out[2].Data
 		for i, b := range batch {
 			sc := prob[i*2+1]
@@ -264,7 +242,7 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 				continue
 			}
 			b.Score = float64(sc)
-			b.Reg = [4]float64{float64(reg[i*4]), float64(reg[i*4+1]), float64(reg[i*4+2]), float64(reg[i*4+3])}
+			b.Reg = regAt(reg, i)
 			bw, bh := b.X2-b.X1+1, b.Y2-b.Y1+1
 			var m [10]float64
 			for k := 0; k < 5; k++ {
@@ -274,6 +252,9 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 			faces = append(faces, b)
 			marks = append(marks, m)
 		}
+	})
+	if err != nil {
+		return nil, st, err
 	}
 	for i := range faces {
 		BBReg(&faces[i])
@@ -287,6 +268,39 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 	st.Final = len(res)
 	st.ONet = clock.Since(t0)
 	return res, st, nil
+}
+
+// runBatches runs net on the crops of boxes, at most maxBatch at a time,
+// and hands each batch with the net's outputs (at least nOut of them) to
+// use. It stops at the first error: the context's, the crop's, or the
+// net's (then named by name).
+func runBatches(ctx context.Context, net Runner, name string, nOut int, boxes []Candidate, maxBatch int,
+	crop func([]Candidate) (models.Tensor, error), use func(batch []Candidate, out []models.Tensor)) error {
+	for start := 0; start < len(boxes); start += maxBatch {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch := boxes[start:min(len(boxes), start+maxBatch)]
+		in, err := crop(batch)
+		if err != nil {
+			return err
+		}
+		out, err := net.Run(in)
+		if err != nil {
+			return fmt.Errorf("mtcnn: %s: %w", name, err)
+		}
+		if len(out) < nOut {
+			return fmt.Errorf("mtcnn: %s returned %d outputs", name, len(out))
+		}
+		use(batch, out)
+	}
+	return nil
+}
+
+// regAt is the i-th box regression [dx1, dy1, dx2, dy2] of an R-/O-Net
+// output.
+func regAt(reg []float32, i int) [4]float64 {
+	return [4]float64{float64(reg[i*4]), float64(reg[i*4+1]), float64(reg[i*4+2]), float64(reg[i*4+3])}
 }
 
 // halves is the detection image halved again and again (exact 2:1 area
