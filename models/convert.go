@@ -450,6 +450,20 @@ func (c *converter) operand(src string, v, o *value) (string, error) {
 	return c.materialize(src, v.c, lay)
 }
 
+// operands returns the ONNX names of inputs a (0) and b (1) of the binary
+// node n, constants materialised against the other operand (see operand).
+func (c *converter) operands(n *tfNode, a, b *value) (string, string, error) {
+	an, err := c.operand(inName(n, 0), a, b)
+	if err != nil {
+		return "", "", err
+	}
+	bn, err := c.operand(inName(n, 1), b, a)
+	if err != nil {
+		return "", "", err
+	}
+	return an, bn, nil
+}
+
 func (c *converter) outName(n *tfNode, rank int, nchw bool) string {
 	if rank == 4 && nchw {
 		return n.Name + "/nchw"
@@ -639,11 +653,7 @@ func (c *converter) node(n *tfNode) error {
 		if tb := n.Attrs["transpose_b"]; tb != nil && tb.B {
 			return fmt.Errorf("transpose_b not supported")
 		}
-		an, err := c.operand(inName(n, 0), a, b)
-		if err != nil {
-			return err
-		}
-		bn, err := c.operand(inName(n, 1), b, a)
+		an, bn, err := c.operands(n, a, b)
 		if err != nil {
 			return err
 		}
@@ -693,11 +703,7 @@ func (c *converter) binary(n *tfNode) error {
 	if a.c == nil && b.c == nil && a.rank == 4 && b.rank == 4 && a.nchw != b.nchw {
 		a, b = c.layout(a, true), c.layout(b, true)
 	}
-	an, err := c.operand(inName(n, 0), a, b)
-	if err != nil {
-		return err
-	}
-	bn, err := c.operand(inName(n, 1), b, a)
+	an, bn, err := c.operands(n, a, b)
 	if err != nil {
 		return err
 	}
