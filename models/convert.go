@@ -270,6 +270,20 @@ func (c *converter) in2(n *tfNode) (*value, *value, error) {
 	return a, b, nil
 }
 
+// inInts returns input 0 of n and input 1, which must be an integer
+// constant (Reshape's shape, a reduction's axes).
+func (c *converter) inInts(n *tfNode) (*value, []int64, error) {
+	x, v, err := c.in2(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	ints, err := c.constInts(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	return x, ints, nil
+}
+
 func (c *converter) attrString(n *tfNode, key string) string {
 	if a := n.Attrs[key]; a != nil {
 		return string(a.S)
@@ -660,11 +674,7 @@ func (c *converter) node(n *tfNode) error {
 		c.setOut(n, "MatMul", []string{an, bn}, 2, false)
 		return nil
 	case "Reshape":
-		x, sv, err := c.in2(n)
-		if err != nil {
-			return err
-		}
-		shape, err := c.constInts(sv)
+		x, shape, err := c.inInts(n)
 		if err != nil {
 			return err
 		}
@@ -775,11 +785,7 @@ func (c *converter) zpInit(name string) string {
 }
 
 func (c *converter) reduce(n *tfNode) error {
-	x, av, err := c.in2(n)
-	if err != nil {
-		return err
-	}
-	axes, err := c.constInts(av)
+	x, axes, err := c.inInts(n)
 	if err != nil {
 		return err
 	}
