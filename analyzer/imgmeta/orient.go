@@ -43,24 +43,21 @@ func PointToUpright(o int, sw, sh int, x, y float64) (u, v float64) {
 // PointToStored is the inverse of PointToUpright: it maps a point of the
 // upright uw×uh image back to the stored frame.
 func PointToStored(o int, uw, uh int, u, v float64) (x, y float64) {
-	UW, UH := float64(uw), float64(uh)
+	return PointToUpright(inverse(o), uw, uh, u, v)
+}
+
+// inverse is the orientation that undoes o: 6 (rotate 90° clockwise to
+// display) and 8 (counter-clockwise) undo each other; every other
+// orientation (identity, the mirrors, 180°, transpose, transverse) undoes
+// itself.
+func inverse(o int) int {
 	switch o {
-	case 2:
-		return UW - u, v
-	case 3:
-		return UW - u, UH - v
-	case 4:
-		return u, UH - v
-	case 5:
-		return v, u
 	case 6:
-		return v, UW - u
-	case 7:
-		return UH - v, UW - u
+		return 8
 	case 8:
-		return UH - v, u
+		return 6
 	}
-	return u, v
+	return o
 }
 
 func boxOf(x1, y1, x2, y2 float64) face.Box {
@@ -77,7 +74,5 @@ func BoxToUpright(o int, sw, sh int, b face.Box) face.Box {
 // BoxToStored maps an upright-frame box of an upright uw×uh image to the
 // stored frame.
 func BoxToStored(o int, uw, uh int, b face.Box) face.Box {
-	x1, y1 := PointToStored(o, uw, uh, b.X1, b.Y1)
-	x2, y2 := PointToStored(o, uw, uh, b.X2, b.Y2)
-	return boxOf(x1, y1, x2, y2)
+	return BoxToUpright(inverse(o), uw, uh, b)
 }
