@@ -885,29 +885,19 @@ func (c *converter) convQDQ(n *tfNode, x *value, wk *constVal, lay string, attrs
 	w := append([]float32(nil), wf...)
 	bias := make([]float32, co)
 	last := n
-	if mul := c.soleConsumer(last.Name, "Mul"); mul != nil {
-		if k := c.otherConst(mul, last.Name); k != nil && k.f != nil && len(k.f) == co {
-			for o := 0; o < co; o++ {
-				for i := 0; i < per; i++ {
-					w[o*per+i] *= k.f[o]
-				}
+	if mul, k := c.perChannel(last, co, "Mul"); mul != nil {
+		for o := 0; o < co; o++ {
+			for i := 0; i < per; i++ {
+				w[o*per+i] *= k[o]
 			}
-			c.skip[mul.Name] = true
-			last = mul
 		}
+		c.skip[mul.Name] = true
+		last = mul
 	}
-	if add := c.soleConsumer(last.Name, "Add"); add != nil {
-		if k := c.otherConst(add, last.Name); k != nil && k.f != nil && len(k.f) == co {
-			copy(bias, k.f)
-			c.skip[add.Name] = true
-			last = add
-		}
-	} else if add := c.soleConsumer(last.Name, "BiasAdd"); add != nil {
-		if k := c.otherConst(add, last.Name); k != nil && k.f != nil && len(k.f) == co {
-			copy(bias, k.f)
-			c.skip[add.Name] = true
-			last = add
-		}
+	if add, k := c.perChannel(last, co, "Add", "BiasAdd"); add != nil {
+		copy(bias, k)
+		c.skip[add.Name] = true
+		last = add
 	}
 	base := n.Name
 	var wn, bn string
@@ -939,6 +929,22 @@ func (c *converter) convQDQ(n *tfNode, x *value, wk *constVal, lay string, attrs
 	c.emit("Conv", n.Name, []string{x.name, wn, bn}, []string{out}, attrs...)
 	c.vals[last.Name] = &value{name: out, rank: 4, nchw: true}
 	return nil
+}
+
+// perChannel returns the sole consumer of node last when its op is one of
+// ops and its other operand is a float constant of co values (a batch-norm
+// scale or shift folded into the convolution), with those values; nil when
+// not.
+func (c *converter) perChannel(last *tfNode, co int, ops ...string) (*tfNode, []float32) {
+	for _, op := range ops {
+		if m := c.soleConsumer(last.Name, op); m != nil {
+			if k := c.otherConst(m, last.Name); k != nil && k.f != nil && len(k.f) == co {
+				return m, k.f
+			}
+			return nil, nil
+		}
+	}
+	return nil, nil
 }
 
 // quantizePerChannel quantizes convolution weights w (output channel major,
