@@ -766,22 +766,25 @@ func (c *converter) relu(n *tfNode) error {
 	return nil
 }
 
-func (c *converter) scalarInit(name string, v float32) string {
-	if s, ok := c.matCache["scalar|"+name]; ok {
+// initOnce adds the initializer mk makes the first time key is asked for
+// and returns its name, then and on every later call.
+func (c *converter) initOnce(key string, mk func() onnxTensor) string {
+	if s, ok := c.matCache[key]; ok {
 		return s
 	}
-	s := c.init(floatTensor(name, nil, []float32{v}))
-	c.matCache["scalar|"+name] = s
+	s := c.init(mk())
+	c.matCache[key] = s
 	return s
 }
 
+// scalarInit returns the shared float scalar initializer name (value v).
+func (c *converter) scalarInit(name string, v float32) string {
+	return c.initOnce("scalar|"+name, func() onnxTensor { return floatTensor(name, nil, []float32{v}) })
+}
+
+// zpInit returns the shared uint8 zero-point initializer name.
 func (c *converter) zpInit(name string) string {
-	if s, ok := c.matCache["zp|"+name]; ok {
-		return s
-	}
-	s := c.init(bytesTensor(name, onnxUint8, nil, []byte{0}))
-	c.matCache["zp|"+name] = s
-	return s
+	return c.initOnce("zp|"+name, func() onnxTensor { return bytesTensor(name, onnxUint8, nil, []byte{0}) })
 }
 
 func (c *converter) reduce(n *tfNode) error {
