@@ -87,6 +87,26 @@ func scanFile(r rowScanner) (File, error) {
 	return f, nil
 }
 
+// queryAll runs the query q and scans every row with scan. Errors of the
+// query and of a row are wrapped with what; the error of the iteration
+// (rows.Err) is returned as it is.
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, error), what, q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var vs []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
+}
+
 func checkKind(k face.Kind) (face.Kind, error) {
 	switch k {
 	case "":
@@ -143,24 +163,23 @@ func (ix *Index) upsertFile(ctx context.Context, tx *sql.Tx, f File) (int64, err
 
 // FileByPath returns the file at path, or ErrNotFound.
 func (ix *Index) FileByPath(ctx context.Context, path string) (File, error) {
-	f, err := scanFile(ix.r.QueryRowContext(ctx, `SELECT `+fileCols+` FROM files WHERE path = ?`, path))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = ErrNotFound
-	}
-	if err != nil {
-		return File{}, fmt.Errorf("file %s: %w", path, err)
-	}
-	return f, nil
+	return ix.fileWhere(ctx, "path", path, path)
 }
 
 // FileByID returns the file with id, or ErrNotFound.
 func (ix *Index) FileByID(ctx context.Context, id int64) (File, error) {
-	f, err := scanFile(ix.r.QueryRowContext(ctx, `SELECT `+fileCols+` FROM files WHERE id = ?`, id))
+	return ix.fileWhere(ctx, "id", id, fmt.Sprintf("#%d", id))
+}
+
+// fileWhere returns the file whose unique column col (path or id) is key,
+// or ErrNotFound; errors name the file as name.
+func (ix *Index) fileWhere(ctx context.Context, col string, key any, name string) (File, error) {
+	f, err := scanFile(ix.r.QueryRowContext(ctx, `SELECT `+fileCols+` FROM files WHERE `+col+` = ?`, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}
 	if err != nil {
-		return File{}, fmt.Errorf("file #%d: %w", id, err)
+		return File{}, fmt.Errorf("file %s: %w", name, err)
 	}
 	return f, nil
 }
@@ -172,21 +191,8 @@ func (ix *Index) FileByHash(ctx context.Context, hash string) ([]File, error) {
 	if hash == "" {
 		return nil, fmt.Errorf("files by hash: %w: empty hash", ErrInvalid)
 	}
-	rows, err := ix.r.QueryContext(ctx, `SELECT `+fileCols+` FROM files WHERE hash = ?
+	return queryAll(ctx, ix.r, scanFile, "files by hash "+hash, `SELECT `+fileCols+` FROM files WHERE hash = ?
 		ORDER BY status = 'gone' DESC, id`, hash)
-	if err != nil {
-		return nil, fmt.Errorf("files by hash %s: %w", hash, err)
-	}
-	defer rows.Close()
-	var fs []File
-	for rows.Next() {
-		f, err := scanFile(rows)
-		if err != nil {
-			return nil, fmt.Errorf("files by hash %s: %w", hash, err)
-		}
-		fs = append(fs, f)
-	}
-	return fs, rows.Err()
 }
 
 // MoveFile renames a file in the index: the row, its id, faces and
@@ -304,20 +310,7 @@ func (ix *Index) Files(ctx context.Context, status Status) ([]File, error) {
 		q += ` WHERE status = ?`
 		args = append(args, string(status))
 	}
-	rows, err := ix.r.QueryContext(ctx, q+` ORDER BY path`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list files: %w", err)
-	}
-	defer rows.Close()
-	var fs []File
-	for rows.Next() {
-		f, err := scanFile(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list files: %w", err)
-		}
-		fs = append(fs, f)
-	}
-	return fs, rows.Err()
+	return queryAll(ctx, ix.r, scanFile, "list files", q+` ORDER BY path`, args...)
 }
 
 // FilesNeedingExport returns up to limit analysed files (limit <= 0: all)
@@ -326,21 +319,8 @@ func (ix *Index) FilesNeedingExport(ctx context.Context, limit int) ([]File, err
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := ix.r.QueryContext(ctx, `SELECT `+fileCols+` FROM files
+	return queryAll(ctx, ix.r, scanFile, "files needing export", `SELECT `+fileCols+` FROM files
 		WHERE export_rev > exported_rev AND status = 'done' ORDER BY id LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("files needing export: %w", err)
-	}
-	defer rows.Close()
-	var fs []File
-	for rows.Next() {
-		f, err := scanFile(rows)
-		if err != nil {
-			return nil, fmt.Errorf("files needing export: %w", err)
-		}
-		fs = append(fs, f)
-	}
-	return fs, rows.Err()
 }
 
 // MarkExported records that revision rev of file id was written. A newer
