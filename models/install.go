@@ -26,7 +26,7 @@ func Install(ctx context.Context, seedDir, dataDir string, log *slog.Logger) (In
 	if log == nil {
 		log = slog.Default()
 	}
-	dir := filepath.Join(dataDir, "models")
+	dir := modelsDir(dataDir)
 	res := InstallResult{Dir: dir}
 	if upToDate(dir) {
 		return res, syncRegistry(dir)

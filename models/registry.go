@@ -95,6 +95,10 @@ func (r *Registry) Dir() string { return r.dir }
 // Path returns the absolute path of a model's file.
 func (r *Registry) Path(mi ModelInfo) string { return filepath.Join(r.dir, mi.File) }
 
+// modelsDir is where a data directory holds the converted models and
+// registry.json (written by Install, read by OpenRegistry and List).
+func modelsDir(dataDir string) string { return filepath.Join(dataDir, "models") }
+
 func readRegistry(dir string) (*registryDoc, error) {
 	p := filepath.Join(dir, RegistryFile)
 	b, err := os.ReadFile(p)
@@ -145,7 +149,7 @@ func verify(dir string, mi ModelInfo) error {
 // file's SHA-256. A missing or damaged installation is a *ModelError
 // (errors.Is ErrModelMissing or ErrModelCorrupt).
 func OpenRegistry(dataDir string) (*Registry, error) {
-	dir := filepath.Join(dataDir, "models")
+	dir := modelsDir(dataDir)
 	doc, err := readRegistry(dir)
 	if err != nil {
 		return nil, err
@@ -186,7 +190,7 @@ type Status struct {
 
 // List reports every model in dataDir's registry, verified or not.
 func List(dataDir string) ([]Status, error) {
-	dir := filepath.Join(dataDir, "models")
+	dir := modelsDir(dataDir)
 	doc, err := readRegistry(dir)
 	if err != nil {
 		return nil, err
