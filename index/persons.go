@@ -135,20 +135,7 @@ func (ix *Index) Persons(ctx context.Context, q PersonQuery) ([]Person, error) {
 		s += ` AND lower(p.name) = lower(?)`
 		args = append(args, q.Name)
 	}
-	rows, err := ix.r.QueryContext(ctx, s+` ORDER BY p.id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list persons: %w", err)
-	}
-	defer rows.Close()
-	var ps []Person
-	for rows.Next() {
-		p, err := scanPerson(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list persons: %w", err)
-		}
-		ps = append(ps, p)
-	}
-	return ps, rows.Err()
+	return queryAll(ctx, ix.r, scanPerson, "list persons", s+` ORDER BY p.id`, args...)
 }
 
 // ResolvePerson follows merges: it returns the active person that id was
