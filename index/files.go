@@ -201,20 +201,25 @@ func (ix *Index) FileByHash(ctx context.Context, hash string) ([]File, error) {
 // been analysed. It fails when newPath is already known (remove it first).
 func (ix *Index) MoveFile(ctx context.Context, oldPath, newPath string) error {
 	err := ix.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE files SET path = ?, gone_at = NULL,
+		return changedSome(tx.ExecContext(ctx, `UPDATE files SET path = ?, gone_at = NULL,
 			status = CASE WHEN status = 'gone' THEN CASE WHEN analysed_at IS NULL THEN 'pending' ELSE 'done' END ELSE status END,
 			export_rev = export_rev + 1
-			WHERE path = ?`, newPath, oldPath)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+			WHERE path = ?`, newPath, oldPath))
 	})
 	if err != nil {
 		return fmt.Errorf("move file %s to %s: %w", oldPath, newPath, err)
+	}
+	return nil
+}
+
+// changedSome passes on the error of an UPDATE or DELETE, and is
+// ErrNotFound when it changed no row.
+func changedSome(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
 	}
 	return nil
 }
@@ -224,15 +229,11 @@ func (ix *Index) MoveFile(ctx context.Context, oldPath, newPath string) error {
 // RemoveFile drops them for good.
 func (ix *Index) MarkGone(ctx context.Context, path string) error {
 	err := ix.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE files SET status = 'gone', gone_at = ? WHERE path = ?`,
-			ix.now().UnixNano(), path)
-		if err != nil {
+		if err := changedSome(tx.ExecContext(ctx, `UPDATE files SET status = 'gone', gone_at = ? WHERE path = ?`,
+			ix.now().UnixNano(), path)); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM queue WHERE path = ?`, path)
+		_, err := tx.ExecContext(ctx, `DELETE FROM queue WHERE path = ?`, path)
 		return err
 	})
 	if err != nil {
@@ -266,14 +267,7 @@ func (ix *Index) RemoveFile(ctx context.Context, path string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM queue WHERE path = ?`, path); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM files WHERE path = ?`, path)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return changedSome(tx.ExecContext(ctx, `DELETE FROM files WHERE path = ?`, path))
 	})
 	if err != nil {
 		return fmt.Errorf("remove file %s: %w", path, err)
@@ -327,14 +321,7 @@ func (ix *Index) FilesNeedingExport(ctx context.Context, limit int) ([]File, err
 // revision that arrived meanwhile stays pending.
 func (ix *Index) MarkExported(ctx context.Context, id, rev int64) error {
 	err := ix.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE files SET exported_rev = MAX(exported_rev, MIN(?, export_rev)) WHERE id = ?`, rev, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return changedSome(tx.ExecContext(ctx, `UPDATE files SET exported_rev = MAX(exported_rev, MIN(?, export_rev)) WHERE id = ?`, rev, id))
 	})
 	if err != nil {
 		return fmt.Errorf("mark exported file #%d: %w", id, err)
