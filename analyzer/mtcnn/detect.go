@@ -165,18 +165,12 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 		}
 	}
 	st.PNetCandidates = len(total)
-	if len(total) > 0 {
-		total = Select(total, NMS(total, 0.7, Union))
-		for i := range total {
-			ApplyRegNoPlus1(&total[i])
-			total[i].Reg = [4]float64{}
-			Rerec(&total[i])
-			Fix(&total[i])
-		}
-	}
-	if p.MaxRNet > 0 && len(total) > p.MaxRNet {
-		total = total[:p.MaxRNet]
-	}
+	total = narrow(total, p.MaxRNet, func(c *Candidate) {
+		ApplyRegNoPlus1(c)
+		c.Reg = [4]float64{}
+		Rerec(c)
+		Fix(c)
+	})
 	st.AfterPNet = len(total)
 	st.PNet = clock.Since(t0)
 	if len(total) == 0 {
@@ -210,16 +204,10 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 	if err != nil {
 		return nil, st, err
 	}
-	if len(kept) > 0 {
-		kept = Select(kept, NMS(kept, 0.7, Union))
-		for i := range kept {
-			BBReg(&kept[i])
-			Rerec(&kept[i])
-		}
-	}
-	if p.MaxONet > 0 && len(kept) > p.MaxONet {
-		kept = kept[:p.MaxONet]
-	}
+	kept = narrow(kept, p.MaxONet, func(c *Candidate) {
+		BBReg(c)
+		Rerec(c)
+	})
 	st.AfterRNet = len(kept)
 	st.RNet = clock.Since(t0)
 	if len(kept) == 0 {
@@ -268,6 +256,22 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 	st.Final = len(res)
 	st.ONet = clock.Since(t0)
 	return res, st, nil
+}
+
+// narrow ends the P-Net and R-Net stages: it keeps the candidates that
+// survive NMS at IoU 0.7 (union), applies the stage's box adjustment
+// to each, then keeps the best keep of them (keep ≤ 0: all).
+func narrow(cs []Candidate, keep int, adjust func(*Candidate)) []Candidate {
+	if len(cs) > 0 {
+		cs = Select(cs, NMS(cs, 0.7, Union))
+		for i := range cs {
+			adjust(&cs[i])
+		}
+	}
+	if keep > 0 && len(cs) > keep {
+		cs = cs[:keep]
+	}
+	return cs
 }
 
 // runBatches runs net on the crops of boxes, at most maxBatch at a time,
