@@ -64,23 +64,18 @@ func (ix *Index) RefreshAgeSamples(ctx context.Context) (int, error) {
 // negative age label (capture before birth: a wrong date or birth year) are
 // included so the caller can count and drop them.
 func (ix *Index) AgeSamples(ctx context.Context) ([]AgeSample, error) {
-	rows, err := ix.r.QueryContext(ctx, `SELECT s.face_id, s.person_id, f.file_id, fi.path, f.x1, f.y1, f.x2, f.y2,
+	return queryAll(ctx, ix.r, scanAgeSample, "read age samples", `SELECT s.face_id, s.person_id, f.file_id, fi.path, f.x1, f.y1, f.x2, f.y2,
 		s.birth_year, s.capture_time, s.age, s.predicted_age
 		FROM age_samples s JOIN faces f ON f.id = s.face_id JOIN files fi ON fi.id = f.file_id ORDER BY s.face_id`)
-	if err != nil {
-		return nil, fmt.Errorf("read age samples: %w", err)
+}
+
+func scanAgeSample(r rowScanner) (AgeSample, error) {
+	var s AgeSample
+	var capt int64
+	if err := r.Scan(&s.FaceID, &s.PersonID, &s.FileID, &s.Path, &s.Box.X1, &s.Box.Y1, &s.Box.X2, &s.Box.Y2,
+		&s.BirthYear, &capt, &s.Age, &s.PredictedAge); err != nil {
+		return AgeSample{}, err
 	}
-	defer rows.Close()
-	var out []AgeSample
-	for rows.Next() {
-		var s AgeSample
-		var capt int64
-		if err := rows.Scan(&s.FaceID, &s.PersonID, &s.FileID, &s.Path, &s.Box.X1, &s.Box.Y1, &s.Box.X2, &s.Box.Y2,
-			&s.BirthYear, &capt, &s.Age, &s.PredictedAge); err != nil {
-			return nil, fmt.Errorf("read age samples: %w", err)
-		}
-		s.CaptureTime = time.Unix(0, capt)
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	s.CaptureTime = time.Unix(0, capt)
+	return s, nil
 }
