@@ -208,8 +208,24 @@ func (e *Engine) LocalUpdates() int {
 }
 
 // area returns the region of seeds, or with MaxRegion set and a region
-// larger than that, the local area around them.
+// larger than that, the local area around them: the seeds' persons and
+// those of their LocalLinks nearest neighbours.
 func (e *Engine) area(seeds []int32) []int32 {
+	k := e.opt.LocalLinks
+	if k <= 0 {
+		k = 16
+	}
+	return e.localArea(seeds, k)
+}
+
+// areaRemove is area for the neighbours of a removed face: with a region
+// too large, the seeds' persons (not their neighbours) are re-clustered.
+func (e *Engine) areaRemove(seeds []int32) []int32 { return e.localArea(seeds, 0) }
+
+// localArea is the region of seeds, or with MaxRegion set and a region
+// larger than that, the faces of the seeds' persons (and same-label faces)
+// plus those of each seed's k nearest linked faces, in id order.
+func (e *Engine) localArea(seeds []int32, k int) []int32 {
 	if e.opt.MaxRegion <= 0 {
 		return e.region(seeds)
 	}
@@ -217,10 +233,6 @@ func (e *Engine) area(seeds []int32) []int32 {
 		return reg
 	}
 	e.local++
-	k := e.opt.LocalLinks
-	if k <= 0 {
-		k = 16
-	}
 	seen := map[int32]bool{}
 	var out []int32
 	add := func(x int32) {
@@ -247,6 +259,9 @@ func (e *Engine) area(seeds []int32) []int32 {
 			continue
 		}
 		addPerson(s)
+		if k == 0 {
+			continue
+		}
 		adj := append([]edge(nil), e.nodes[s].adj...)
 		sort.Slice(adj, func(i, j int) bool {
 			if adj[i].d != adj[j].d {
@@ -1331,39 +1346,4 @@ func Batch(items []Item, opt Options) ([][]int, error) {
 		out = append(out, g)
 	}
 	return out, nil
-}
-
-// areaRemove is area for the neighbours of a removed face: with a region
-// too large, the seeds' persons (not their neighbours) are re-clustered.
-func (e *Engine) areaRemove(seeds []int32) []int32 {
-	if e.opt.MaxRegion <= 0 {
-		return e.region(seeds)
-	}
-	if reg, ok := e.regionLimit(seeds, e.opt.MaxRegion); ok {
-		return reg
-	}
-	e.local++
-	seen := map[int32]bool{}
-	var out []int32
-	add := func(x int32) {
-		if !seen[x] && !e.nodes[x].deleted {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	for _, s := range seeds {
-		add(s)
-		if p := e.nodes[s].person; p != 0 {
-			for y := range e.pm[p] {
-				add(y)
-			}
-		}
-		if l := e.nodes[s].label; l != 0 {
-			for _, y := range e.labels[l] {
-				add(y)
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return e.nodes[out[i]].id < e.nodes[out[j]].id })
-	return out
 }
