@@ -59,19 +59,23 @@ func ageGenderModel(reg *models.Registry, variant string) (models.ModelInfo, err
 	return reg.Model(mname)
 }
 
-// loadTrainedHeads loads the trained heads called names from the registry,
-// refusing heads trained on another model file than modelSHA256; "" and
-// "seed" (the network's own heads) are skipped.
-func loadTrainedHeads(reg *models.Registry, modelSHA256 string, names []string) ([]*heads.Heads, error) {
+// loadTrainedHeads returns the registry entry of the age/gender model
+// variant and the trained heads called names, refusing heads trained on
+// another model file; "" and "seed" (the network's own heads) are skipped.
+func loadTrainedHeads(reg *models.Registry, variant string, names []string) (models.ModelInfo, []*heads.Heads, error) {
+	mi, err := ageGenderModel(reg, variant)
+	if err != nil {
+		return mi, nil, err
+	}
 	var hs []*heads.Heads
 	for _, n := range names {
-		_, h, err := hook.Load(reg.Dir(), n, modelSHA256)
+		_, h, err := hook.Load(reg.Dir(), n, mi.SHA256)
 		if err != nil {
-			return nil, err
+			return mi, nil, err
 		}
 		if h != nil {
 			hs = append(hs, h)
 		}
 	}
-	return hs, nil
+	return mi, hs, nil
 }

@@ -64,11 +64,7 @@ The seed's heads are always scored; --heads adds trained heads.`,
 			if err != nil {
 				return err
 			}
-			mi, err := ageGenderModel(reg, variant)
-			if err != nil {
-				return err
-			}
-			hs, err := loadTrainedHeads(reg, mi.SHA256, headsNames)
+			_, hs, err := loadTrainedHeads(reg, variant, headsNames)
 			if err != nil {
 				return err
 			}
@@ -266,11 +262,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			mi, err := ageGenderModel(reg, variant)
-			if err != nil {
-				return err
-			}
-			hs, err := loadTrainedHeads(reg, mi.SHA256, headsNames)
+			mi, hs, err := loadTrainedHeads(reg, variant, headsNames)
 			if err != nil {
 				return err
 			}
