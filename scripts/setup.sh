@@ -105,9 +105,13 @@ echo "$SEED_FILES" | while read -r name sha sub; do
 done
 
 # Sample photo of the default run: the seed's demo photo. The local copy is
-# pinned; the upstream file carries GPS tags the local copy lacks, so it is
-# pinned separately.
+# pinned byte for byte. The upstream file carries GPS tags the local copy
+# lacks (its pixels and every other byte of image data are the same), so a
+# download is pinned by the SHA-256 of the photo with all metadata removed
+# (`exiftool -all= -o -`: what remains is the JPEG's tables and image data)
+# and then loses its GPS tags, as the local copy did.
 SAMPLE_SHA=f067c61a155d56d6413c48d718151292abaf82dde79b6064ab8b78f8da756e33
+SAMPLE_IMAGE_SHA=bf64b4decae7a80c235b7d58d7feb286fb93e97276cc109ca4378481875c559c
 SAMPLE="$VAR/seed/test_image.jpg"
 if ! [ -f "$SAMPLE" ]; then
   if [ -n "$SEED_SRC" ] && sha_ok "$SEED_SRC/reference/test_image.jpg" "$SAMPLE_SHA"; then
@@ -116,6 +120,9 @@ if ! [ -f "$SAMPLE" ]; then
     [ "${FACED_OFFLINE:-0}" != 1 ] || die "sample photo missing and FACED_OFFLINE=1"
     log "downloading the seed's demo photo"
     curl -fsSL --connect-timeout 10 --max-time 120 -o "$SAMPLE.part" "$SEED_URL/test_image.jpg" || die "could not download $SEED_URL/test_image.jpg"
+    got=$(exiftool -q -all= -o - "$SAMPLE.part" | sha256sum | cut -d' ' -f1)
+    [ "$got" = "$SAMPLE_IMAGE_SHA" ] || { rm -f "$SAMPLE.part"; die "downloaded test_image.jpg: image data SHA-256 $got, pinned $SAMPLE_IMAGE_SHA"; }
+    exiftool -q -gps:all= -overwrite_original "$SAMPLE.part" || die "could not strip GPS tags from the downloaded test_image.jpg"
     mv "$SAMPLE.part" "$SAMPLE"
   fi
 fi
