@@ -107,6 +107,10 @@ type SessionOptions struct {
 	// value) they sleep: with several workers on few cores, spinning
 	// threads burn the CPU the other workers need.
 	AllowSpinning bool
+	// Unfused opens the graph exactly as converted, without replacing its
+	// PReLU subgraphs by PRelu nodes (fusePReLU; same outputs bit for bit,
+	// slower): for tests that compare the two.
+	Unfused bool
 }
 
 // Tensor is a float32 tensor in row-major order.
@@ -184,11 +188,31 @@ func OpenSession(path string, mi ModelInfo, opt SessionOptions) (*Session, error
 			}
 		}
 	}
-	s, err := ort.NewDynamicAdvancedSession(path, mi.Inputs, mi.Outputs, so)
+	s, err := newSession(path, mi, so, !opt.Unfused)
 	if err != nil {
 		return nil, fmt.Errorf("open model %s (%s): %w", name, path, err)
 	}
 	return &Session{info: mi, s: s}, nil
+}
+
+// newSession opens the ONNX file at path, with its PReLU subgraphs fused
+// into PRelu nodes when fuse is set.
+func newSession(path string, mi ModelInfo, so *ort.SessionOptions, fuse bool) (*ort.DynamicAdvancedSession, error) {
+	if !fuse {
+		return ort.NewDynamicAdvancedSession(path, mi.Inputs, mi.Outputs, so)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	fused, n, err := fusePReLU(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if n == 0 {
+		return ort.NewDynamicAdvancedSession(path, mi.Inputs, mi.Outputs, so)
+	}
+	return ort.NewDynamicAdvancedSessionWithONNXData(fused, mi.Inputs, mi.Outputs, so)
 }
 
 // Info returns the session's registry entry.
