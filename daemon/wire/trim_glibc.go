@@ -19,3 +19,17 @@ func limitMallocArenas(n int) {
 		C.mallopt(C.M_ARENA_MAX, C.int(n))
 	}
 }
+
+// setMallocThresholds sets glibc's M_MMAP_THRESHOLD (allocations from this
+// size on get their own mapping, unmapped when freed) and M_TRIM_THRESHOLD
+// (free memory at the top of the heap beyond this goes back to the kernel
+// on free); 0 leaves one as it is. Setting either turns off glibc's dynamic
+// adjustment of both.
+func setMallocThresholds(mmap, trim int) {
+	if mmap > 0 {
+		C.mallopt(C.M_MMAP_THRESHOLD, C.int(mmap))
+	}
+	if trim > 0 {
+		C.mallopt(C.M_TRIM_THRESHOLD, C.int(trim))
+	}
+}

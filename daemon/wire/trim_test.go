@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -8,7 +9,7 @@ import (
 
 func TestTrimmerEveryNthAndWhenIdle(t *testing.T) {
 	var n atomic.Int64
-	tr := startTrimmer(3, 50*time.Millisecond, func() { n.Add(1) })
+	tr := startTrimmer(3, 0, 50*time.Millisecond, nil, func() { n.Add(1) })
 	defer tr.stop()
 	for range 7 {
 		tr.done()
@@ -31,7 +32,7 @@ func TestTrimmerEveryNthAndWhenIdle(t *testing.T) {
 
 func TestTrimmerEachAnalysisHasNoIdleTrim(t *testing.T) {
 	var n atomic.Int64
-	tr := startTrimmer(1, 10*time.Millisecond, func() { n.Add(1) })
+	tr := startTrimmer(1, 0, 10*time.Millisecond, nil, func() { n.Add(1) })
 	defer tr.stop()
 	tr.done()
 	tr.done()
@@ -59,5 +60,76 @@ func TestMemoryModeTrimN(t *testing.T) {
 	t.Setenv("FACED_MEM", "trim")
 	if m := memoryMode(); !m.trim || m.trimEvery > 1 {
 		t.Errorf("FACED_MEM=trim: %+v", m)
+	}
+}
+
+// TestTrimmerBudgetNewHighs: with a budget, every 2nd analysis trims only
+// when the resident set is above the budget and above its level at the
+// last trim; the idle trim forgets that level.
+func TestTrimmerBudgetNewHighs(t *testing.T) {
+	var trims atomic.Int64
+	var rss atomic.Int64
+	tr := startTrimmer(2, 100, 30*time.Millisecond, rss.Load, func() { trims.Add(1) })
+	defer tr.stop()
+	steps := []struct {
+		rss   int64
+		trims int64
+	}{
+		{50, 0}, {50, 0}, // under the budget
+		{150, 0}, {150, 1}, // above: the 2nd analysis since the last check trims
+		{150, 1}, {150, 1}, // not above the last level
+		{160, 1},           // a new high, but only one analysis since the check
+		{140, 1},           // checked: under the last level
+		{140, 1}, {160, 2}, // a new high at a check
+		{160, 2}, {90, 2}, {90, 2},
+	}
+	for i, s := range steps {
+		rss.Store(s.rss)
+		tr.done()
+		if got := trims.Load(); got != s.trims {
+			t.Fatalf("analysis %d at rss %d: %d trims, want %d", i+1, s.rss, got, s.trims)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for trims.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := trims.Load(); got != 3 {
+		t.Fatalf("after the analyses stopped: %d trims, want 3 (one idle trim)", got)
+	}
+	// The idle trim forgot the level: 120 (under the old level 160, above
+	// the budget) trims again.
+	rss.Store(120)
+	tr.done()
+	tr.done()
+	if got := trims.Load(); got != 4 {
+		t.Errorf("after the idle trim, rss 120 over budget 100: %d trims, want 4", got)
+	}
+}
+
+func TestMemoryModeDefaultAndKnobs(t *testing.T) {
+	m := memoryMode()
+	if !m.trim || m.trimEvery != defaultTrimEvery || m.trimBudget != defaultTrimBudget ||
+		m.mmapThreshold != defaultMmapThreshold || m.trimThreshold != defaultTrimThreshold || m.arenas != 2 {
+		t.Errorf("default memory mode: %+v", m)
+	}
+	t.Setenv("FACED_MEM", "trim8,rss300,mmap16,top48")
+	m = memoryMode()
+	if !m.trim || m.trimEvery != 8 || m.trimBudget != 300<<20 || m.mmapThreshold != 16<<20 || m.trimThreshold != 48<<20 {
+		t.Errorf("FACED_MEM=trim8,rss300,mmap16,top48: %+v", m)
+	}
+	t.Setenv("FACED_MEM", "off")
+	if m := memoryMode(); m.trim || m.trimBudget != 0 || m.mmapThreshold != 0 || m.arenas != 0 {
+		t.Errorf("FACED_MEM=off: %+v", m)
+	}
+}
+
+func TestResidentBytes(t *testing.T) {
+	r := residentBytes()
+	if r <= 0 {
+		t.Fatalf("resident set %d", r)
+	}
+	if _, err := os.Stat("/proc/self/statm"); err == nil && r > 1<<40 {
+		t.Errorf("resident set %d bytes with /proc/self/statm readable", r)
 	}
 }
