@@ -13,9 +13,11 @@ import (
 )
 
 // FormatVersion tags heads files; CreatedBy names the trainer that wrote one.
+// Files of FormatV1 (no adult expert) still load.
 const (
-	FormatVersion = "faced-heads/1"
-	CreatedBy     = "faced heads trainer 1 (shared-weight ordinal age, logistic gender)"
+	FormatVersion = "faced-heads/2"
+	FormatV1      = "faced-heads/1"
+	CreatedBy     = "faced heads trainer 2 (shared-weight ordinal age with a gated adult expert, logistic gender)"
 )
 
 // Seed is the name that selects the network's own heads (no heads file).
@@ -59,6 +61,12 @@ type CVInfo struct {
 	Age          []CVPoint `json:"age"`
 	GenderChosen CVPoint   `json:"gender_chosen"`
 	AgeChosen    CVPoint   `json:"age_chosen"`
+	// Adult expert: every setting tried on top of the chosen age head, and
+	// the one chosen by the 21-60 criterion (nil: no expert beat the age
+	// head alone).
+	ExpertCriterion string    `json:"expert_criterion,omitempty"`
+	Expert          []CVPoint `json:"expert,omitempty"`
+	ExpertChosen    *CVPoint  `json:"expert_chosen,omitempty"`
 }
 
 // GenderHead is a logistic regression on the raw head input (the training
@@ -81,6 +89,31 @@ type AgeHead struct {
 	Decode     string    `json:"decode"`
 	W          []float64 `json:"w"`
 	Thresholds []float64 `json:"thresholds"`
+	// Expert, when set, re-estimates the age of faces the head above
+	// places inside Expert.Gate.
+	Expert *AgeExpert `json:"expert,omitempty"`
+}
+
+// AgeExpert is a second shared-weight ordinal head trained only on faces
+// aged Range[0]..Range[1] (one linear projection cannot serve a toddler's
+// and a fifty-year-old's face alike). It replaces the main age head's
+// estimate a when Gate[0] ≤ a ≤ Gate[1].
+type AgeExpert struct {
+	Range       [2]float64 `json:"range"`
+	Gate        [2]float64 `json:"gate"`
+	Lambda      float64    `json:"lambda"`
+	WeightPower float64    `json:"weight_power"` // group re-weighting: 0 none, 1 balanced
+	Decode      string     `json:"decode"`
+	W           []float64  `json:"w"`
+	Thresholds  []float64  `json:"thresholds"`
+}
+
+// age applies the expert gate to the main head's estimate a.
+func (e *AgeExpert) age(x []float64, a float64) float64 {
+	if e == nil || a < e.Gate[0] || a > e.Gate[1] {
+		return a
+	}
+	return decodeOrdinal(linear{w: e.W}.score(x), e.Thresholds, e.Decode)
 }
 
 // ErrFormat reports a heads file faced cannot use.
@@ -151,8 +184,10 @@ func LoadNamed(modelsDir, name string) (*Heads, error) {
 
 func (h *Heads) validate() error {
 	switch {
-	case h.Format != FormatVersion:
+	case h.Format != FormatVersion && h.Format != FormatV1:
 		return fmt.Errorf("%w: format %q, want %q", ErrFormat, h.Format, FormatVersion)
+	case h.Format == FormatV1 && h.Age.Expert != nil:
+		return fmt.Errorf("%w: format %q has no age expert", ErrFormat, h.Format)
 	case len(h.Gender.W) != InputDim:
 		return fmt.Errorf("%w: gender head has %d weights, want %d", ErrFormat, len(h.Gender.W), InputDim)
 	case len(h.Age.W) != InputDim:
@@ -162,7 +197,21 @@ func (h *Heads) validate() error {
 	case h.Age.Decode != DecodeMedian && h.Age.Decode != DecodeExpectation:
 		return fmt.Errorf("%w: unknown age decoding %q", ErrFormat, h.Age.Decode)
 	}
-	for _, v := range [][]float64{h.Gender.W, h.Age.W, h.Age.Thresholds, {h.Gender.B, h.Gender.Shift}} {
+	finite := [][]float64{h.Gender.W, h.Age.W, h.Age.Thresholds, {h.Gender.B, h.Gender.Shift}}
+	if e := h.Age.Expert; e != nil {
+		switch {
+		case len(e.W) != InputDim:
+			return fmt.Errorf("%w: age expert has %d weights, want %d", ErrFormat, len(e.W), InputDim)
+		case len(e.Thresholds) != ageRanks-1:
+			return fmt.Errorf("%w: age expert has %d thresholds, want %d", ErrFormat, len(e.Thresholds), ageRanks-1)
+		case e.Decode != DecodeMedian && e.Decode != DecodeExpectation:
+			return fmt.Errorf("%w: unknown age expert decoding %q", ErrFormat, e.Decode)
+		case !(e.Gate[0] <= e.Gate[1]) || !(e.Range[0] <= e.Range[1]):
+			return fmt.Errorf("%w: age expert gate %v or range %v is empty", ErrFormat, e.Gate, e.Range)
+		}
+		finite = append(finite, e.W, e.Thresholds, e.Gate[:], e.Range[:], []float64{e.Lambda, e.WeightPower})
+	}
+	for _, v := range finite {
 		for _, x := range v {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
 				return fmt.Errorf("%w: non-finite weight", ErrFormat)
@@ -183,10 +232,15 @@ func (h *Heads) Apply(in Input) (age, maleProb float64, err error) {
 	maleProb = sigmoid(g.score(x[:]) + h.Gender.B + h.Gender.Shift)
 	a := linear{w: h.Age.W}
 	age = decodeOrdinal(a.score(x[:]), h.Age.Thresholds, h.Age.Decode)
+	age = h.Age.Expert.age(x[:], age)
 	return age, maleProb, nil
 }
 
 // Size returns the number of trained parameters.
 func (h *Heads) Size() int {
-	return len(h.Gender.W) + 1 + len(h.Age.W) + len(h.Age.Thresholds)
+	n := len(h.Gender.W) + 1 + len(h.Age.W) + len(h.Age.Thresholds)
+	if e := h.Age.Expert; e != nil {
+		n += len(e.W) + len(e.Thresholds)
+	}
+	return n
 }

@@ -34,6 +34,18 @@ type Options struct {
 	// result does not depend on it.
 	Workers int
 
+	// Adult expert (AgeExpert): a second age head trained only on faces
+	// aged inside one of ExpertRanges, gated by the chosen age head's
+	// estimate, cross-validated on top of that head's held-out estimates
+	// over ranges × powers × λ × gates × decodings and kept only if it
+	// lowers the cross-validated MAE on ages 21-60 (predictions clipped to
+	// [21, 60], balanced unless Plain). NoExpert skips it.
+	NoExpert      bool
+	ExpertRanges  [][2]float64 // default {13, 80}
+	ExpertGates   [][2]float64 // default {15, 80}, {18, 70}, {20, 65}; gates outside a range are skipped
+	ExpertLambdas []float64    // default 1, 3, 10
+	ExpertPowers  []float64    // group re-weighting powers; default 0, 0.5
+
 	// onFit, when set (tests), sees every fit: the head ("gender"/"age"),
 	// the fold (-1 = final fit on everything) and the sample indices (into
 	// the key-ordered samples) the fit reads.
@@ -58,6 +70,18 @@ func (o *Options) defaults() {
 	}
 	if len(o.Weighting) == 0 {
 		o.Weighting = []bool{false, true}
+	}
+	if len(o.ExpertRanges) == 0 {
+		o.ExpertRanges = [][2]float64{{13, 80}}
+	}
+	if len(o.ExpertGates) == 0 {
+		o.ExpertGates = [][2]float64{{15, 80}, {18, 70}, {20, 65}}
+	}
+	if len(o.ExpertLambdas) == 0 {
+		o.ExpertLambdas = []float64{1, 3, 10}
+	}
+	if len(o.ExpertPowers) == 0 {
+		o.ExpertPowers = []float64{0, 0.5}
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
@@ -85,11 +109,30 @@ type CVPoint struct {
 	BalancedAccuracy float64 `json:"balanced_accuracy,omitempty"`
 	BalancedMAE      float64 `json:"balanced_mae,omitempty"`
 	BalancedWithin5  float64 `json:"balanced_within5,omitempty"`
+	// Age, faces aged 21-60 only with estimates clipped to [21, 60] (how
+	// the seed and CORAL-CNN report UTKFace): N2160 faces, plain and
+	// balanced MAE.
+	N2160           int     `json:"n_21_60,omitempty"`
+	MAE2160         float64 `json:"mae_21_60,omitempty"`
+	BalancedMAE2160 float64 `json:"balanced_mae_21_60,omitempty"`
+	// Adult expert settings (CVInfo.Expert).
+	Range       *[2]float64 `json:"range,omitempty"`
+	Gate        *[2]float64 `json:"gate,omitempty"`
+	WeightPower float64     `json:"weight_power,omitempty"`
 }
 
 type config struct {
-	lambda   float64
-	weighted bool
+	lambda float64
+	// power of the group re-weighting: weights ∝ (group count)^-power;
+	// 0 = none, 1 = every (decade, gender) group counts the same.
+	power float64
+}
+
+func powerOf(weighted bool) float64 {
+	if weighted {
+		return 1
+	}
+	return 0
 }
 
 type trainer struct {
@@ -135,7 +178,7 @@ func Train(ctx context.Context, samples []Sample, opt Options) (*Heads, error) {
 	for i := range all {
 		all[i] = i
 	}
-	t.evalW = t.weights(all, true)
+	t.evalW = t.weights(all, 1)
 
 	h := &Heads{Format: FormatVersion, CreatedBy: CreatedBy}
 	h.Data = DataInfo{SHA256: DataHash(s), N: len(s), NAge: nAge, NGender: nGender}
@@ -144,11 +187,11 @@ func Train(ctx context.Context, samples []Sample, opt Options) (*Heads, error) {
 		h.CV.Criterion = "plain"
 	}
 
-	gPts, err := t.crossValidate(ctx, "gender")
+	gPts, _, err := t.crossValidate(ctx, "gender")
 	if err != nil {
 		return nil, err
 	}
-	aPts, err := t.crossValidate(ctx, "age")
+	aPts, aModels, err := t.crossValidate(ctx, "age")
 	if err != nil {
 		return nil, err
 	}
@@ -157,16 +200,45 @@ func Train(ctx context.Context, samples []Sample, opt Options) (*Heads, error) {
 	aBest := bestAge(aPts, !opt.Plain)
 	h.CV.GenderChosen, h.CV.AgeChosen = gBest, aBest
 
-	gm, _, err := t.fit(ctx, "gender", -1, all, config{gBest.Lambda, gBest.Weighted}, nil)
+	gm, _, err := t.fit(ctx, "gender", -1, all, config{gBest.Lambda, powerOf(gBest.Weighted)}, nil)
 	if err != nil {
 		return nil, err
 	}
-	am, _, err := t.fit(ctx, "age", -1, all, config{aBest.Lambda, aBest.Weighted}, nil)
+	am, _, err := t.fit(ctx, "age", -1, all, config{aBest.Lambda, powerOf(aBest.Weighted)}, nil)
 	if err != nil {
 		return nil, err
 	}
 	h.Gender = GenderHead{Lambda: gBest.Lambda, Weighted: gBest.Weighted, Shift: logit(seedMaleCut), W: gm.w, B: gm.b[0]}
 	h.Age = AgeHead{Lambda: aBest.Lambda, Weighted: aBest.Weighted, Decode: aBest.Decode, W: am.w, Thresholds: am.b}
+	if opt.NoExpert {
+		return h, nil
+	}
+	h.CV.ExpertCriterion = "mae_21_60"
+	if !opt.Plain {
+		h.CV.ExpertCriterion = "balanced_mae_21_60"
+	}
+	ePts, err := t.crossValidateExpert(ctx, aModels[config{aBest.Lambda, powerOf(aBest.Weighted)}], aBest.Decode)
+	if err != nil {
+		return nil, err
+	}
+	h.CV.Expert = ePts
+	eBest := bestExpert(ePts, aBest, !opt.Plain)
+	h.CV.ExpertChosen = eBest
+	if eBest == nil {
+		return h, nil
+	}
+	var inRange []int
+	for i := range s {
+		if t.inRange(i, *eBest.Range) {
+			inRange = append(inRange, i)
+		}
+	}
+	em, _, err := t.fit(ctx, "expert", -1, inRange, config{eBest.Lambda, eBest.WeightPower}, nil)
+	if err != nil {
+		return nil, err
+	}
+	h.Age.Expert = &AgeExpert{Range: *eBest.Range, Gate: *eBest.Gate, Lambda: eBest.Lambda, WeightPower: eBest.WeightPower,
+		Decode: eBest.Decode, W: em.w, Thresholds: em.b}
 	return h, nil
 }
 
@@ -218,7 +290,7 @@ func (t *trainer) labelled(head string, idx []int) []int {
 	var out []int
 	for _, i := range idx {
 		s := t.samples[i]
-		if (head == "gender" && s.Gender != GenderUnknown) || (head == "age" && s.hasAge()) {
+		if (head == "gender" && s.Gender != GenderUnknown) || (head != "gender" && s.hasAge()) {
 			out = append(out, i)
 		}
 	}
@@ -265,7 +337,7 @@ func (t *trainer) fit(ctx context.Context, head string, fold int, idx []int, cfg
 			row[j] = (v - mean[j]) / scale[j]
 		}
 	}
-	sw := t.weights(idx, cfg.weighted)
+	sw := t.weights(idx, cfg.power)
 	var (
 		sol []float64
 		err error
@@ -302,15 +374,16 @@ func (t *trainer) fit(ctx context.Context, head string, fold int, idx []int, cfg
 	return out, sol, nil
 }
 
-// weights returns per-sample training weights for idx: all 1, or inverse
-// to the frequency of the sample's (decade, gender) group, capped at 10×
-// and renormalised to mean 1.
-func (t *trainer) weights(idx []int, weighted bool) []float64 {
+// weights returns per-sample training weights for idx: all 1 (power 0),
+// or ∝ the frequency of the sample's (decade, gender) group to the power
+// −power (1: inverse to it), capped at 10× the mean and renormalised to
+// mean 1.
+func (t *trainer) weights(idx []int, power float64) []float64 {
 	sw := make([]float64, len(idx))
 	for r := range sw {
 		sw[r] = 1
 	}
-	if !weighted {
+	if power == 0 {
 		return sw
 	}
 	group := func(s Sample) int {
@@ -333,6 +406,9 @@ func (t *trainer) weights(idx []int, weighted bool) []float64 {
 	var sum float64
 	for r, i := range idx {
 		w := float64(len(idx)) / (float64(groups) * float64(count[group(t.samples[i])]))
+		if power != 1 {
+			w = math.Pow(w, power)
+		}
 		sw[r] = math.Min(w, 10)
 		sum += sw[r]
 	}
@@ -346,7 +422,7 @@ func (t *trainer) weights(idx []int, weighted bool) []float64 {
 // the held-out predictions per setting. Folds run concurrently (up to
 // Options.Workers); each fold fills its own accumulators, which are summed
 // in fold order afterwards, so the figures do not depend on scheduling.
-func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, error) {
+func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, map[config][]linear, error) {
 	lams := append([]float64(nil), t.opt.GenderLambdas...)
 	if head == "age" {
 		lams = append([]float64(nil), t.opt.AgeLambdas...)
@@ -361,6 +437,12 @@ func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, er
 	slot := func(wi, li, di int) int { return (wi*nl+li)*nd + di }
 
 	perFold := make([][]cvAcc, t.opt.Folds)
+	models := make(map[config][]linear)
+	for _, weighted := range t.opt.Weighting {
+		for _, lam := range lams {
+			models[config{lam, powerOf(weighted)}] = make([]linear, t.opt.Folds)
+		}
+	}
 	errs := make([]error, t.opt.Folds)
 	runFold := func(f int) {
 		acc := make([]cvAcc, nkeys)
@@ -377,12 +459,13 @@ func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, er
 			var warm []float64 // previous (stronger) λ's solution
 			for li, lam := range lams {
 				t0 := time.Now()
-				m, sol, err := t.fit(ctx, head, f, train, config{lam, weighted}, warm)
+				m, sol, err := t.fit(ctx, head, f, train, config{lam, powerOf(weighted)}, warm)
 				if err != nil {
 					errs[f] = fmt.Errorf("heads: %s fold %d λ=%g: %w", head, f, lam, err)
 					return
 				}
 				warm = sol
+				models[config{lam, powerOf(weighted)}][f] = m // own slot: no race
 				for di, dec := range decodes {
 					a := &acc[slot(wi, li, di)]
 					for _, i := range held {
@@ -407,7 +490,7 @@ func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, er
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var pts []CVPoint
@@ -416,29 +499,17 @@ func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, er
 			for di := range decodes {
 				var a cvAcc
 				for f := range perFold { // fixed order: deterministic sums
-					b := perFold[f][slot(wi, li, di)]
-					a.n += b.n
-					a.correct += b.correct
-					a.logLoss += b.logLoss
-					a.absErr += b.absErr
-					a.within5 += b.within5
-					a.wn += b.wn
-					a.wcorrect += b.wcorrect
-					a.wabsErr += b.wabsErr
-					a.wwithin5 += b.wwithin5
+					a.add(perFold[f][slot(wi, li, di)])
 				}
 				p := CVPoint{Lambda: lams[li], Weighted: t.opt.Weighting[wi], Decode: decodes[di], N: a.n}
-				if a.n > 0 {
-					if head == "gender" {
+				if head == "gender" {
+					if a.n > 0 {
 						p.Accuracy = a.correct / float64(a.n)
 						p.LogLoss = a.logLoss / float64(a.n)
 						p.BalancedAccuracy = a.wcorrect / a.wn
-					} else {
-						p.MAE = a.absErr / float64(a.n)
-						p.Within5 = a.within5 / float64(a.n)
-						p.BalancedMAE = a.wabsErr / a.wn
-						p.BalancedWithin5 = a.wwithin5 / a.wn
 					}
+				} else {
+					a.ageFigures(&p)
 				}
 				pts = append(pts, p)
 				t.opt.Logger.Info("cv", "head", head, "lambda", p.Lambda, "weighted", p.Weighted, "decode", p.Decode,
@@ -447,7 +518,7 @@ func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, er
 			}
 		}
 	}
-	return pts, nil
+	return pts, models, nil
 }
 
 type cvAcc struct {
@@ -456,34 +527,86 @@ type cvAcc struct {
 	absErr, within5  float64
 	// weighted by the balanced weights
 	wn, wcorrect, wabsErr, wwithin5 float64
+	// ages 21-60, estimates clipped
+	n2160               int
+	absErr2160          float64
+	wn2160, wabsErr2160 float64
+}
+
+func (a *cvAcc) add(b cvAcc) {
+	a.n += b.n
+	a.correct += b.correct
+	a.logLoss += b.logLoss
+	a.absErr += b.absErr
+	a.within5 += b.within5
+	a.wn += b.wn
+	a.wcorrect += b.wcorrect
+	a.wabsErr += b.wabsErr
+	a.wwithin5 += b.wwithin5
+	a.n2160 += b.n2160
+	a.absErr2160 += b.absErr2160
+	a.wn2160 += b.wn2160
+	a.wabsErr2160 += b.wabsErr2160
+}
+
+// ageFigures fills p's age figures from a.
+func (a cvAcc) ageFigures(p *CVPoint) {
+	p.N = a.n
+	if a.n == 0 {
+		return
+	}
+	p.MAE = a.absErr / float64(a.n)
+	p.Within5 = a.within5 / float64(a.n)
+	p.BalancedMAE = a.wabsErr / a.wn
+	p.BalancedWithin5 = a.wwithin5 / a.wn
+	p.N2160 = a.n2160
+	if a.n2160 > 0 {
+		p.MAE2160 = a.absErr2160 / float64(a.n2160)
+		p.BalancedMAE2160 = a.wabsErr2160 / a.wn2160
+	}
 }
 
 func (t *trainer) score(head string, m linear, decode string, i int, a *cvAcc) {
-	s := t.samples[i]
 	z := m.score(t.x[i])
+	if head != "gender" {
+		t.scoreAge(i, decodeOrdinal(z, m.b, decode), a)
+		return
+	}
+	s := t.samples[i]
 	w := t.evalW[i]
 	a.n++
 	a.wn += w
-	if head == "gender" {
-		z += m.b[0]
-		male := s.Gender == Male
-		if (z >= 0) == male {
-			a.correct++
-			a.wcorrect += w
-		}
-		y := 0.0
-		if male {
-			y = 1
-		}
-		a.logLoss += softplus(z) - y*z
-		return
+	z += m.b[0]
+	male := s.Gender == Male
+	if (z >= 0) == male {
+		a.correct++
+		a.wcorrect += w
 	}
-	e := math.Abs(decodeOrdinal(z, m.b, decode) - s.Age)
+	y := 0.0
+	if male {
+		y = 1
+	}
+	a.logLoss += softplus(z) - y*z
+}
+
+// scoreAge adds the age estimate est of sample i to a.
+func (t *trainer) scoreAge(i int, est float64, a *cvAcc) {
+	age, w := t.samples[i].Age, t.evalW[i]
+	a.n++
+	a.wn += w
+	e := math.Abs(est - age)
 	a.absErr += e
 	a.wabsErr += w * e
 	if e <= 5 {
 		a.within5++
 		a.wwithin5 += w
+	}
+	if age >= 21 && age <= 60 {
+		e := math.Abs(min(60, max(21, est)) - age)
+		a.n2160++
+		a.absErr2160 += e
+		a.wn2160 += w
+		a.wabsErr2160 += w * e
 	}
 }
 

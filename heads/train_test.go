@@ -10,7 +10,8 @@ import (
 )
 
 func quickOpts() Options {
-	return Options{Folds: 3, Seed: 42, Lambdas: []float64{0.1, 1}, Weighting: []bool{false, true}}
+	return Options{Folds: 3, Seed: 42, Lambdas: []float64{0.1, 1}, Weighting: []bool{false, true},
+		ExpertRanges: [][2]float64{{13, 80}}, ExpertLambdas: []float64{1}, ExpertPowers: []float64{0, 0.5}}
 }
 
 func TestTrainDeterministic(t *testing.T) {
@@ -52,43 +53,54 @@ func TestCrossValidationNeverSeesHeldOutFold(t *testing.T) {
 	s := synthSamples(120, 2)
 	opt := quickOpts()
 	fold := assignFolds(len(s), opt.Folds, opt.Seed)
+	rng := opt.ExpertRanges[0]
+	// The expert reads only faces aged inside its range.
+	wanted := func(head string, i int) bool {
+		return head != "expert" || (s[i].Age >= rng[0] && s[i].Age <= rng[1])
+	}
 	fits := map[int]int{}
+	expertFits := map[int]int{}
 	opt.onFit = func(head string, f int, train []int) {
 		fits[f]++
-		if f < 0 {
-			if len(train) != len(s) {
-				t.Errorf("final %s fit read %d of %d samples", head, len(train), len(s))
-			}
-			return
-		}
-		seen := 0
-		for _, i := range train {
-			if fold[i] == f {
-				t.Fatalf("%s fit for fold %d read sample %d of its held-out fold", head, f, i)
-			}
-			seen++
+		if head == "expert" {
+			expertFits[f]++
 		}
 		want := 0
-		for _, fi := range fold {
-			if fi != f {
+		for i, fi := range fold {
+			if (f < 0 || fi != f) && wanted(head, i) {
 				want++
 			}
 		}
-		if seen != want {
-			t.Errorf("%s fit for fold %d read %d samples, want all %d outside the fold", head, f, seen, want)
+		for _, i := range train {
+			if f >= 0 && fold[i] == f {
+				t.Fatalf("%s fit for fold %d read sample %d of its held-out fold", head, f, i)
+			}
+			if !wanted(head, i) {
+				t.Fatalf("%s fit for fold %d read sample %d aged %v, outside %v", head, f, i, s[i].Age, rng)
+			}
+		}
+		if len(train) != want {
+			t.Errorf("%s fit for fold %d read %d samples, want all %d outside the fold", head, f, len(train), want)
 		}
 	}
-	if _, err := Train(context.Background(), s, opt); err != nil {
+	h, err := Train(context.Background(), s, opt)
+	if err != nil {
 		t.Fatal(err)
 	}
 	for f := 0; f < opt.Folds; f++ {
-		// 2 heads × |λ| × |weighting| fits per fold.
-		if want := 2 * len(opt.Lambdas) * len(opt.Weighting); fits[f] != want {
-			t.Errorf("fold %d: %d fits, want %d", f, fits[f], want)
+		// 2 heads × |λ| × |weighting| fits per fold, and the expert's
+		// |ranges| × |powers| × |λ|.
+		want := 2*len(opt.Lambdas)*len(opt.Weighting) + len(opt.ExpertPowers)*len(opt.ExpertLambdas)
+		if fits[f] != want || expertFits[f] != len(opt.ExpertPowers)*len(opt.ExpertLambdas) {
+			t.Errorf("fold %d: %d fits (%d expert), want %d", f, fits[f], expertFits[f], want)
 		}
 	}
-	if fits[-1] != 2 {
-		t.Errorf("%d final fits, want 2", fits[-1])
+	wantFinal := 2
+	if h.Age.Expert != nil {
+		wantFinal = 3
+	}
+	if fits[-1] != wantFinal || (expertFits[-1] == 1) != (h.Age.Expert != nil) {
+		t.Errorf("%d final fits (%d expert), want %d", fits[-1], expertFits[-1], wantFinal)
 	}
 	// Every sample is held out exactly once and folds are balanced.
 	count := make([]int, opt.Folds)
