@@ -165,6 +165,8 @@ type Engine struct {
 	// Local counts the updates that re-clustered locally (see MaxRegion).
 	local int
 	ix    *ivfIndex // with Options.Index IndexIVF, once trained
+	cd    *coder    // binary codes of the ivf scan (see code.go)
+	codes []uint64  // cd.words per node, computed when the index needs them
 }
 
 // NewEngine returns an empty Engine.

@@ -1,9 +1,10 @@
 package cluster
 
 import (
+	"cmp"
 	"math"
 	"runtime"
-	"sort"
+	"slices"
 	"sync"
 )
 
@@ -86,11 +87,15 @@ type ivfIndex struct {
 	cent  []float32 // nlist × ivfDims
 	cnorm []float32
 	lists [][]int32
-	// the sketches and squared sketch norms of each list's faces, in list
-	// order, so that a probe streams through memory
+	// the binary codes, sketches and squared sketch norms of each list's
+	// faces, in list order, so that a probe streams through memory
+	lcode     [][]uint64
 	lsk, lskn [][]float32
 	upto      int // nodes [0, upto) are in the lists
 	trainedAt int
+	// the range of the feature norms of the faces in the lists (for the
+	// code filter's angle)
+	nlo, nhi float64
 }
 
 // ivfLists is the number of lists for n faces: Options.Lists or √n.
@@ -117,6 +122,7 @@ func (e *Engine) ivfUpdate() *ivfIndex {
 		e.ix = nil
 		return nil
 	}
+	e.ensureCodes(n)
 	if ix == nil || n >= 2*ix.trainedAt {
 		ix = e.ivfTrain(n)
 		e.ix = ix
@@ -152,7 +158,8 @@ func (ix *ivfIndex) nearest(x []float32) int {
 func (e *Engine) ivfTrain(n int) *ivfIndex {
 	nl := e.ivfLists(n)
 	ix := &ivfIndex{sk: e.sk, nlist: nl, cent: make([]float32, nl*ivfDims), cnorm: make([]float32, nl), lists: make([][]int32, nl),
-		lsk: make([][]float32, nl), lskn: make([][]float32, nl), trainedAt: n}
+		lcode: make([][]uint64, nl), lsk: make([][]float32, nl), lskn: make([][]float32, nl), trainedAt: n,
+		nlo: math.Inf(1), nhi: 0}
 	// sample at most 40 faces per list, evenly spread over arrival order
 	step := max(1, n/(40*nl))
 	var sample []int32
@@ -206,8 +213,11 @@ func (e *Engine) ivfTrain(n int) *ivfIndex {
 
 // push appends node i to list c.
 func (ix *ivfIndex) push(e *Engine, c int, i int32) {
-	k := e.sk.k
+	k, w := e.sk.k, e.cd.words
 	ix.lists[c] = append(ix.lists[c], i)
+	ix.lcode[c] = append(ix.lcode[c], e.codes[int(i)*w:int(i+1)*w]...)
+	r := math.Sqrt(float64(e.norms[i]))
+	ix.nlo, ix.nhi = min(ix.nlo, r), max(ix.nhi, r)
 	ix.lsk[c] = append(ix.lsk[c], e.sketch[int(i)*k:int(i+1)*k]...)
 	ix.lskn[c] = append(ix.lskn[c], e.sknorm[i])
 }
@@ -238,15 +248,28 @@ func (e *Engine) parallel(n int, f func(lo, hi int)) {
 	wg.Wait()
 }
 
-// ivfScan returns the links of p to the live nodes before upto found in
-// the Probe lists nearest to p, in ascending node order.
-func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
-	probe := e.opt.Probe
-	if probe <= 0 {
-		probe = DefaultProbe
+// ensureCodes computes the binary codes of nodes [0, n) not coded yet.
+func (e *Engine) ensureCodes(n int) {
+	if e.cd == nil || e.cd.dim != e.dim {
+		e.cd, e.codes = newCoder(e.dim), e.codes[:0]
 	}
-	probe = min(probe, ix.nlist)
-	q := e.coarse(p)
+	w := e.cd.words
+	have := len(e.codes) / w
+	if have >= n {
+		return
+	}
+	e.codes = slices.Grow(e.codes, (n-have)*w)[:n*w]
+	e.parallel(n-have, func(lo, hi int) {
+		buf := make([]float32, e.cd.pad)
+		for i := have + lo; i < have+hi; i++ {
+			e.cd.code(e.vec(int32(i)), buf, e.codes[i*w:(i+1)*w])
+		}
+	})
+}
+
+// probeLists returns the probe lists whose centroids are nearest to q,
+// nearest first (ties: lower list).
+func (ix *ivfIndex) probeLists(q []float32, probe int) []int {
 	type cd struct {
 		c int
 		d float32
@@ -255,32 +278,104 @@ func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
 	for c := range cs {
 		cs[c] = cd{c, ix.cnorm[c] - 2*dot32(q, ix.cent[c*ivfDims:(c+1)*ivfDims])}
 	}
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].d != cs[j].d {
-			return cs[i].d < cs[j].d
+	slices.SortFunc(cs, func(a, b cd) int {
+		if a.d != b.d {
+			return cmp.Compare(a.d, b.d)
 		}
-		return cs[i].c < cs[j].c
+		return a.c - b.c
 	})
-	// the sketch bound of the scan, on the lists' own copies of the sketches
-	sc := e.scanner(p)
-	k := sc.k
-	var cand []int32
-	for _, c := range cs[:probe] {
-		rows, norms := ix.lsk[c.c], ix.lskn[c.c]
-		for m, j := range ix.lists[c.c] {
-			if j >= upto || j == p {
-				continue
-			}
-			if sc.qn+norms[m]-2*dot32(sc.qs, rows[m*k:(m+1)*k]) > sc.skip {
-				continue
-			}
-			cand = append(cand, j)
-		}
+	out := make([]int, min(probe, len(cs)))
+	for i := range out {
+		out[i] = cs[i].c
 	}
-	sort.Slice(cand, func(i, j int) bool { return cand[i] < cand[j] })
+	return out
+}
+
+// ivfParallel is the number of list members from which a probe is split
+// over two goroutines.
+var ivfParallel = 16384
+
+// ivfScan returns the links of p to the live nodes before upto found in
+// the Probe lists nearest to p, in ascending node order. A list member is
+// tested with its binary code first (see code.go), then with the sketch
+// bound, then with the full distance.
+func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
+	probe := e.opt.Probe
+	if probe <= 0 {
+		probe = DefaultProbe
+	}
+	lists := ix.probeLists(e.coarse(p), probe)
+	sc := e.scanner(p)
+	k, w := sc.k, e.cd.words
+	qc := e.codes[int(p)*w : int(p+1)*w]
+	lim := codeLimit(e.cd.pad, math.Sqrt(float64(e.norms[p])), ix.nlo, ix.nhi, e.opt.Eps)
+	scanLists := func(part []int, cand []int32) []int32 {
+		for _, c := range part {
+			codes, rows, norms := ix.lcode[c], ix.lsk[c], ix.lskn[c]
+			for m, j := range ix.lists[c] {
+				if j >= upto || j == p {
+					continue
+				}
+				if hamming(qc, codes[m*w:]) > lim {
+					continue
+				}
+				if sc.qn+norms[m]-2*dot32(sc.qs, rows[m*k:(m+1)*k]) > sc.skip {
+					continue
+				}
+				cand = append(cand, j)
+			}
+		}
+		return cand
+	}
+	size := 0
+	for _, c := range lists {
+		size += len(ix.lists[c])
+	}
+	var cand []int32
+	if size < ivfParallel || runtime.GOMAXPROCS(0) == 1 {
+		cand = scanLists(lists, nil)
+	} else {
+		// two halves of about equal size; the candidates are sorted below,
+		// so the split does not change the result
+		half, acc := len(lists), 0
+		for i, c := range lists {
+			if acc >= size/2 {
+				half = i
+				break
+			}
+			acc += len(ix.lists[c])
+		}
+		var other []int32
+		done := make(chan struct{})
+		go func() {
+			other = scanLists(lists[half:], nil)
+			close(done)
+		}()
+		cand = scanLists(lists[:half], nil)
+		<-done
+		cand = append(cand, other...)
+	}
+	slices.Sort(cand)
 	var out []edge
-	for _, j := range cand {
-		out = sc.testFull(j, out)
+	if len(cand) < 512 || runtime.GOMAXPROCS(0) == 1 {
+		for _, j := range cand {
+			out = sc.testFull(j, out)
+		}
+	} else {
+		var tail []edge
+		done := make(chan struct{})
+		go func() {
+			tsc := e.scanner(p)
+			for _, j := range cand[len(cand)/2:] {
+				tail = tsc.testFull(j, tail)
+			}
+			close(done)
+		}()
+		for _, j := range cand[:len(cand)/2] {
+			out = sc.testFull(j, out)
+		}
+		<-done
+		out = append(out, tail...)
 	}
 	// nodes not in the lists yet (sketched later than the index was last
 	// extended) are scanned exactly

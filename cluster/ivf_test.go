@@ -2,9 +2,12 @@ package cluster
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 // linkSet returns every link of e as "a-b" face id pairs (a < b).
@@ -196,13 +199,66 @@ func BenchmarkScanLFW100k(b *testing.B) {
 		b.Skip("set FACED_BENCH_LFW100K=1")
 	}
 	n := 100_000
+	w := newLFWWorld(3, 1024)
+	items, truth, centres := w.library(n)
+	scanBench(b, items, truth, func() (int, []float32) {
+		c := w.r.IntN(len(centres))
+		return c, w.face(centres[c])
+	})
+}
+
+// BenchmarkScanWorld is BenchmarkScanLFW100k on the faces of the Add
+// benchmarks (benchWorld: 1024-d, identities of 20 faces far apart, a
+// spread over all directions the PCA sketch cannot bound):
+// FACED_BENCH_WORLD=n faces (1 000 000 needs about 5 GB of memory).
+func BenchmarkScanWorld(b *testing.B) {
+	n := 0
+	fmt.Sscan(os.Getenv("FACED_BENCH_WORLD"), &n)
+	if n <= 0 {
+		b.Skip("set FACED_BENCH_WORLD=number of faces")
+	}
+	const per, dim = 20, 1024
+	w := &benchWorld{r: rand.New(rand.NewPCG(1, 2)), dim: dim}
+	for k := 0; k < n/per; k++ {
+		w.centres = append(w.centres, w.unitGauss())
+	}
+	items := make([]Item, 0, n)
+	truth := make([]int, 0, n)
+	for k := range w.centres {
+		for j := 0; j < per; j++ {
+			id := int64(len(items) + 1)
+			items = append(items, Item{ID: id, Photo: id, Features: w.face(k)})
+			truth = append(truth, k)
+		}
+	}
+	scanBench(b, items, truth, func() (int, []float32) {
+		c := w.r.IntN(len(w.centres))
+		return c, w.face(c)
+	})
+}
+
+// scanBench measures the ivf scan of 200 new faces (from query: the person
+// and the features) against items (of persons truth) for several probe
+// counts (FACED_BENCH_PROBES, default 8,16,24,32,64; FACED_IVF_DIMS sets the
+// coarse dimensions). "none" is the share of new faces with same-person
+// links in the exact scan of which the index found none (such a face cannot
+// join its person).
+func scanBench(b *testing.B, items []Item, truth []int, query func() (int, []float32)) {
+	n := len(items)
 	if v := os.Getenv("FACED_IVF_DIMS"); v != "" {
 		old := ivfDims
 		fmt.Sscan(v, &ivfDims)
 		defer func() { ivfDims = old }()
 	}
-	w := newLFWWorld(3, 1024)
-	items, truth, centres := w.library(n)
+	probes := []int{8, 16, 24, 32, 64}
+	if v := os.Getenv("FACED_BENCH_PROBES"); v != "" {
+		probes = nil
+		for _, f := range strings.Split(v, ",") {
+			var p int
+			fmt.Sscan(f, &p)
+			probes = append(probes, p)
+		}
+	}
 	opt := DefaultOptions()
 	opt.Index = IndexIVF
 	e := NewEngine(opt)
@@ -214,9 +270,8 @@ func BenchmarkScanLFW100k(b *testing.B) {
 	var qp []int
 	var exact [][]edge
 	for q := 0; q < queries; q++ {
-		c := w.r.IntN(len(centres))
+		c, f := query()
 		qp = append(qp, c)
-		f := w.face(centres[c])
 		id := int64(n + q + 1)
 		fillNoLinks(e, []Item{{ID: id, Photo: id, Features: f}})
 		qs = append(qs, int32(len(e.nodes)-1))
@@ -227,11 +282,11 @@ func BenchmarkScanLFW100k(b *testing.B) {
 		exact = append(exact, e.scan(p, 0, int32(n), nil))
 	}
 	exactMS := (cpuTime() - cpu0).Seconds() * 1000 / queries
-	for _, probe := range []int{8, 16, 24, 32, 64} {
+	for _, probe := range probes {
 		b.Run(fmt.Sprint("probe", probe), func(b *testing.B) {
 			e.opt.Probe = probe
-			var found, total, cand, sameFound, sameTotal int
-			var ms float64
+			var found, total, sameFound, sameTotal, none int
+			var ms, wall float64
 			same := func(k int, l []edge) int {
 				m := 0
 				for _, ed := range l {
@@ -242,27 +297,81 @@ func BenchmarkScanLFW100k(b *testing.B) {
 				return m
 			}
 			for b.Loop() {
-				found, total, sameFound, sameTotal = 0, 0, 0, 0
-				cpu0 := cpuTime()
+				found, total, sameFound, sameTotal, none = 0, 0, 0, 0, 0
+				cpu0, t0 := cpuTime(), time.Now()
 				for k, p := range qs {
 					got := e.ivfScan(e.ix, p, int32(n))
 					found += len(got)
 					total += len(exact[k])
-					sameFound += same(k, got)
-					sameTotal += same(k, exact[k])
+					sf, st := same(k, got), same(k, exact[k])
+					sameFound += sf
+					sameTotal += st
+					if sf == 0 && st > 0 {
+						none++
+					}
 				}
 				ms = (cpuTime() - cpu0).Seconds() * 1000 / queries
-			}
-			for _, c := range e.ix.lists {
-				cand += len(c)
+				wall = time.Since(t0).Seconds() * 1000 / queries
 			}
 			b.ReportMetric(float64(found)/float64(total), "recall")
 			b.ReportMetric(float64(sameFound)/float64(sameTotal), "same-recall")
+			b.ReportMetric(float64(none)/queries, "none")
 			b.ReportMetric(float64(sameTotal)/queries, "same-links/face")
 			b.ReportMetric(ms, "cpu-ms/scan")
+			b.ReportMetric(wall, "wall-ms/scan")
 			b.ReportMetric(exactMS, "exact-cpu-ms/scan")
 			b.ReportMetric(float64(total)/queries, "links/face")
 			b.ReportMetric(float64(e.ix.nlist), "lists")
+		})
+	}
+}
+
+// TestIVFAllListsExact: probing every list, the ivf scan (code filter,
+// sketch bound, full distance) finds exactly the exact scan's links, on
+// library-like faces (lfwWorld) and on faces spread over all directions
+// (where the sketch bound skips nothing and the codes do the filtering).
+func TestIVFAllListsExact(t *testing.T) {
+	withIVFMin(t, 600, 500)
+	w := newLFWWorld(8, 1024)
+	lfw, _, _ := w.library(1500)
+	bw := &benchWorld{r: rand.New(rand.NewPCG(3, 4)), dim: 1024}
+	for k := 0; k < 60; k++ {
+		bw.centres = append(bw.centres, bw.unitGauss())
+	}
+	var spread []Item
+	for k := range bw.centres {
+		for j := 0; j < 20; j++ {
+			id := int64(len(spread) + 1)
+			spread = append(spread, Item{ID: id, Photo: id, Features: bw.face(k)})
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		items []Item
+	}{{"lfwWorld", lfw}, {"spread", spread}} {
+		t.Run(tc.name, func(t *testing.T) {
+			exact := NewEngine(DefaultOptions())
+			if _, err := exact.AddBatch(tc.items); err != nil {
+				t.Fatal(err)
+			}
+			opt := DefaultOptions()
+			opt.Index, opt.Probe = IndexIVF, 1<<20
+			e := NewEngine(opt)
+			if _, err := e.AddBatch(tc.items); err != nil {
+				t.Fatal(err)
+			}
+			if e.ix == nil {
+				t.Fatal("no index trained")
+			}
+			if got, want := linkSet(e), linkSet(exact); !reflect.DeepEqual(got, want) {
+				t.Fatalf("ivf over all lists holds %d links, exact %d", len(got), len(want))
+			}
+			if len(linkSet(exact)) < len(tc.items) {
+				t.Fatalf("only %d links", len(linkSet(exact)))
+			}
+			if !reflect.DeepEqual(partition(e.Persons()), partition(exact.Persons())) {
+				t.Fatal("persons differ")
+			}
 		})
 	}
 }
