@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -73,16 +74,31 @@ func WriteAtomic(path string, data []byte, perm os.FileMode, unchanged func() bo
 	return nil
 }
 
-// removeStaleTemps removes temporary files of path left by a crash.
+// removeStaleTemps removes the temporary files older than staleTemp (left
+// by a crash) in path's folder. It reads a folder at most once per
+// staleTemp: reading it for every sidecar made a burst of n photos in one
+// folder cost n² directory entries.
 func removeStaleTemps(path string) {
-	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), TempPrefix+globEscape(filepath.Base(path))+".*"))
-	for _, m := range matches {
-		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > staleTemp {
+	dir := filepath.Dir(path)
+	now := time.Now()
+	if last, ok := tempsCleaned.Load(dir); ok && now.Sub(last.(time.Time)) < staleTemp {
+		return
+	}
+	tempsCleaned.Store(dir, now)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, de := range ents {
+		if !strings.HasPrefix(de.Name(), TempPrefix) || !de.Type().IsRegular() {
+			continue
+		}
+		m := filepath.Join(dir, de.Name())
+		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() && now.Sub(fi.ModTime()) > staleTemp {
 			os.Remove(m)
 		}
 	}
 }
 
-func globEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(s)
-}
+// tempsCleaned maps a folder to when removeStaleTemps last read it.
+var tempsCleaned sync.Map
