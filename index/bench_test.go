@@ -200,3 +200,34 @@ func BenchmarkAssignFaces(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExportReads: the reads behind one sidecar export (file by path,
+// its faces without features, a person) in an index of 1000 files with 3
+// faces each.
+func BenchmarkExportReads(b *testing.B) {
+	ctx := context.Background()
+	ix := openTest(b)
+	var paths []string
+	for i := range 1000 {
+		p := fmt.Sprintf("/p/%04d.jpg", i)
+		addFile(b, ix, p, benchFaces(uint64(3*i), 3)...)
+		paths = append(paths, p)
+	}
+	pid, err := ix.CreatePerson(ctx, Person{Name: "A"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		f, err := ix.FileByPath(ctx, paths[i%len(paths)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if fs, err := ix.Faces(ctx, FaceQuery{FileID: f.ID, NoFeatures: true}); err != nil || len(fs) != 3 {
+			b.Fatalf("faces: %d, %v", len(fs), err)
+		}
+		if _, err := ix.Person(ctx, pid); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -448,7 +448,7 @@ func scanFace(r rowScanner, rec *FaceRecord) error {
 func (ix *Index) AllFaces(ctx context.Context, q FaceQuery) iter.Seq2[FaceRecord, error] {
 	return func(yield func(FaceRecord, error) bool) {
 		s, args := q.sql()
-		rows, err := ix.r.QueryContext(ctx, s, args...)
+		rows, err := ix.rd().QueryContext(ctx, s, args...)
 		if err != nil {
 			yield(FaceRecord{}, fmt.Errorf("read faces: %w", err))
 			return
@@ -487,7 +487,7 @@ func (ix *Index) Face(ctx context.Context, id int64) (FaceRecord, error) {
 	s, _ := FaceQuery{}.sql()
 	s = strings.Replace(s, " ORDER BY f.id", " WHERE f.id = ?", 1)
 	var rec FaceRecord
-	err := scanFace(ix.r.QueryRowContext(ctx, s, id), &rec)
+	err := scanFace(ix.rd().QueryRowContext(ctx, s, id), &rec)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}

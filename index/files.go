@@ -89,8 +89,13 @@ func scanFile(r rowScanner) (File, error) {
 
 // queryAll runs the query q and scans every row with scan. Errors of the
 // query and of a row are wrapped with what; the error of the iteration
+// rowsQuerier is a *sql.DB, *sql.Tx or the index's reader.
+type rowsQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // (rows.Err) is returned as it is.
-func queryAll[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, error), what, q string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, db rowsQuerier, scan func(rowScanner) (T, error), what, q string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -174,7 +179,7 @@ func (ix *Index) FileByID(ctx context.Context, id int64) (File, error) {
 // fileWhere returns the file whose unique column col (path or id) is key,
 // or ErrNotFound; errors name the file as name.
 func (ix *Index) fileWhere(ctx context.Context, col string, key any, name string) (File, error) {
-	f, err := scanFile(ix.r.QueryRowContext(ctx, `SELECT `+fileCols+` FROM files WHERE `+col+` = ?`, key))
+	f, err := scanFile(ix.rd().QueryRowContext(ctx, `SELECT `+fileCols+` FROM files WHERE `+col+` = ?`, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}
@@ -191,7 +196,7 @@ func (ix *Index) FileByHash(ctx context.Context, hash string) ([]File, error) {
 	if hash == "" {
 		return nil, fmt.Errorf("files by hash: %w: empty hash", ErrInvalid)
 	}
-	return queryAll(ctx, ix.r, scanFile, "files by hash "+hash, `SELECT `+fileCols+` FROM files WHERE hash = ?
+	return queryAll(ctx, ix.rd(), scanFile, "files by hash "+hash, `SELECT `+fileCols+` FROM files WHERE hash = ?
 		ORDER BY status = 'gone' DESC, id`, hash)
 }
 
@@ -304,7 +309,7 @@ func (ix *Index) Files(ctx context.Context, status Status) ([]File, error) {
 		q += ` WHERE status = ?`
 		args = append(args, string(status))
 	}
-	return queryAll(ctx, ix.r, scanFile, "list files", q+` ORDER BY path`, args...)
+	return queryAll(ctx, ix.rd(), scanFile, "list files", q+` ORDER BY path`, args...)
 }
 
 // FilesNeedingExport returns up to limit analysed files (limit <= 0: all)
@@ -313,7 +318,7 @@ func (ix *Index) FilesNeedingExport(ctx context.Context, limit int) ([]File, err
 	if limit <= 0 {
 		limit = -1
 	}
-	return queryAll(ctx, ix.r, scanFile, "files needing export", `SELECT `+fileCols+` FROM files
+	return queryAll(ctx, ix.rd(), scanFile, "files needing export", `SELECT `+fileCols+` FROM files
 		WHERE export_rev > exported_rev AND status = 'done' ORDER BY id LIMIT ?`, limit)
 }
 

@@ -62,6 +62,8 @@ type Index struct {
 	now  func() time.Time
 	// stmts are hotQueries prepared on w at Open; read-only afterwards.
 	stmts map[string]*sql.Stmt
+	// rstmts are statements prepared on r as they are first used.
+	rstmts readStmts
 	// readOnly: opened with OpenReadOnly (w and r are the same mode=ro pool).
 	readOnly bool
 	// cleanSide: OpenReadOnly found no -wal/-shm; Close removes them.
@@ -129,8 +131,9 @@ func (ix *Index) Path() string { return ix.path }
 
 // Close checkpoints the WAL and closes all connections.
 func (ix *Index) Close() error {
+	rerr := ix.rstmts.close()
 	if ix.readOnly {
-		err := ix.r.Close()
+		err := errors.Join(rerr, ix.r.Close())
 		if others := addHandle(ix.path, -1); err == nil && ix.cleanSide && others == 0 {
 			removeSideFiles(ix.path)
 		}
@@ -139,7 +142,7 @@ func (ix *Index) Close() error {
 		}
 		return nil
 	}
-	var errs []error
+	errs := []error{rerr}
 	if ix.r != nil {
 		errs = append(errs, ix.r.Close())
 	}

@@ -113,7 +113,7 @@ func checkActive(ctx context.Context, q querier, id int64) error {
 
 // Person returns the person with id (active or not), or ErrNotFound.
 func (ix *Index) Person(ctx context.Context, id int64) (Person, error) {
-	return getPerson(ctx, ix.r, id)
+	return getPerson(ctx, ix.rd(), id)
 }
 
 // PersonQuery filters Persons.
@@ -135,14 +135,14 @@ func (ix *Index) Persons(ctx context.Context, q PersonQuery) ([]Person, error) {
 		s += ` AND lower(p.name) = lower(?)`
 		args = append(args, q.Name)
 	}
-	return queryAll(ctx, ix.r, scanPerson, "list persons", s+` ORDER BY p.id`, args...)
+	return queryAll(ctx, ix.rd(), scanPerson, "list persons", s+` ORDER BY p.id`, args...)
 }
 
 // ResolvePerson follows merges: it returns the active person that id was
 // (transitively) merged into, or id itself.
 func (ix *Index) ResolvePerson(ctx context.Context, id int64) (int64, error) {
 	for range 1000 {
-		p, err := getPerson(ctx, ix.r, id)
+		p, err := getPerson(ctx, ix.rd(), id)
 		if err != nil {
 			return 0, err
 		}

@@ -64,7 +64,7 @@ func (ix *Index) RefreshAgeSamples(ctx context.Context) (int, error) {
 // negative age label (capture before birth: a wrong date or birth year) are
 // included so the caller can count and drop them.
 func (ix *Index) AgeSamples(ctx context.Context) ([]AgeSample, error) {
-	return queryAll(ctx, ix.r, scanAgeSample, "read age samples", `SELECT s.face_id, s.person_id, f.file_id, fi.path, f.x1, f.y1, f.x2, f.y2,
+	return queryAll(ctx, ix.rd(), scanAgeSample, "read age samples", `SELECT s.face_id, s.person_id, f.file_id, fi.path, f.x1, f.y1, f.x2, f.y2,
 		s.birth_year, s.capture_time, s.age, s.predicted_age
 		FROM age_samples s JOIN faces f ON f.id = s.face_id JOIN files fi ON fi.id = f.file_id ORDER BY s.face_id`)
 }
