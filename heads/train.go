@@ -217,6 +217,23 @@ func Train(ctx context.Context, samples []Sample, opt Options) (*Heads, error) {
 	if !opt.Plain {
 		h.CV.ExpertCriterion = "balanced_mae_21_60"
 	}
+	// Ranges with too few faces to cross-validate are left out.
+	var ranges [][2]float64
+	for _, rng := range t.opt.ExpertRanges {
+		n := 0
+		for i := range s {
+			if t.inRange(i, rng) {
+				n++
+			}
+		}
+		if n >= 2*opt.Folds {
+			ranges = append(ranges, rng)
+		}
+	}
+	t.opt.ExpertRanges = ranges
+	if len(ranges) == 0 {
+		return h, nil
+	}
 	ePts, err := t.crossValidateExpert(ctx, aModels[config{aBest.Lambda, powerOf(aBest.Weighted)}], aBest.Decode)
 	if err != nil {
 		return nil, err
@@ -302,6 +319,9 @@ func (t *trainer) labelled(head string, idx []int) []int {
 // returns it folded back into raw-input space.
 func (t *trainer) fit(ctx context.Context, head string, fold int, idx []int, cfg config, init []float64) (linear, []float64, error) {
 	idx = t.labelled(head, idx)
+	if len(idx) == 0 {
+		return linear{}, nil, fmt.Errorf("%w: no labelled samples for the %s head", ErrTooFew, head)
+	}
 	if t.opt.onFit != nil {
 		t.hookMu.Lock()
 		t.opt.onFit(head, fold, append([]int(nil), idx...))

@@ -27,7 +27,8 @@ func init() {
 		name, license, csvPath, variant, dataDir, ortLib, cacheDir, lambdas, fromIndex string
 		folds, threads, batch                                                          int
 		seed                                                                           uint64
-		verbose, plain                                                                 bool
+		verbose, plain, noExpert                                                       bool
+		expertLambdas                                                                  string
 	)
 	cmd := &cobra.Command{
 		Use:   "train-heads [DIR] --license TEXT [--name NAME] [--csv labels.csv] [--from-index faces.db] [--variant int8|float32] [--folds 5]",
@@ -37,8 +38,11 @@ func init() {
 head (L2 logistic regression) and an age head (shared-weight ordinal
 regression) on the identity features plus the network's own outputs,
 chooses regularisation and group re-weighting by k-fold cross-validation
-inside DIR only, and writes DATA/models/heads-NAME.json with its
-provenance. Labels come from UTKFace-style names (AGE_GENDER_..., gender
+inside DIR only, then cross-validates an adult age expert (a second ordinal
+head trained on ages 13-80, used where the age head's estimate falls in a
+gate) and keeps it only if it lowers the cross-validated MAE on ages 21-60
+(estimates clipped to [21, 60]), and writes DATA/models/heads-NAME.json
+with its provenance. Labels come from UTKFace-style names (AGE_GENDER_..., gender
 0 = male) or from --csv (file,age,gender; files relative to DIR).
 --from-index adds the face index's age samples: every dated photo of a
 person whose birth year the user set (facedctl persons set-birth) is a
@@ -69,7 +73,16 @@ stay the default.`,
 			if f := cmd.Flag("data"); f != nil && f.Changed {
 				dataDir = f.Value.String()
 			}
-			opt := heads.Options{Folds: folds, Seed: seed, Plain: plain}
+			opt := heads.Options{Folds: folds, Seed: seed, Plain: plain, NoExpert: noExpert}
+			if expertLambdas != "" {
+				for _, s := range strings.Split(expertLambdas, ",") {
+					v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+					if err != nil || v <= 0 {
+						return &exitError{2, fmt.Errorf("--expert-lambdas: %q is not a positive number", s)}
+					}
+					opt.ExpertLambdas = append(opt.ExpertLambdas, v)
+				}
+			}
 			if lambdas != "" {
 				for _, s := range strings.Split(lambdas, ",") {
 					v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
@@ -185,6 +198,8 @@ stay the default.`,
 	f.IntVar(&threads, "threads", 0, "intra-op threads (0 = ONNX Runtime default)")
 	f.IntVar(&batch, "batch", 8, "chips per network call")
 	f.BoolVar(&plain, "plain", false, "choose hyper-parameters by plain CV figures (default: balanced, every (decade, gender) group counts the same)")
+	f.BoolVar(&noExpert, "no-expert", false, "train no adult age expert")
+	f.StringVar(&expertLambdas, "expert-lambdas", "", "comma-separated L2 strengths to cross-validate for the adult age expert (default 1,3,10)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log every cross-validation setting")
 	modelsParent().AddCommand(cmd)
 }
@@ -196,17 +211,34 @@ func printHeadsReport(w io.Writer, h *heads.Heads, path string, size int64, extr
 	fmt.Fprintf(w, "licence:          %s\n", h.Data.License)
 	fmt.Fprintf(w, "cross-validation: %d folds, seed %d, chosen by %s figures (balanced: every (decade, gender) group counts the same)\n", h.CV.Folds, h.CV.Seed, h.CV.Criterion)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  head\tlambda\tweighted\tdecode\tn\taccuracy\tbalanced\tlog-loss\tMAE\tbalanced\twithin5\tbalanced\t")
+	fmt.Fprintln(tw, "  head\tlambda\tweighted\tdecode\tn\taccuracy\tbalanced\tlog-loss\tMAE\tbalanced\twithin5\tbalanced\tMAE 21-60\tbalanced\t")
 	for _, p := range h.CV.Gender {
-		fmt.Fprintf(tw, "  gender\t%g\t%v\t\t%d\t%.2f %%\t%.2f %%\t%.4f\t\t\t\t\t\n", p.Lambda, p.Weighted, p.N, 100*p.Accuracy, 100*p.BalancedAccuracy, p.LogLoss)
+		fmt.Fprintf(tw, "  gender\t%g\t%v\t\t%d\t%.2f %%\t%.2f %%\t%.4f\t\t\t\t\t\t\t\n", p.Lambda, p.Weighted, p.N, 100*p.Accuracy, 100*p.BalancedAccuracy, p.LogLoss)
 	}
 	for _, p := range h.CV.Age {
-		fmt.Fprintf(tw, "  age\t%g\t%v\t%s\t%d\t\t\t\t%.2f\t%.2f\t%.1f %%\t%.1f %%\t\n", p.Lambda, p.Weighted, p.Decode, p.N, p.MAE, p.BalancedMAE, 100*p.Within5, 100*p.BalancedWithin5)
+		fmt.Fprintf(tw, "  age\t%g\t%v\t%s\t%d\t\t\t\t%.2f\t%.2f\t%.1f %%\t%.1f %%\t%.2f\t%.2f\t\n", p.Lambda, p.Weighted, p.Decode, p.N, p.MAE, p.BalancedMAE, 100*p.Within5, 100*p.BalancedWithin5, p.MAE2160, p.BalancedMAE2160)
+	}
+	tw.Flush()
+	if len(h.CV.Expert) > 0 {
+		fmt.Fprintf(w, "adult age expert on top of the chosen age head, chosen by %s:\n", h.CV.ExpertCriterion)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  range\tgate\tlambda\tpower\tdecode\tMAE\tbalanced\twithin5\tbalanced\tMAE 21-60\tbalanced\t")
+		for _, p := range h.CV.Expert {
+			fmt.Fprintf(tw, "  %g-%g\t%g-%g\t%g\t%g\t%s\t%.2f\t%.2f\t%.1f %%\t%.1f %%\t%.2f\t%.2f\t\n", p.Range[0], p.Range[1], p.Gate[0], p.Gate[1],
+				p.Lambda, p.WeightPower, p.Decode, p.MAE, p.BalancedMAE, 100*p.Within5, 100*p.BalancedWithin5, p.MAE2160, p.BalancedMAE2160)
+		}
 	}
 	tw.Flush()
 	g, a := h.CV.GenderChosen, h.CV.AgeChosen
 	fmt.Fprintf(w, "chosen gender:    lambda %g, weighted %v: CV accuracy %.2f %% (balanced %.2f %%)\n", g.Lambda, g.Weighted, 100*g.Accuracy, 100*g.BalancedAccuracy)
-	fmt.Fprintf(w, "chosen age:       lambda %g, weighted %v, %s: CV MAE %.2f (balanced %.2f), within 5 %.1f %% (balanced %.1f %%)\n", a.Lambda, a.Weighted, a.Decode, a.MAE, a.BalancedMAE, 100*a.Within5, 100*a.BalancedWithin5)
+	fmt.Fprintf(w, "chosen age:       lambda %g, weighted %v, %s: CV MAE %.2f (balanced %.2f), within 5 %.1f %% (balanced %.1f %%), 21-60 clipped %.2f (balanced %.2f)\n", a.Lambda, a.Weighted, a.Decode, a.MAE, a.BalancedMAE, 100*a.Within5, 100*a.BalancedWithin5, a.MAE2160, a.BalancedMAE2160)
+	switch e := h.CV.ExpertChosen; {
+	case e != nil:
+		fmt.Fprintf(w, "chosen expert:    ages %g-%g, gate %g-%g, lambda %g, power %g, %s: CV MAE %.2f (balanced %.2f), within 5 %.1f %% (balanced %.1f %%), 21-60 clipped %.2f (balanced %.2f)\n",
+			e.Range[0], e.Range[1], e.Gate[0], e.Gate[1], e.Lambda, e.WeightPower, e.Decode, e.MAE, e.BalancedMAE, 100*e.Within5, 100*e.BalancedWithin5, e.MAE2160, e.BalancedMAE2160)
+	case len(h.CV.Expert) > 0:
+		fmt.Fprintln(w, "chosen expert:    none (no setting beat the age head alone on ages 21-60)")
+	}
 	fmt.Fprintf(w, "heads size:       %d parameters, %.1f kB file\n", h.Size(), float64(size)/1e3)
 	fmt.Fprintf(w, "time:             features %s, training (CV + final) %s\n", extract.Round(time.Millisecond), train.Round(time.Millisecond))
 }
