@@ -129,7 +129,8 @@ func (n *Net) Predict(batch []gocv.Mat) ([]Prediction, error) {
 	if len(batch) == 0 {
 		return nil, nil
 	}
-	data := make([]float32, 0, len(batch)*InputSize*InputSize*3)
+	data := inputs.Get(len(batch) * InputSize * InputSize * 3)[:0]
+	defer func() { inputs.Put(data) }()
 	for i, m := range batch {
 		var err error
 		if data, err = Preprocess(data, m); err != nil {
@@ -138,6 +139,11 @@ func (n *Net) Predict(batch []gocv.Mat) ([]Prediction, error) {
 	}
 	return n.PredictTensor(models.Tensor{Shape: []int64{int64(len(batch)), InputSize, InputSize, 3}, Data: data})
 }
+
+// inputs keeps Predict's input buffers (600 kB per face) for reuse
+// (models.FreeList); PredictTensor keeps no reference to its input (the
+// outputs are copies).
+var inputs models.FreeList[float32]
 
 // PredictTensor runs the network on already preprocessed input
 // [N,224,224,3].

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"math"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -313,7 +315,9 @@ type photo struct {
 	orientation int
 }
 
-func (a *Analyzer) readPhoto(path string) ([]byte, imgmeta.Info, error) {
+// readPhoto checks the file at path (size, format, header dimensions,
+// JPEG completeness) and reads it into *into (grown when needed).
+func (a *Analyzer) readPhoto(path string, into *[]byte) ([]byte, imgmeta.Info, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, imgmeta.Info{}, err
@@ -335,7 +339,7 @@ func (a *Analyzer) readPhoto(path string) ([]byte, imgmeta.Info, error) {
 	if mp := float64(info.Width) * float64(info.Height) / 1e6; mp > a.opt.MaxMegapixels {
 		return nil, info, fileErr(path, ErrTooLarge, nil, "header claims %dx%d (%.0f megapixels), more than the %.0f allowed", info.Width, info.Height, mp, a.opt.MaxMegapixels)
 	}
-	buf, err := os.ReadFile(path)
+	buf, err := readFile(path, into)
 	if err != nil {
 		return nil, info, err
 	}
@@ -343,6 +347,45 @@ func (a *Analyzer) readPhoto(path string) ([]byte, imgmeta.Info, error) {
 		return nil, info, fileErr(path, ErrCorrupt, nil, "truncated JPEG (no end-of-image marker)")
 	}
 	return buf, info, nil
+}
+
+// fileBufs keeps the buffers photo files are read into (2-5 MB for a 12 MP
+// JPEG) for the next photo (models.FreeList). Nothing keeps a reference to
+// the bytes after the analysis.
+var fileBufs models.FreeList[byte]
+
+// readFile reads the file at path into *b, grown when needed, and returns
+// the bytes read.
+func readFile(path string, b *[]byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	// One byte more than the size: reaching EOF with room to spare shows
+	// the whole file was read.
+	buf := (*b)[:0]
+	if need := int(st.Size()) + 1; cap(buf) < need {
+		buf = make([]byte, 0, need)
+	}
+	for {
+		if len(buf) == cap(buf) { // the file grew since the stat
+			buf = slices.Grow(buf, cap(buf))
+		}
+		k, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if err == io.EOF {
+			*b = buf
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // decodeWhole decodes the whole photo at DCT reduction r and turns it
@@ -382,7 +425,9 @@ func (a *Analyzer) detectReduction(info imgmeta.Info) int {
 func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result, Timings, error) {
 	var tm Timings
 	t0 := clock.Now()
-	buf, info, err := a.readPhoto(path)
+	fb := fileBufs.Get(0)
+	defer func() { fileBufs.Put(fb) }()
+	buf, info, err := a.readPhoto(path, &fb)
 	if err != nil {
 		return nil, tm, err
 	}

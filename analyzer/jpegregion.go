@@ -138,6 +138,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"runtime"
 	"unsafe"
 
 	"gocv.io/x/gocv"
@@ -160,11 +161,12 @@ func decodeJPEGRegion(buf []byte, denom int, r image.Rectangle) (gocv.Mat, image
 	var rx, rw, rh, ow, oh C.int
 	msg := (*C.char)(C.calloc(C.JMSG_LENGTH_MAX, 1))
 	defer C.free(unsafe.Pointer(msg))
-	// libjpeg reads buf in place: copy it to C memory, which may be kept
-	// across the two calls.
-	cbuf := C.CBytes(buf)
-	defer C.free(cbuf)
-	d := C.faced_jpeg_open((*C.uchar)(cbuf), C.ulong(len(buf)), C.int(denom),
+	// libjpeg reads buf in place and keeps the pointer from open to read:
+	// buf is pinned for that time (instead of copied to C memory).
+	var pin runtime.Pinner
+	pin.Pin(&buf[0])
+	defer pin.Unpin()
+	d := C.faced_jpeg_open((*C.uchar)(unsafe.Pointer(&buf[0])), C.ulong(len(buf)), C.int(denom),
 		C.int(r.Min.X), C.int(r.Min.Y), C.int(r.Max.X), C.int(r.Max.Y), &rx, &rw, &rh, &ow, &oh, msg)
 	if d == nil {
 		return fail(errors.New("JPEG region decode: " + C.GoString(msg)))

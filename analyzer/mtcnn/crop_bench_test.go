@@ -29,7 +29,7 @@ func BenchmarkCropTensor(b *testing.B) {
 	for _, u8 := range []bool{false, true} {
 		b.Run(map[bool]string{false: "seed", true: "uint8"}[u8], func(b *testing.B) {
 			for b.Loop() {
-				if _, err := cropTensor(img, pix, w, h, boxes, 24, u8, nil); err != nil {
+				if _, err := cropTensor(img, pix, w, h, boxes, 24, u8, nil, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -60,11 +60,11 @@ func TestUint8CropsMatchSeedCrops(t *testing.T) {
 		{X1: 250, Y1: 100, X2: 320, Y2: 170}, // needs padding
 	}
 	for _, size := range []int{24, 48} {
-		seed, err := cropTensor(img, pix, w, h, boxes, size, false, nil)
+		seed, err := cropTensor(img, pix, w, h, boxes, size, false, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fast, err := cropTensor(img, pix, w, h, boxes, size, true, nil)
+		fast, err := cropTensor(img, pix, w, h, boxes, size, true, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,11 +107,11 @@ func TestHalvedCrops(t *testing.T) {
 	boxes := []Candidate{{X1: 11, Y1: 21, X2: 210, Y2: 220}, {X1: 301, Y1: 57, X2: 600, Y2: 356}, {X1: 101, Y1: 101, X2: 160, Y2: 160}}
 	for _, size := range []int{24, 48} {
 		hv := &halves{}
-		seed, err := cropTensor(img, pix, w, h, boxes, size, false, nil)
+		seed, err := cropTensor(img, pix, w, h, boxes, size, false, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fast, err := cropTensor(img, pix, w, h, boxes, size, true, hv)
+		fast, err := cropTensor(img, pix, w, h, boxes, size, true, hv, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

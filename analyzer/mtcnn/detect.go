@@ -109,7 +109,10 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 			m.Close()
 		}
 	}()
-	var pbuf []float32 // P-Net input, reused across scales
+	pbuf := pnetBufs.Get(0)
+	defer func() { pnetBufs.Put(pbuf) }()
+	crops := cropBufs.Get(0)
+	defer func() { cropBufs.Put(crops) }()
 	transposed := gocv.NewMat()
 	defer transposed.Close()
 	for _, s := range st.Scales {
@@ -135,10 +138,7 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 		} else {
 			gocv.Resize(cont, &resized, image.Pt(ws, hs), 0, 0, gocv.InterpolationArea)
 		}
-		if cap(pbuf) < ws*hs*3 { // the first scale is the largest
-			pbuf = make([]float32, ws*hs*3)
-		}
-		in := models.Tensor{Shape: []int64{1, int64(ws), int64(hs), 3}, Data: pbuf[:ws*hs*3]}
+		in := models.Tensor{Shape: []int64{1, int64(ws), int64(hs), 3}, Data: floats(&pbuf, ws*hs*3)}
 		if err := pnetInput(in.Data, level, &transposed); err != nil {
 			return nil, st, err
 		}
@@ -179,7 +179,7 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 	total = validPatches(total, w, h)
 	crop := func(size int) func([]Candidate) (models.Tensor, error) {
 		return func(batch []Candidate) (models.Tensor, error) {
-			return cropTensor(cont, pix, w, h, batch, size, p.Uint8Crops, hv)
+			return cropTensor(cont, pix, w, h, batch, size, p.Uint8Crops, hv, &crops)
 		}
 	}
 	var kept []Candidate
@@ -248,6 +248,23 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 	st.Final = len(res)
 	st.ONet = clock.Since(t0)
 	return res, st, nil
+}
+
+// pnetBufs and cropBufs keep the P-Net inputs (sized by the largest
+// pyramid level) and the R-/O-Net crop batches for the next detection.
+var pnetBufs, cropBufs models.FreeList[float32]
+
+// patchBufs keeps cropTensor's float64 zero-padded patches (megabytes for
+// large boxes at the image's border).
+var patchBufs models.FreeList[float64]
+
+// floats returns (*b)[:n], replacing *b by a larger slice when needed. The
+// values are whatever the buffer held: callers overwrite all of them.
+func floats(b *[]float32, n int) []float32 {
+	if cap(*b) < n {
+		*b = make([]float32, n)
+	}
+	return (*b)[:n]
 }
 
 // pnetInput writes P-Net's input for the BGR image level into dst: the
@@ -365,13 +382,18 @@ func validPatches(bs []Candidate, w, h int) []Candidate {
 // with zero padding as float64, resizes it to size×size with INTER_AREA
 // (float, not rounded), normalises and writes it transposed
 // ([n][x][y][RGB]) into a tensor. With u8, boxes inside the image are
-// resized from img in 8 bits instead.
-func cropTensor(img gocv.Mat, pix []uint8, w, h int, boxes []Candidate, size int, u8 bool, hv *halves) (models.Tensor, error) {
+// resized from img in 8 bits instead. The tensor's data is *data, grown
+// when needed (a new slice when data is nil); every value is written.
+func cropTensor(img gocv.Mat, pix []uint8, w, h int, boxes []Candidate, size int, u8 bool, hv *halves, data *[]float32) (models.Tensor, error) {
 	n := len(boxes)
-	t := models.Tensor{Shape: []int64{int64(n), int64(size), int64(size), 3}, Data: make([]float32, n*size*size*3)}
+	if data == nil {
+		data = new([]float32)
+	}
+	t := models.Tensor{Shape: []int64{int64(n), int64(size), int64(size), 3}, Data: floats(data, n*size*size*3)}
 	dst := gocv.NewMat()
 	defer dst.Close()
-	var buf []float64 // one patch buffer for all boxes (was garbage per box)
+	buf := patchBufs.Get(0) // one patch buffer for all boxes, kept for the next call
+	defer func() { patchBufs.Put(buf) }()
 	for k, b := range boxes {
 		pt := Pad(b, w, h)
 		base := k * size * size * 3

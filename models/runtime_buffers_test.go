@@ -1,0 +1,30 @@
+package models
+
+import "testing"
+
+func TestFreeList(t *testing.T) {
+	var l FreeList[float32]
+	a := l.Get(100)
+	if len(a) != 100 {
+		t.Fatalf("Get(100): len %d", len(a))
+	}
+	a[0] = 7
+	l.Put(a)
+	if b := l.Get(50); len(b) != 50 || &b[0] != &a[0] {
+		t.Errorf("Get(50) after Put of a 100-buffer: len %d, same array %v; want 50, true", len(b), len(b) > 0 && &b[0] == &a[0])
+	}
+	l.Put(a)
+	if c := l.Get(200); len(c) != 200 || &c[0] == &a[0] {
+		t.Errorf("Get(200) with only a 100-buffer free: len %d, reused the small array %v", len(c), &c[0] == &a[0])
+	}
+	for i := 0; i < 2*freeListMax; i++ {
+		l.Put(make([]float32, 1))
+	}
+	if len(l.free) != freeListMax {
+		t.Errorf("%d buffers kept, want at most %d", len(l.free), freeListMax)
+	}
+	l.Put(nil) // nothing to keep
+	if len(l.free) != freeListMax {
+		t.Errorf("Put(nil) changed the list to %d", len(l.free))
+	}
+}
