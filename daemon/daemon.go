@@ -144,6 +144,11 @@ type Summary struct {
 	Faces, Persons   int // index totals at the end
 	Duration         time.Duration
 	Errors           []FileError
+	// Workers is the number of analysis workers; WorkerIdle the time they
+	// spent, summed, without an analysis to run (waiting for the scan, a
+	// lease or the coordinator, and after the last one).
+	Workers    int
+	WorkerIdle time.Duration
 }
 
 // FileError is a file that could not be processed.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -84,11 +85,29 @@ type coordinator struct {
 	abandoned    bool // shutdown timed out with analyses running
 	lastPoll     time.Time
 	done         chan struct{}
+	// exportDue: sidecars may be out of date; the loop writes them a slice
+	// (exportSlice) at a time between results, so that the workers never
+	// wait for a whole batch of exports. exports holds the items listed and
+	// not yet written.
+	exportDue bool
+	exports   []ExportItem
+	// workerIdle sums the time workers spent without a job (waiting for a
+	// lease, or to hand back a result) while the loop ran.
+	workerIdle atomic.Int64
 }
+
+// exportSlice bounds the time the loop spends writing sidecars before it
+// looks at results and leases again.
+const exportSlice = 20 * time.Millisecond
 
 func newCoordinator(d *Daemon, once bool) *coordinator {
 	n := d.opt.Workers
-	c := &coordinator{d: d, once: once, jobs: make(chan Job, n), results: make(chan result, 2*n),
+	// Each worker has one job leased ahead in the channel: it starts the
+	// next analysis at once instead of waiting for the coordinator to
+	// store its result and lease again (a 1 000-photo burst left the
+	// workers idle 29 % of the time with one job each). A SIGKILL counts
+	// an attempt for those unstarted jobs too (Store.RecoverLeases).
+	c := &coordinator{d: d, once: once, jobs: make(chan Job, 2*n), results: make(chan result, 2*n),
 		more: true, missing: map[string]time.Time{}, exportFailed: map[string]bool{}, done: make(chan struct{})}
 	d.coord.Store(c)
 	return c
@@ -111,12 +130,16 @@ func (c *coordinator) loop(ctx context.Context) (Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			wait := time.Now()
 			for job := range c.jobs {
+				c.workerIdle.Add(int64(time.Since(wait)))
 				d.inFlight.Add(1)
 				r := c.process(wctx, job)
 				d.inFlight.Add(-1)
+				wait = time.Now()
 				c.results <- r
 			}
+			c.workerIdle.Add(int64(time.Since(wait)))
 		}()
 	}
 	defer func() {
@@ -126,7 +149,7 @@ func (c *coordinator) loop(ctx context.Context) (Summary, error) {
 	}()
 
 	// Sidecars left unwritten by the last run.
-	c.exportPending(ctx)
+	c.exportDue = true
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -140,6 +163,7 @@ func (c *coordinator) loop(ctx context.Context) (Summary, error) {
 			c.flush(ctx)
 			c.removeMissing(ctx, true)
 			c.flush(ctx)
+			c.exportPending(ctx)
 			close(c.jobs)
 			return c.finish(ctx)
 		case idle:
@@ -153,7 +177,10 @@ func (c *coordinator) loop(ctx context.Context) (Summary, error) {
 		case c.batch >= d.opt.BatchSize || (c.batch > 0 && time.Since(c.batchStart) >= d.opt.BatchDelay):
 			c.flush(ctx)
 		}
-		d.idle.Store(c.inflight == 0 && !c.more && c.batch == 0 && len(c.missing) == 0)
+		if c.exportDue && ctx.Err() == nil {
+			c.exportDue = c.exportSome(ctx, exportSlice)
+		}
+		d.idle.Store(c.inflight == 0 && !c.more && c.batch == 0 && len(c.missing) == 0 && !c.exportDue)
 		timer.Reset(c.nextWake())
 		select {
 		case <-ctx.Done():
@@ -170,6 +197,9 @@ func (c *coordinator) loop(ctx context.Context) (Summary, error) {
 
 // nextWake is when the loop must look again without any input.
 func (c *coordinator) nextWake() time.Duration {
+	if c.exportDue {
+		return 0
+	}
 	wake := time.Hour
 	if c.batch > 0 {
 		wake = min(wake, max(time.Until(c.batchStart.Add(c.d.opt.BatchDelay)), time.Millisecond))
@@ -308,7 +338,7 @@ func (c *coordinator) flush(ctx context.Context) {
 		c.batch = 0
 	}
 	c.lastPoll = time.Now()
-	c.exportPending(ctx)
+	c.exportDue = true
 }
 
 // poll picks up changes other processes made to the index (user edits with
@@ -322,47 +352,65 @@ func (c *coordinator) poll(ctx context.Context) {
 	if err := c.d.deps.Clusterer.Update(ctx); err != nil {
 		c.d.log.Error("clustering failed", "err", err)
 	}
-	c.exportPending(ctx)
+	c.exportDue = true
 }
 
+// exportPending writes every out-of-date sidecar.
 func (c *coordinator) exportPending(ctx context.Context) {
+	for c.exportSome(ctx, time.Hour) {
+	}
+	c.exportDue = false
+}
+
+// exportSome writes out-of-date sidecars for about budget and reports
+// whether more may be due.
+func (c *coordinator) exportSome(ctx context.Context, budget time.Duration) bool {
 	d := c.d
-	for ctx.Err() == nil {
+	start := time.Now()
+	if len(c.exports) == 0 {
 		items, err := d.deps.Store.PendingExports(ctx, len(c.exportFailed)+256)
 		if err != nil {
 			d.log.Error("list pending exports", "err", err)
-			return
+			return false
 		}
-		n := 0
 		for _, it := range items {
-			p := it.Path
-			if c.exportFailed[p] || ctx.Err() != nil {
-				continue
+			if !c.exportFailed[it.Path] {
+				c.exports = append(c.exports, it)
 			}
-			n++
-			if err := d.deps.Exporter.Export(ctx, p); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				c.exportFailed[p] = true
-				c.sum.ExportFailed++
-				reason := "sidecar not written: " + err.Error()
-				d.errs.add(p, reason)
-				d.log.Warn("export failed", "file", p, "reason", err)
-				continue
-			}
-			if err := d.deps.Store.Exported(ctx, it); err != nil {
-				d.log.Error("record export", "file", p, "err", err)
-				c.exportFailed[p] = true
-				continue
-			}
-			c.sum.Exported++
-			d.log.Debug("sidecar written", "file", p)
 		}
-		if n == 0 {
-			return
+		if len(c.exports) == 0 {
+			return false
 		}
 	}
+	for len(c.exports) > 0 && ctx.Err() == nil && time.Since(start) < budget {
+		it := c.exports[0]
+		c.exports = c.exports[1:]
+		c.export(ctx, it)
+	}
+	return ctx.Err() == nil
+}
+
+// export writes one sidecar and records it.
+func (c *coordinator) export(ctx context.Context, it ExportItem) {
+	d, p := c.d, it.Path
+	if err := d.deps.Exporter.Export(ctx, p); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		c.exportFailed[p] = true
+		c.sum.ExportFailed++
+		reason := "sidecar not written: " + err.Error()
+		d.errs.add(p, reason)
+		d.log.Warn("export failed", "file", p, "reason", err)
+		return
+	}
+	if err := d.deps.Store.Exported(ctx, it); err != nil {
+		d.log.Error("record export", "file", p, "err", err)
+		c.exportFailed[p] = true
+		return
+	}
+	c.sum.Exported++
+	d.log.Debug("sidecar written", "file", p)
 }
 
 // removeMissing drops vanished files from the index once their grace
@@ -448,5 +496,7 @@ func (c *coordinator) finish(ctx context.Context) (Summary, error) {
 		c.sum.Faces, c.sum.Persons = st.Faces, st.Persons
 	}
 	c.sum.Errors = c.d.errs.list()
+	c.sum.Workers = c.d.opt.Workers
+	c.sum.WorkerIdle = time.Duration(c.workerIdle.Load())
 	return c.sum, nil
 }
