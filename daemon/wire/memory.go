@@ -15,6 +15,19 @@ import (
 // ORT defaults 276 MiB; no CPU arena alone 413 MiB (worse); no arena + no
 // memory pattern 288 MiB; malloc_trim alone 270 MiB; all three 238 MiB;
 // plus 2 malloc arenas 225 MiB.
+//
+// The default now keeps ORT's CPU arena and drops only its memory
+// patterns (one block per input shape, the RSS hog), with 2 malloc arenas
+// and trims at new highs above 320 MiB. Without the arena every tensor came
+// from malloc and large ones from fresh mappings, faulted in at each run.
+// faced run --once, 2 workers, same analyzer, machine loaded (load 8-9),
+// no arena -> arena (both no pattern, arenas2, trim8 at new highs > 320 MiB):
+// 40 crowded 12 MP photos 128-142 -> 120-126 ms CPU/photo, 234-338 k ->
+// 160-168 k page faults, peak RSS 425-473 -> 399-426 MiB; 22 few-face
+// 12 MP photos 88-95 -> 84-91 ms, peak RSS 283-306 -> 237-249 MiB; burst
+// of 1 000 small photos 18.2 -> 18.1-19.2 ms, 283 -> 222-229 MiB.
+// Fixed malloc thresholds (FACED_MEM=...,mmap32,top64) changed nothing
+// measurable with the arena.
 type memMode struct {
 	ort  models.MemoryOptions
 	trim bool // malloc_trim after analyses
@@ -39,24 +52,12 @@ type memMode struct {
 // ms CPU per photo (each vs every 8th).
 const defaultTrimEvery = 8
 
-// The default mode's trim budget and malloc thresholds. Trimming after
-// every 8th analysis still cost 12 MP photos 20-25 ms of CPU each (every
-// trim returned the 170 MiB working set, faulted in again by the next
-// photos); a trim now also needs the resident set above defaultTrimBudget
-// and above its level at the last trim (see trimmer), which a reused
-// working set never is. glibc's dynamic thresholds unmapped ONNX Runtime's
-// freed buffers of a few MiB (mmap) or trimmed them off the heap top, so
-// that each analysis faulted them in again; fixed thresholds keep buffers up
-// to 32 MiB (glibc's maximum) in the heap and up to 64 MiB of free top.
-// Measured (faced run --once, pinned analyzer, 2 workers, loaded machine):
-// 22 few-face 12 MP photos 93-103 -> 86-90 ms CPU/photo (FACED_MEM=off
-// 85-90), page faults 127-136 k -> 67-82 k, peak RSS 264-284 -> 269-320
-// MiB; 40 crowded 12 MP photos see daemon/README.md.
-const (
-	defaultTrimBudget    = 320 << 20
-	defaultMmapThreshold = 32 << 20
-	defaultTrimThreshold = 64 << 20
-)
+// defaultTrimBudget: in the default mode a trim also needs the resident
+// set above this and above its level at the last trim (see trimmer), which
+// a reused working set never is. Trimming after every 8th analysis alone
+// still cost 12 MP photos 20-25 ms of CPU each: every trim returned the
+// 170 MiB working set, faulted in again by the next photos.
+const defaultTrimBudget = 320 << 20
 
 // memoryMode returns the low-memory mode (the default). FACED_MEM=off
 // restores the ONNX Runtime and glibc defaults; FACED_MEM=LIST picks from
@@ -66,9 +67,8 @@ const (
 func memoryMode() memMode {
 	v, set := os.LookupEnv("FACED_MEM")
 	if !set {
-		return memMode{ort: models.MemoryOptions{NoCPUArena: true, NoMemPattern: true}, trim: true,
-			trimEvery: defaultTrimEvery, arenas: 2, trimBudget: defaultTrimBudget,
-			mmapThreshold: defaultMmapThreshold, trimThreshold: defaultTrimThreshold}
+		return memMode{ort: models.MemoryOptions{NoMemPattern: true}, trim: true,
+			trimEvery: defaultTrimEvery, arenas: 2, trimBudget: defaultTrimBudget}
 	}
 	var m memMode
 	for _, k := range strings.Split(v, ",") {

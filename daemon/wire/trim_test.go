@@ -109,8 +109,8 @@ func TestTrimmerBudgetNewHighs(t *testing.T) {
 
 func TestMemoryModeDefaultAndKnobs(t *testing.T) {
 	m := memoryMode()
-	if !m.trim || m.trimEvery != defaultTrimEvery || m.trimBudget != defaultTrimBudget ||
-		m.mmapThreshold != defaultMmapThreshold || m.trimThreshold != defaultTrimThreshold || m.arenas != 2 {
+	if !m.trim || m.trimEvery != defaultTrimEvery || m.trimBudget != defaultTrimBudget || m.arenas != 2 ||
+		m.ort.NoCPUArena || !m.ort.NoMemPattern || m.mmapThreshold != 0 || m.trimThreshold != 0 {
 		t.Errorf("default memory mode: %+v", m)
 	}
 	t.Setenv("FACED_MEM", "trim8,rss300,mmap16,top48")
