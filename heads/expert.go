@@ -152,11 +152,27 @@ func crit2160(p CVPoint, balanced bool) float64 {
 	return p.MAE2160
 }
 
-// bestExpert returns the expert setting with the lowest 21-60 criterion,
-// or nil when none beats the age head alone (base).
+// expertTolerance is how much worse (relative) than the age head alone an
+// expert may make the overall cross-validated MAE (the age head's own
+// criterion) and still be chosen for its 21-60 figure.
+const expertTolerance = 0.01
+
+// bestExpert returns the expert setting with the lowest 21-60 criterion
+// among those whose overall MAE (balanced or plain, as the age head was
+// chosen) stays within expertTolerance of the age head alone (base), or nil
+// when none of them beats base on ages 21-60.
 func bestExpert(pts []CVPoint, base CVPoint, balanced bool) *CVPoint {
+	overall := func(p CVPoint) float64 {
+		if balanced {
+			return p.BalancedMAE
+		}
+		return p.MAE
+	}
 	var best *CVPoint
 	for k := range pts {
+		if overall(pts[k]) > overall(base)*(1+expertTolerance) {
+			continue
+		}
 		if best == nil || crit2160(pts[k], balanced) < crit2160(*best, balanced) {
 			best = &pts[k]
 		}

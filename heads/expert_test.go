@@ -137,3 +137,26 @@ func TestHeadsFileFormats(t *testing.T) {
 		}
 	}
 }
+
+func TestBestExpert(t *testing.T) {
+	base := CVPoint{MAE: 4, BalancedMAE: 5.6, MAE2160: 5.4, BalancedMAE2160: 5.7}
+	pts := []CVPoint{
+		{Lambda: 1, MAE: 4, BalancedMAE: 6.0, MAE2160: 4.9, BalancedMAE2160: 5.5}, // best on 21-60, 7 % worse overall
+		{Lambda: 2, MAE: 4, BalancedMAE: 5.64, MAE2160: 5.0, BalancedMAE2160: 5.6}, // within 1 %
+		{Lambda: 3, MAE: 4, BalancedMAE: 5.5, MAE2160: 5.3, BalancedMAE2160: 5.65},
+	}
+	if b := bestExpert(pts, base, true); b == nil || b.Lambda != 2 {
+		t.Errorf("balanced: chose %+v, want λ 2", b)
+	}
+	// Plain: overall MAE equal everywhere, so the best 21-60 wins.
+	if b := bestExpert(pts, base, false); b == nil || b.Lambda != 1 {
+		t.Errorf("plain: chose %+v, want λ 1", b)
+	}
+	// Nothing beats the age head alone on 21-60: no expert.
+	if b := bestExpert(pts[2:], CVPoint{MAE: 4, BalancedMAE: 5.6, MAE2160: 5.2, BalancedMAE2160: 5.6}, true); b != nil {
+		t.Errorf("chose %+v though it loses to the age head alone", b)
+	}
+	if b := bestExpert(nil, base, true); b != nil {
+		t.Errorf("chose %+v from nothing", b)
+	}
+}

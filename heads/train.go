@@ -37,13 +37,15 @@ type Options struct {
 	// Adult expert (AgeExpert): a second age head trained only on faces
 	// aged inside one of ExpertRanges, gated by the chosen age head's
 	// estimate, cross-validated on top of that head's held-out estimates
-	// over ranges × powers × λ × gates × decodings and kept only if it
-	// lowers the cross-validated MAE on ages 21-60 (predictions clipped to
-	// [21, 60], balanced unless Plain). NoExpert skips it.
+	// over ranges × powers × λ × gates × decodings. The setting with the
+	// lowest cross-validated MAE on ages 21-60 (estimates clipped to
+	// [21, 60], balanced unless Plain) among those that keep the overall
+	// MAE within 1 % of the age head alone is kept if it beats the age head
+	// alone on ages 21-60. NoExpert skips it.
 	NoExpert      bool
-	ExpertRanges  [][2]float64 // default {13, 80}
-	ExpertGates   [][2]float64 // default {15, 80}, {18, 70}, {20, 65}; gates outside a range are skipped
-	ExpertLambdas []float64    // default 1, 3, 10
+	ExpertRanges  [][2]float64 // default {16, 70}, {18, 65}
+	ExpertGates   [][2]float64 // default {18, 70}, {18, 65}, {20, 65}, {20, 60}; gates outside a range are skipped
+	ExpertLambdas []float64    // default 3, 10
 	ExpertPowers  []float64    // group re-weighting powers; default 0, 0.5
 
 	// onFit, when set (tests), sees every fit: the head ("gender"/"age"),
@@ -72,13 +74,13 @@ func (o *Options) defaults() {
 		o.Weighting = []bool{false, true}
 	}
 	if len(o.ExpertRanges) == 0 {
-		o.ExpertRanges = [][2]float64{{13, 80}}
+		o.ExpertRanges = [][2]float64{{16, 70}, {18, 65}}
 	}
 	if len(o.ExpertGates) == 0 {
-		o.ExpertGates = [][2]float64{{15, 80}, {18, 70}, {20, 65}}
+		o.ExpertGates = [][2]float64{{18, 70}, {18, 65}, {20, 65}, {20, 60}}
 	}
 	if len(o.ExpertLambdas) == 0 {
-		o.ExpertLambdas = []float64{1, 3, 10}
+		o.ExpertLambdas = []float64{3, 10}
 	}
 	if len(o.ExpertPowers) == 0 {
 		o.ExpertPowers = []float64{0, 0.5}

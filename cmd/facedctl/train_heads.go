@@ -39,8 +39,8 @@ head (L2 logistic regression) and an age head (shared-weight ordinal
 regression) on the identity features plus the network's own outputs,
 chooses regularisation and group re-weighting by k-fold cross-validation
 inside DIR only, then cross-validates an adult age expert (a second ordinal
-head trained on ages 13-80, used where the age head's estimate falls in a
-gate) and keeps it only if it lowers the cross-validated MAE on ages 21-60
+head trained on ages 16-70 or 18-65, used where the age head's estimate
+falls in a gate) and keeps it only if it lowers the cross-validated MAE on ages 21-60
 (estimates clipped to [21, 60]), and writes DATA/models/heads-NAME.json
 with its provenance. Labels come from UTKFace-style names (AGE_GENDER_..., gender
 0 = male) or from --csv (file,age,gender; files relative to DIR).
@@ -199,7 +199,7 @@ stay the default.`,
 	f.IntVar(&batch, "batch", 8, "chips per network call")
 	f.BoolVar(&plain, "plain", false, "choose hyper-parameters by plain CV figures (default: balanced, every (decade, gender) group counts the same)")
 	f.BoolVar(&noExpert, "no-expert", false, "train no adult age expert")
-	f.StringVar(&expertLambdas, "expert-lambdas", "", "comma-separated L2 strengths to cross-validate for the adult age expert (default 1,3,10)")
+	f.StringVar(&expertLambdas, "expert-lambdas", "", "comma-separated L2 strengths to cross-validate for the adult age expert (default 3,10)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log every cross-validation setting")
 	modelsParent().AddCommand(cmd)
 }
