@@ -24,6 +24,7 @@ func init() {
 	var workersList string
 	var rounds int
 	var upscale bool
+	var cvThreads int
 	cmd := &cobra.Command{
 		Use:   "bench DIR",
 		Short: "Measure analysis throughput (photos/s) and time per stage on the photos of DIR, with 1 and 2 workers",
@@ -63,6 +64,7 @@ func init() {
 				if !cmd.Flags().Changed("threads") {
 					f.threads = max(1, runtime.NumCPU()/w)
 				}
+				setBenchCVThreads(cvThreads, w)
 				a, err := f.open()
 				if err != nil {
 					return err
@@ -70,7 +72,7 @@ func init() {
 				analyzer.Bench(ctx, a, files, 1, 1) // warm-up
 				r := analyzer.Bench(ctx, a, files, w, rounds*len(files))
 				a.Close()
-				fmt.Fprintf(cmd.OutOrStdout(), "%v (ORT threads per run %d)\n", r, f.threads)
+				fmt.Fprintf(cmd.OutOrStdout(), "%v (ORT threads per run %d, OpenCV threads %d)\n", r, f.threads, analyzer.OpenCVThreads())
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -81,8 +83,23 @@ func init() {
 	f.register(cmd)
 	cmd.Flags().StringVar(&workersList, "workers", "1,2", "comma-separated worker counts to measure")
 	cmd.Flags().IntVar(&rounds, "rounds", 1, "passes over the photos per measurement")
+	cmd.Flags().IntVar(&cvThreads, "cv-threads", 0, "OpenCV threads (0 = as the daemon: 1 when the workers are at least the cores, else OpenCV's default)")
 	cmd.Flags().BoolVar(&upscale, "upscale-12mp", false, "measure on copies of the photos upscaled to 12 MP (JPEG quality 90)")
 	rootCmd.AddCommand(cmd)
+}
+
+// setBenchCVThreads sets OpenCV's threads for a measurement with the given
+// workers: n when n > 0, else the daemon's rule (daemon/wire): one thread
+// when every core runs a worker, OpenCV's default otherwise.
+func setBenchCVThreads(n, workers int) {
+	switch {
+	case n > 0:
+		analyzer.SetOpenCVThreads(n)
+	case workers >= runtime.NumCPU():
+		analyzer.SetOpenCVThreads(1)
+	default:
+		analyzer.SetOpenCVThreads(0)
+	}
 }
 
 // benchFiles lists the photos directly inside dir, sorted.
