@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/faced/faced/analyzer"
+	"github.com/faced/faced/internal/shared"
 )
 
 // The tests in this file measure; they only assert that nothing is lost.
@@ -136,22 +139,68 @@ func TestLatency(t *testing.T) {
 		percentile(lat, 1).Round(time.Millisecond))
 }
 
+// TestThroughput12MP runs `faced run --once` on FACED_12MP photos of 12 MP
+// in two sets: "crowded", the group photos (4.3 faces each) resized to
+// 4000x3000, and "few-faces", the photos with 0-3 faces that the
+// analyzer's BenchmarkAnalyze12MPFewFaces uses (PhotoPrism's personal
+// photos and four group photos, upscaled to 12 MP at JPEG quality 90 by
+// analyzer.Upscale12MP), typical of a family library. Each set cycles over
+// its photos.
 func TestThroughput12MP(t *testing.T) {
 	n := optIn(t, "FACED_12MP")
+	t.Run("crowded", func(t *testing.T) {
+		throughput12MP(t, n, func(dst string, i int) {
+			group := groupPhotos(t)
+			img := gocv.IMRead(group[i%len(group)], gocv.IMReadColor)
+			if img.Empty() {
+				t.Fatalf("cannot read %s", group[i%len(group)])
+			}
+			defer img.Close()
+			big := gocv.NewMat()
+			defer big.Close()
+			gocv.Resize(img, &big, image12MP, 0, 0, gocv.InterpolationLinear)
+			if ok := gocv.IMWrite(dst, big); !ok {
+				t.Fatal("cannot write a 12 MP photo")
+			}
+		})
+	})
+	t.Run("few-faces", func(t *testing.T) {
+		src := fewFacePhotos(t)
+		tmp := t.TempDir()
+		up := map[string]string{}
+		throughput12MP(t, n, func(dst string, i int) {
+			f := src[i%len(src)]
+			if up[f] == "" {
+				p, err := analyzer.Upscale12MP(f, tmp, 90)
+				if err != nil {
+					t.Fatal(err)
+				}
+				up[f] = p
+			}
+			copyFile(t, up[f], dst)
+		})
+	})
+}
+
+// fewFacePhotos lists the photos with 0 to 3 faces, as the analyzer's
+// benchmarks choose them (analyzer/bench_test.go).
+func fewFacePhotos(t *testing.T) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(shared.Dir(t, "testdata/photos/photoprism_face_testdata"), "*.jpg"))
+	sort.Strings(files)
+	g := shared.Dir(t, "testdata/photos/group")
+	for _, f := range []string{"deepface_couple.jpg", "face_recognition_kit_with_rose.jpg", "face_recognition_obama_and_biden.jpg", "face_recognition_two_people.jpg"} {
+		files = append(files, filepath.Join(g, f))
+	}
+	return files
+}
+
+// throughput12MP puts n photos made by mk into a fresh folder, runs
+// `faced run --once` on it and logs the figures.
+func throughput12MP(t *testing.T, n int, mk func(dst string, i int)) {
 	e := newEnv(t, "")
-	group := groupPhotos(t)
 	for i := range n {
-		img := gocv.IMRead(group[i%len(group)], gocv.IMReadColor)
-		if img.Empty() {
-			t.Fatalf("cannot read %s", group[i%len(group)])
-		}
-		big := gocv.NewMat()
-		gocv.Resize(img, &big, image12MP, 0, 0, gocv.InterpolationLinear)
-		if ok := gocv.IMWrite(filepath.Join(e.photos, fmt.Sprintf("m%03d.jpg", i)), big); !ok {
-			t.Fatal("cannot write a 12 MP photo")
-		}
-		img.Close()
-		big.Close()
+		mk(filepath.Join(e.photos, fmt.Sprintf("m%03d.jpg", i)), i)
 	}
 	begin := time.Now()
 	cmd := exec.Command(e.faced, "run", "--once", "--config", e.cfg)
@@ -170,15 +219,26 @@ func TestThroughput12MP(t *testing.T) {
 		}
 	}
 	open, run := onceTimes(t, string(out))
-	cpu := time.Duration(-1)
+	cpu, rss := time.Duration(-1), -1.0
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		rss = float64(ru.Maxrss) / 1024 // KiB on Linux
 	}
-	t.Logf("%d photos of 4000x3000 (12 MP) with `faced run --once`, models loaded included: %v, %.2f photos/s; "+
+	faces, idle := "?", "?"
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		if rest, ok := strings.CutPrefix(line, "index: "); ok {
+			faces, _, _ = strings.Cut(rest, " faces")
+		}
+		if rest, ok := strings.CutPrefix(line, "workers idle "); ok {
+			idle, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	t.Logf("%d photos of 12 MP (%s faces in all) with `faced run --once`, models loaded included: %v, %.2f photos/s; "+
 		"start-up and exit %v (of it index and models opened in %v), without them %.2f photos/s; "+
-		"process CPU %.0f ms/photo (user+sys, start-up included)",
-		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), (took - run).Round(time.Millisecond), open.Round(time.Millisecond),
-		float64(n)/run.Seconds(), float64(cpu.Milliseconds())/float64(n))
+		"process CPU %.1f ms/photo (user+sys, start-up included); peak RSS %.0f MiB; workers idle %s",
+		n, faces, took.Round(time.Millisecond), float64(n)/took.Seconds(), (took - run).Round(time.Millisecond), open.Round(time.Millisecond),
+		float64(n)/run.Seconds(), float64(cpu.Microseconds())/1e3/float64(n), rss, idle)
 }
 
 // onceTimes reads, from `faced run --once`'s output, the time taken to open
