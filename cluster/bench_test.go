@@ -136,7 +136,13 @@ func newBenchEngine(b *testing.B, n, per, dim int, opt Options) (*Engine, *bench
 	return e, w
 }
 
-func benchAdd(b *testing.B, n int) { benchAddOpt(b, n, DefaultOptions()) }
+// benchAdd measures the exact scan (the default options would switch to
+// the inverted lists at these sizes).
+func benchAdd(b *testing.B, n int) {
+	opt := DefaultOptions()
+	opt.Index = IndexExact
+	benchAddOpt(b, n, opt)
+}
 
 func benchAddOpt(b *testing.B, n int, opt Options) {
 	const per, dim = 20, 1024
@@ -220,7 +226,7 @@ func BenchmarkAddIVF1M(b *testing.B) {
 	}
 	opt := DefaultOptions()
 	opt.Index = IndexIVF
-	// FACED_BENCH_PROBE=N scans N lists instead of DefaultProbe
+	// FACED_BENCH_PROBE=N scans N lists instead of DefaultProbeShare of the faces
 	if v := os.Getenv("FACED_BENCH_PROBE"); v != "" {
 		fmt.Sscan(v, &opt.Probe)
 	}

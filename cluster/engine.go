@@ -57,21 +57,27 @@ type Options struct {
 	// (default 2). Smaller clusters are candidates that wait for more faces.
 	// A cluster holding a face the user assigned is always a person.
 	MinSize int
-	// Index selects how a new face's links are found: "" or IndexExact
-	// compares it with every face (exact links); IndexIVF scans only the
-	// Probe inverted lists nearest to it (approximate: a link to a face in
-	// another list is missed; see ivf.go and the package benchmarks for the
-	// measured recall and cost).
+	// Index selects how a new face's links are found. IndexExact compares
+	// it with every face (exact links). IndexIVF scans only the inverted
+	// lists nearest to it (approximate: a link to a face in a list not
+	// scanned is missed; see ivf.go and the package benchmarks for the
+	// measured recall and cost). "" (IndexAuto, the default) is exact
+	// until the Engine holds AutoIndexMin faces (or IndexMin, when set) and
+	// IndexIVF from there.
 	Index string
 	// Lists is the number of inverted lists of IndexIVF (0: √n, re-chosen
 	// whenever the index is re-trained).
 	Lists int
 	// Probe is the number of lists IndexIVF scans per new face (0:
-	// DefaultProbe).
+	// ProbeShare of the lists).
 	Probe int
-	// IndexMin is the number of faces from which IndexIVF is trained (0:
-	// 4096; below it scans are exact). Values below 2000 also make the
-	// sketches start earlier (for evaluating the index on small sets).
+	// ProbeShare is the share of the lists a scan covers when Probe is 0
+	// (0: DefaultProbeShare).
+	ProbeShare float64
+	// IndexMin is the number of faces from which the inverted lists are
+	// trained (0: 4096 for IndexIVF, AutoIndexMin for IndexAuto; below it
+	// scans are exact). Values below 2000 also make the sketches start
+	// earlier (for evaluating the index on small sets).
 	IndexMin int
 }
 
@@ -164,7 +170,7 @@ type Engine struct {
 	pm     map[int64]map[int32]struct{} // person -> nodes
 	// Local counts the updates that re-clustered locally (see MaxRegion).
 	local int
-	ix    *ivfIndex // with Options.Index IndexIVF, once trained
+	ix    *ivfIndex // with Options.Index IndexIVF or IndexAuto, once trained
 	cd    *coder    // binary codes of the ivf scan (see code.go)
 	codes []uint64  // cd.words per node, computed when the index needs them
 }

@@ -10,13 +10,16 @@ import (
 
 // Index values for Options.Index.
 const (
-	// IndexExact compares a new face with every face held (the default):
-	// the links, and so the clustering, are exact.
+	// IndexAuto (the default) is IndexExact until the Engine holds
+	// AutoIndexMin faces and IndexIVF from there.
+	IndexAuto = ""
+	// IndexExact compares a new face with every face held: the links, and
+	// so the clustering, are exact.
 	IndexExact = "exact"
-	// IndexIVF compares a new face only with the faces of the Options.Probe
-	// inverted lists whose centroids lie nearest to it (see ivf). Links found
-	// are exact distances, but a link to a face in a list not probed is
-	// missed, so the clustering may differ slightly from Batch's exact one.
+	// IndexIVF compares a new face only with the faces of the inverted
+	// lists whose centroids lie nearest to it (see ivf). Links found are
+	// exact distances, but a link to a face in a list not probed is missed,
+	// so the clustering may differ slightly from Batch's exact one.
 	IndexIVF = "ivf"
 )
 
@@ -24,12 +27,18 @@ const (
 // ivfDims coordinates of their PCA sketches (so it exists only where the
 // sketches do: features longer than 2·SketchDims, from sketchAfter faces).
 // A query ranks the centroids by distance to its own sketch and scans the
-// Probe nearest lists with the exact scan (sketch bound, then the full
-// float32 distance), so every link it reports is a true link; what it may
-// miss is a true link to a face stored in an unprobed list. The lists are
-// trained on the faces held once ivfMin of them are sketched, re-trained
-// whenever that number doubles and after Recluster, deterministically (the
-// same faces in the same order give the same lists).
+// nearest lists (Options.Probe of them, or as many as hold ProbeShare of
+// the faces). Each list keeps its faces' binary codes (code.go) and
+// sketches contiguously, in list order, so a probe streams through memory:
+// a member is skipped when its code differs from the query's in more bits
+// than a link allows, then when the sketch bound rules the link out; the
+// few left are compared in full (float32 distance), so every link the scan
+// reports is a true link. What it may miss is a true link to a face in a
+// list not scanned (or, with a probability below 1e-9, one the code filter
+// skipped). The lists are trained on the faces held once ivfFrom of them
+// are sketched, re-trained whenever that number doubles and after
+// Recluster, deterministically (the same faces in the same order give the
+// same lists).
 
 // ivfDims is the number of sketch coordinates the coarse centroids use.
 var ivfDims = 32
@@ -38,18 +47,25 @@ var ivfDims = 32
 // below it every scan is exact.
 var ivfMin = 4096
 
-// DefaultProbe is the number of lists a query scans when Options.Probe is 0.
+// AutoIndexMin is the number of faces from which IndexAuto uses the
+// inverted lists. Below it the exact scan costs under about 10 ms per new
+// face (0.19 µs per face held, measured at 1 000 000), so there is nothing
+// to gain from an approximation.
+var AutoIndexMin = 50_000
+
+// DefaultProbeShare is the share of the inverted lists a scan covers when
+// Options.Probe is 0: the lists nearest to the new face.
 //
-// Measured (2 shared cores, under contention): on 100 000 lfwWorld faces
-// (316 lists) a probe of 8/16/24/32/64 lists costs 1.6/3.0/4.4/5.9/11 ms CPU
-// per scan (exact 23) and finds 0.61/0.79/0.88/0.92/0.985 of all links and
-// every same-person link. On 1 000 000 easy synthetic faces (1 000 lists) an
-// Add costs 24 ms CPU at probe 24 and 6.9 ms at probe 8 (exact 185 ms), and
-// at probe 8 one new face in 60 failed to join its person. On the LFW dev
-// set (781 real faces, --index-min 200) scanning 8 % of the lists keeps
-// 0.915 of the links and F1 0.949 (exact 0.962), 16 % keeps 0.972 and F1
-// 0.956: real features need a larger share than the synthetic ones.
-const DefaultProbe = 24
+// Measured (2 shared cores, under contention): on 1 000 000 faces of the
+// Add benchmarks (benchWorld, 1 000 lists) scanning 2.4/4.8/9.6/16 % of the
+// lists finds 0.882/0.945/0.987/0.998 of the same-person links, and every
+// new face finds some. On the LFW dev set (781 real faces, --index-min 200,
+// 20 lists) 4 of 20 lists keep 0.980 of the links and persons at BCubed F1
+// 0.996 against the exact scan's, 7 (a third) 0.999 and the exact persons.
+// A share of the faces instead of the lists does worse there: the lists
+// nearest to a face are the large ones, so a third of the faces is only
+// about 4 lists.
+const DefaultProbeShare = 1.0 / 3
 
 // LinkCount returns the number of links (face pairs within Eps) held. With
 // IndexIVF it is at most the exact scan's count, and the ratio of the two is
@@ -64,21 +80,39 @@ func (e *Engine) LinkCount() int {
 	return n / 2
 }
 
+// ivfOn reports whether the options use the inverted lists (from ivfFrom
+// faces on).
+func (e *Engine) ivfOn() bool { return e.opt.Index == IndexIVF || e.opt.Index == IndexAuto }
+
 // ivfFrom is the number of sketched faces from which the index is trained.
 func (e *Engine) ivfFrom() int {
-	if e.opt.IndexMin > 0 {
+	switch {
+	case e.opt.IndexMin > 0:
 		return e.opt.IndexMin
+	case e.opt.Index == IndexIVF:
+		return ivfMin
 	}
-	return ivfMin
+	return AutoIndexMin
 }
 
 // sketchFrom is the number of faces from which sketches are learnt:
 // sketchAfter, or an ivf index's smaller IndexMin.
 func (e *Engine) sketchFrom() int {
-	if e.opt.Index == IndexIVF && e.opt.IndexMin > 0 {
+	if e.ivfOn() && e.opt.IndexMin > 0 {
 		return min(sketchAfter, e.opt.IndexMin)
 	}
 	return sketchAfter
+}
+
+// IndexLists returns the number of inverted lists the link scan uses (0:
+// the scans are exact).
+func (e *Engine) IndexLists() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ix == nil {
+		return 0
+	}
+	return e.ix.nlist
 }
 
 type ivfIndex struct {
@@ -109,7 +143,7 @@ func (e *Engine) ivfLists(n int) int {
 // ivfUpdate trains or extends the index so that every sketched face is in a
 // list. It returns nil when the index is off or not yet trained.
 func (e *Engine) ivfUpdate() *ivfIndex {
-	if e.opt.Index != IndexIVF || e.sk == nil {
+	if !e.ivfOn() || e.sk == nil {
 		e.ix = nil
 		return nil
 	}
@@ -268,8 +302,8 @@ func (e *Engine) ensureCodes(n int) {
 }
 
 // probeLists returns the probe lists whose centroids are nearest to q,
-// nearest first (ties: lower list).
-func (ix *ivfIndex) probeLists(q []float32, probe int) []int {
+// nearest first (ties: lower list); probe 0 means that share of the lists.
+func (ix *ivfIndex) probeLists(q []float32, probe int, share float64) []int {
 	type cd struct {
 		c int
 		d float32
@@ -284,7 +318,10 @@ func (ix *ivfIndex) probeLists(q []float32, probe int) []int {
 		}
 		return a.c - b.c
 	})
-	out := make([]int, min(probe, len(cs)))
+	if probe <= 0 {
+		probe = int(math.Ceil(share * float64(len(cs))))
+	}
+	out := make([]int, min(max(probe, 1), len(cs)))
 	for i := range out {
 		out[i] = cs[i].c
 	}
@@ -300,11 +337,11 @@ var ivfParallel = 16384
 // tested with its binary code first (see code.go), then with the sketch
 // bound, then with the full distance.
 func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
-	probe := e.opt.Probe
-	if probe <= 0 {
-		probe = DefaultProbe
+	share := e.opt.ProbeShare
+	if share <= 0 {
+		share = DefaultProbeShare
 	}
-	lists := ix.probeLists(e.coarse(p), probe)
+	lists := ix.probeLists(e.coarse(p), max(e.opt.Probe, 0), share)
 	sc := e.scanner(p)
 	k, w := sc.k, e.cd.words
 	qc := e.codes[int(p)*w : int(p+1)*w]

@@ -157,19 +157,40 @@ func TestIVFDeterministic(t *testing.T) {
 	}
 }
 
-func TestDefaultIndexIsExact(t *testing.T) {
-	if o := DefaultOptions(); o.Index != "" && o.Index != IndexExact {
+// TestDefaultIndexAuto: the default options scan exactly below
+// AutoIndexMin faces and build the inverted lists from there; IndexExact
+// never builds them.
+func TestDefaultIndexAuto(t *testing.T) {
+	if o := DefaultOptions(); o.Index != IndexAuto {
 		t.Fatalf("default index %q", o.Index)
 	}
 	withIVFMin(t, 100, 100)
+	old := AutoIndexMin
+	t.Cleanup(func() { AutoIndexMin = old })
 	w := newLFWWorld(7, 1024)
 	items, _, _ := w.library(400)
-	e := NewEngine(DefaultOptions())
-	if _, err := e.AddBatch(items); err != nil {
-		t.Fatal(err)
-	}
-	if e.ix != nil {
-		t.Fatal("default engine built an ivf index")
+	for _, tc := range []struct {
+		name     string
+		index    string
+		autoMin  int
+		wantList bool
+	}{
+		{"auto below AutoIndexMin", IndexAuto, 401, false},
+		{"auto from AutoIndexMin", IndexAuto, 300, true},
+		{"exact", IndexExact, 300, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			AutoIndexMin = tc.autoMin
+			opt := DefaultOptions()
+			opt.Index = tc.index
+			e := NewEngine(opt)
+			if _, err := e.AddBatch(items); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.IndexLists() > 0; got != tc.wantList {
+				t.Fatalf("inverted lists %d, want some: %v", e.IndexLists(), tc.wantList)
+			}
+		})
 	}
 }
 

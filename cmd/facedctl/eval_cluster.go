@@ -69,8 +69,10 @@ type evalClusterResult struct {
 	// BCubed F1 of the persons against an exact-scan batch of the same faces.
 	Index            string   `json:"index,omitempty"`
 	IndexAgreementF1 *float64 `json:"index_agreement_f1,omitempty"`
-	// LinkRecall is the share of the exact scan's links the ivf index found.
+	// LinkRecall is the share of the exact scan's links the ivf index found;
+	// IndexLists is the number of its inverted lists.
 	LinkRecall *float64 `json:"link_recall,omitempty"`
+	IndexLists int      `json:"index_lists,omitempty"`
 }
 
 func init() {
@@ -82,6 +84,7 @@ func init() {
 		minPts, workers, maxRegion      int
 		index                           string
 		lists, probe, indexMin          int
+		probeShare                      float64
 	)
 	cmd := &cobra.Command{
 		Use:   "cluster DIR",
@@ -120,7 +123,7 @@ re-analyses.`,
 			if cmd.Flags().Changed("max-region") {
 				opt.MaxRegion = maxRegion
 			}
-			opt.Index, opt.Lists, opt.Probe, opt.IndexMin = index, lists, probe, indexMin
+			opt.Index, opt.Lists, opt.Probe, opt.IndexMin, opt.ProbeShare = index, lists, probe, indexMin, probeShare
 			return runEvalCluster(cmd.Context(), evalClusterArgs{
 				dir: args[0], dataDir: dataDir, variant: variant, order: order, method: method,
 				seed: seed, json: asJSON, noCache: noCache, sweep: sweep, opt: opt, workers: workers,
@@ -142,10 +145,11 @@ re-analyses.`,
 	f.Float64Var(&ageW, "age-weight", 0, "override the age term weight (seed 0.1)")
 	f.Float64Var(&joinEps, "join-eps", 0, "override the radius through which non-core faces join a cluster (0 = eps)")
 	f.IntVar(&maxRegion, "max-region", 0, "override the region size above which Add re-clusters locally (0 = always exact)")
-	f.StringVar(&index, "index", "", "link scan: exact (default) or ivf (approximate inverted lists)")
+	f.StringVar(&index, "index", "", "link scan: exact, ivf (approximate inverted lists) or empty (default: exact below --index-min faces, ivf from there)")
 	f.IntVar(&lists, "lists", 0, "ivf: number of inverted lists (0 = sqrt(faces))")
-	f.IntVar(&probe, "probe", 0, "ivf: lists scanned per face (0 = the package default)")
-	f.IntVar(&indexMin, "index-min", 0, "ivf: faces from which the index is trained (0 = the package default, 4096; LFW needs less, e.g. 200)")
+	f.IntVar(&probe, "probe", 0, "ivf: lists scanned per face (0 = --probe-share of the lists)")
+	f.Float64Var(&probeShare, "probe-share", 0, "ivf: share of the lists scanned per face when --probe is 0 (0 = the package default, 1/3)")
+	f.IntVar(&indexMin, "index-min", 0, "faces from which the inverted lists are used (0 = the package default: 4096 for ivf, 50000 by default; LFW needs less, e.g. 200)")
 	f.IntVar(&workers, "workers", 0, "analysis workers (0 = number of CPUs)")
 	evalParent().AddCommand(cmd)
 }
@@ -387,6 +391,9 @@ func runEvalCluster(ctx context.Context, a evalClusterArgs, w io.Writer) error {
 	fmt.Fprintf(tw, "pairwise P / R / F1\t%.4f / %.4f / %.4f\n", res.PairPrecision, res.PairRecall, res.PairF1)
 	fmt.Fprintf(tw, "persons / identities\t%d / %d (largest cluster %d)\n", res.Persons, res.Identities, res.Largest)
 	fmt.Fprintf(tw, "distractors singleton\t%d / %d\n", res.DistractorsOK, res.Distractors)
+	if res.LinkRecall != nil && res.IndexAgreementF1 != nil {
+		fmt.Fprintf(tw, "inverted lists\t%d lists: link recall %.4f, persons vs exact scan BCubed F1 %.4f\n", res.IndexLists, *res.LinkRecall, *res.IndexAgreementF1)
+	}
 	if res.AgreementF1 != nil {
 		fmt.Fprintf(tw, "agreement with batch\tBCubed F1 %.4f (%d local updates)\n", *res.AgreementF1, res.LocalUpdates)
 	}
@@ -451,27 +458,30 @@ func scoreEvalCluster(faces []evalFace, a evalClusterArgs) evalClusterResult {
 		assign = engineAssignment(e, len(items))
 	}
 	res.ClusterSec = time.Since(start).Seconds()
-	if a.opt.Index == cluster.IndexIVF && a.method != "seed" {
-		res.Index = a.opt.Index
+	if a.opt.Index != cluster.IndexExact && a.method != "seed" {
 		ex := a.opt
 		ex.Index = cluster.IndexExact
 		exE, ivE := cluster.NewEngine(ex), cluster.NewEngine(a.opt)
 		if _, err := exE.AddBatch(items); err == nil {
-			if _, err := ivE.AddBatch(items); err == nil {
+			if _, err := ivE.AddBatch(items); err == nil && ivE.IndexLists() > 0 {
+				res.Index = cluster.IndexIVF
+				res.IndexLists = ivE.IndexLists()
 				r := float64(ivE.LinkCount()) / float64(max(1, exE.LinkCount()))
 				res.LinkRecall = &r
 			}
 		}
-		if cl, err := cluster.Batch(items, ex); err == nil {
-			ref := make([]string, len(items))
-			for i, c := range cluster.Assignment(cl, len(items)) {
-				ref[i] = fmt.Sprint(c)
-				if c < 0 {
-					ref[i] = fmt.Sprint("single", i)
+		if res.Index != "" {
+			if cl, err := cluster.Batch(items, ex); err == nil {
+				ref := make([]string, len(items))
+				for i, c := range cluster.Assignment(cl, len(items)) {
+					ref[i] = fmt.Sprint(c)
+					if c < 0 {
+						ref[i] = fmt.Sprint("single", i)
+					}
 				}
+				f := cluster.Score(ref, assign).BCubedF1
+				res.IndexAgreementF1 = &f
 			}
-			f := cluster.Score(ref, assign).BCubedF1
-			res.IndexAgreementF1 = &f
 		}
 	}
 	if len(items) > 0 {
