@@ -254,7 +254,12 @@ func (s *Session) Run(in Tensor) ([]Tensor, error) {
 			}
 			return nil, fmt.Errorf("model %s: output %s is not float32", s.info.Name, s.info.Outputs[i])
 		}
-		res[i] = Tensor{Shape: append([]int64(nil), t.GetShape()...), Data: append([]float32(nil), t.GetData()...)}
+		// onnxruntime_go (v1.27, pinned in go.mod) has already copied the
+		// output into a Go slice of its own (createTensorWithCData);
+		// Destroy releases only the OrtValue and drops its reference, so
+		// the slice is kept instead of copied once more (P-Net's outputs
+		// are about 1 MB per photo).
+		res[i] = Tensor{Shape: append([]int64(nil), t.GetShape()...), Data: t.GetData()}
 		o.Destroy()
 	}
 	return res, nil
