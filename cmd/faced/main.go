@@ -163,7 +163,7 @@ func printSummary(w io.Writer, app *wire.App, s daemon.Summary) {
 	if s.Analysed > 0 && s.Duration > 0 {
 		fmt.Fprintf(w, "  %.2f files/s\n", float64(s.Analysed+s.Failed)/s.Duration.Seconds())
 	}
-	if s.Workers > 0 && s.Duration > 0 {
+	if s.Workers > 0 && s.Duration > 0 && s.Analysed+s.Failed > 0 {
 		fmt.Fprintf(w, "  workers idle %.1f%% of %d x %s (scan, queue, waiting for the index writer, after the last file)\n",
 			100*s.WorkerIdle.Seconds()/(float64(s.Workers)*s.Duration.Seconds()), s.Workers, s.Duration.Round(time.Millisecond))
 	}
