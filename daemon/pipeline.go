@@ -7,6 +7,8 @@ import (
 	"github.com/faced/faced/face"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -383,17 +385,53 @@ func (c *coordinator) exportSome(ctx context.Context, budget time.Duration) bool
 		}
 	}
 	for len(c.exports) > 0 && ctx.Err() == nil && time.Since(start) < budget {
-		it := c.exports[0]
-		c.exports = c.exports[1:]
-		c.export(ctx, it)
+		batch := c.nextExports()
+		errs := make([]error, len(batch))
+		if len(batch) == 1 {
+			errs[0] = d.deps.Exporter.Export(ctx, batch[0].Path)
+		} else {
+			var wg sync.WaitGroup
+			for i, it := range batch {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = d.deps.Exporter.Export(ctx, it.Path)
+				}()
+			}
+			wg.Wait()
+		}
+		for i, it := range batch {
+			c.exported(ctx, it, errs[i])
+		}
 	}
 	return ctx.Err() == nil
 }
 
-// export writes one sidecar and records it.
-func (c *coordinator) export(ctx context.Context, it ExportItem) {
+// nextExports takes the next sidecars to write together: up to one per
+// worker (their fsyncs overlap, and after the last analysis the workers'
+// cores are free), never two of photos that differ only by extension (with
+// SidecarNaming base they share a sidecar).
+func (c *coordinator) nextExports() []ExportItem {
+	n := max(c.d.opt.Workers, 1)
+	var batch []ExportItem
+	stems := map[string]bool{}
+	for len(c.exports) > 0 && len(batch) < n {
+		it := c.exports[0]
+		stem := strings.TrimSuffix(it.Path, filepath.Ext(it.Path))
+		if stems[stem] {
+			break
+		}
+		stems[stem] = true
+		batch = append(batch, it)
+		c.exports = c.exports[1:]
+	}
+	return batch
+}
+
+// exported records the outcome of one sidecar export.
+func (c *coordinator) exported(ctx context.Context, it ExportItem, err error) {
 	d, p := c.d, it.Path
-	if err := d.deps.Exporter.Export(ctx, p); err != nil {
+	if err != nil {
 		if ctx.Err() != nil {
 			return
 		}

@@ -118,7 +118,9 @@ type Clusterer interface {
 	Update(ctx context.Context) error
 }
 
-// Exporter writes the sidecar of one analysed file from the index.
+// Exporter writes the sidecar of one analysed file from the index. The
+// daemon calls Export for several files at once (never for two paths that
+// differ only by extension).
 type Exporter interface {
 	Export(ctx context.Context, path string) error
 }
