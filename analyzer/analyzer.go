@@ -454,7 +454,7 @@ func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result,
 			s := float64(a.opt.DetectMaxSide) / float64(long)
 			det = gocv.NewMat()
 			defer det.Close()
-			gocv.Resize(img, &det, image.Pt(max(1, int(math.Round(float64(img.Cols())*s))), max(1, int(math.Round(float64(img.Rows())*s)))), 0, 0, gocv.InterpolationArea)
+			mtcnn.ResizeArea(img, &det, max(1, int(math.Round(float64(img.Cols())*s))), max(1, int(math.Round(float64(img.Rows())*s))))
 		}
 		k := float64(det.Cols()) / float64(res.Width)
 		minSize = max(a.opt.MinDetectSize, int(math.Round(float64(a.opt.MinSize)*k)))
@@ -628,7 +628,7 @@ func (a *Analyzer) retryImage(det gocv.Mat, w int) retryFunc {
 		}
 		s := float64(a.opt.RetryMaxSide) / float64(long)
 		m := gocv.NewMat()
-		gocv.Resize(det, &m, image.Pt(max(1, int(math.Round(float64(det.Cols())*s))), max(1, int(math.Round(float64(det.Rows())*s)))), 0, 0, gocv.InterpolationArea)
+		mtcnn.ResizeArea(det, &m, max(1, int(math.Round(float64(det.Cols())*s))), max(1, int(math.Round(float64(det.Rows())*s))))
 		k := float64(m.Cols()) / float64(w)
 		return m, max(a.opt.MinDetectSize, int(math.Round(float64(a.opt.MinSize)*k))), true
 	}

@@ -120,7 +120,7 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 			return nil, st, err
 		}
 		hs, ws := ScaledSize(h, w, s)
-		level := resized
+		var level gocv.Mat
 		if p.ChainPyramid {
 			// Resize from the smallest level made so far that is at
 			// least twice the target (else the image): about a 2:1
@@ -133,10 +133,11 @@ func Detect(ctx context.Context, nets Nets, img gocv.Mat, p Params) ([]Face, Sta
 				}
 			}
 			level = gocv.NewMat()
+			ResizeArea(src, &level, ws, hs)
 			levels = append(levels, level)
-			gocv.Resize(src, &level, image.Pt(ws, hs), 0, 0, gocv.InterpolationArea)
 		} else {
-			gocv.Resize(cont, &resized, image.Pt(ws, hs), 0, 0, gocv.InterpolationArea)
+			ResizeArea(cont, &resized, ws, hs)
+			level = resized
 		}
 		in := models.Tensor{Shape: []int64{1, int64(ws), int64(hs), 3}, Data: floats(&pbuf, ws*hs*3)}
 		if err := pnetInput(in.Data, level, &transposed); err != nil {
