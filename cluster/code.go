@@ -10,7 +10,7 @@ import (
 // before the sketch bound and the full distance. A face's code holds one bit
 // per coordinate of its feature vector after a fixed pseudo-random rotation
 // (three rounds of random sign flips and a Walsh–Hadamard transform): the
-// bit is set when the coordinate is positive. Each bit is the side of a
+// bit is set when the coordinate is not negative. Each bit is the side of a
 // (nearly) uniformly random hyperplane through the origin, so two faces at
 // angle θ differ in about B·θ/π of their B bits (SimHash). Faces within Eps
 // of each other lie within a known angle (from their norms), so a candidate
@@ -71,9 +71,8 @@ func (c *coder) code(v []float32, buf []float32, dst []uint64) {
 	for w := 0; w < c.words; w++ {
 		var x uint64
 		for b, f := range buf[w*64 : (w+1)*64] {
-			if f > 0 {
-				x |= 1 << b
-			}
+			// the sign bit, inverted: set for +0 and above (branch-free)
+			x |= uint64(math.Float32bits(f)>>31^1) << b
 		}
 		dst[w] = x
 	}
@@ -83,7 +82,21 @@ func (c *coder) code(v []float32, buf []float32, dst []uint64) {
 // (len(x) a power of two).
 func fwht(x []float32) {
 	n := len(x)
-	for h := 1; h < n; h *= 2 {
+	// the two smallest strides in one pass over groups of four
+	if n >= 4 {
+		for i := 0; i+4 <= n; i += 4 {
+			a, b, c, d := x[i], x[i+1], x[i+2], x[i+3]
+			a, b = a+b, a-b
+			c, d = c+d, c-d
+			x[i], x[i+2] = a+c, a-c
+			x[i+1], x[i+3] = b+d, b-d
+		}
+	}
+	h := 4
+	if n < 4 {
+		h = 1
+	}
+	for ; h < n; h *= 2 {
 		for i := 0; i < n; i += 2 * h {
 			a, b := x[i:i+h], x[i+h:i+2*h]
 			for j := range a {

@@ -105,3 +105,17 @@ func TestCodeLimit(t *testing.T) {
 		t.Errorf("short vectors within eps of each other at any angle: limit %d", l)
 	}
 }
+
+// BenchmarkCode: the binary code of one 1024-d face (paid once per face
+// when the inverted lists are first built, e.g. after a restore, and on
+// every Add from then on).
+func BenchmarkCode(b *testing.B) {
+	c := newCoder(1024)
+	w := newLFWWorld(1, 1024)
+	v := w.face(w.person())
+	buf := make([]float32, c.pad)
+	dst := make([]uint64, c.words)
+	for b.Loop() {
+		c.code(v, buf, dst)
+	}
+}

@@ -169,10 +169,10 @@ type Engine struct {
 	skFor  *sketcher
 	pm     map[int64]map[int32]struct{} // person -> nodes
 	// Local counts the updates that re-clustered locally (see MaxRegion).
-	local int
-	ix    *ivfIndex // with Options.Index IndexIVF or IndexAuto, once trained
-	cd    *coder    // binary codes of the ivf scan (see code.go)
-	codes []uint64  // cd.words per node, computed when the index needs them
+	local   int
+	ix      *ivfIndex // with Options.Index IndexIVF or IndexAuto, once trained
+	cd      *coder    // binary codes of the ivf scan (see code.go)
+	codeBuf []float32 // scratch space of cd
 }
 
 // NewEngine returns an empty Engine.

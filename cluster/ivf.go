@@ -123,13 +123,18 @@ type ivfIndex struct {
 	lists [][]int32
 	// the binary codes, sketches and squared sketch norms of each list's
 	// faces, in list order, so that a probe streams through memory
-	lcode     [][]uint64
+	// lcode holds the first codePre words of each member's code, lrest
+	// the others (most members are ruled out by the first words alone)
+	lcode, lrest [][]uint64
 	lsk, lskn [][]float32
 	upto      int // nodes [0, upto) are in the lists
 	trainedAt int
 	// the range of the feature norms of the faces in the lists (for the
 	// code filter's angle)
 	nlo, nhi float64
+	// the code of the node pushed last (the new face of an Add)
+	last     int32
+	lastCode []uint64
 }
 
 // ivfLists is the number of lists for n faces: Options.Lists or √n.
@@ -156,16 +161,38 @@ func (e *Engine) ivfUpdate() *ivfIndex {
 		e.ix = nil
 		return nil
 	}
-	e.ensureCodes(n)
+	if e.cd == nil || e.cd.dim != e.dim {
+		e.cd = newCoder(e.dim)
+	}
 	if ix == nil || n >= 2*ix.trainedAt {
-		ix = e.ivfTrain(n)
+		ix = e.ivfTrain(n, ix)
 		e.ix = ix
 	}
 	for ; ix.upto < n; ix.upto++ {
-		c := ix.nearest(e.coarse(int32(ix.upto)))
-		ix.push(e, c, int32(ix.upto))
+		i := int32(ix.upto)
+		ix.last = i
+		e.cd.code(e.vec(i), e.cbuf(), ix.lastCode)
+		ix.push(e, ix.nearest(e.coarse(i)), i, ix.lastCode)
 	}
 	return ix
+}
+
+// cbuf returns the Engine's scratch space for one code computation.
+func (e *Engine) cbuf() []float32 {
+	if len(e.codeBuf) != e.cd.pad {
+		e.codeBuf = make([]float32, e.cd.pad)
+	}
+	return e.codeBuf
+}
+
+// queryCode returns node p's binary code.
+func (e *Engine) queryCode(ix *ivfIndex, p int32) []uint64 {
+	if p == ix.last {
+		return ix.lastCode
+	}
+	out := make([]uint64, e.cd.words)
+	e.cd.code(e.vec(p), e.cbuf(), out)
+	return out
 }
 
 // coarse returns the coarse coordinates of node i.
@@ -188,12 +215,14 @@ func (ix *ivfIndex) nearest(x []float32) int {
 }
 
 // ivfTrain runs k-means (Lloyd, 10 rounds) on a strided sample of the first
-// n sketched faces and assigns all of them to lists.
-func (e *Engine) ivfTrain(n int) *ivfIndex {
+// n sketched faces and assigns all of them to lists. The binary codes of the
+// faces in old (the index it replaces, or nil) are copied, the others
+// computed.
+func (e *Engine) ivfTrain(n int, old *ivfIndex) *ivfIndex {
 	nl := e.ivfLists(n)
 	ix := &ivfIndex{sk: e.sk, nlist: nl, cent: make([]float32, nl*ivfDims), cnorm: make([]float32, nl), lists: make([][]int32, nl),
-		lcode: make([][]uint64, nl), lsk: make([][]float32, nl), lskn: make([][]float32, nl), trainedAt: n,
-		nlo: math.Inf(1), nhi: 0}
+		lcode: make([][]uint64, nl), lrest: make([][]uint64, nl), lsk: make([][]float32, nl), lskn: make([][]float32, nl), trainedAt: n,
+		nlo: math.Inf(1), nhi: 0, last: -1, lastCode: make([]uint64, e.cd.words)}
 	// sample at most 40 faces per list, evenly spread over arrival order
 	step := max(1, n/(40*nl))
 	var sample []int32
@@ -232,28 +261,57 @@ func (e *Engine) ivfTrain(n int) *ivfIndex {
 		}
 	}
 	ix.norms()
+	w := e.cd.words
+	codes := make([]uint64, n*w)
+	have := make([]bool, n)
+	if old != nil && old.sk == e.sk && old.lcode != nil {
+		for c, l := range old.lists {
+			for m, j := range l {
+				if int(j) < n {
+					old.code(c, m, w, codes[int(j)*w:int(j+1)*w])
+					have[j] = true
+				}
+			}
+		}
+	}
 	all := make([]int32, n)
 	e.parallel(n, func(lo, hi int) {
+		buf := make([]float32, e.cd.pad)
 		for i := lo; i < hi; i++ {
 			all[i] = int32(ix.nearest(e.coarse(int32(i))))
+			if !have[i] {
+				e.cd.code(e.vec(int32(i)), buf, codes[i*w:(i+1)*w])
+			}
 		}
 	})
 	for i, c := range all {
-		ix.push(e, int(c), int32(i))
+		ix.push(e, int(c), int32(i), codes[i*w:(i+1)*w])
 	}
 	ix.upto = n
 	return ix
 }
 
-// push appends node i to list c.
-func (ix *ivfIndex) push(e *Engine, c int, i int32) {
-	k, w := e.sk.k, e.cd.words
+// push appends node i with binary code code to list c.
+func (ix *ivfIndex) push(e *Engine, c int, i int32, code []uint64) {
+	k := e.sk.k
 	ix.lists[c] = append(ix.lists[c], i)
-	ix.lcode[c] = append(ix.lcode[c], e.codes[int(i)*w:int(i+1)*w]...)
+	pre := min(codePre, len(code))
+	ix.lcode[c] = append(ix.lcode[c], code[:pre]...)
+	ix.lrest[c] = append(ix.lrest[c], code[pre:]...)
 	r := math.Sqrt(float64(e.norms[i]))
 	ix.nlo, ix.nhi = min(ix.nlo, r), max(ix.nhi, r)
 	ix.lsk[c] = append(ix.lsk[c], e.sketch[int(i)*k:int(i+1)*k]...)
 	ix.lskn[c] = append(ix.lskn[c], e.sknorm[i])
+}
+
+// codePre is the number of code words (of 64 bits) tested first.
+const codePre = 4
+
+// code copies the code (w words) of member m of list c to dst.
+func (ix *ivfIndex) code(c, m, w int, dst []uint64) {
+	pre := min(codePre, w)
+	copy(dst, ix.lcode[c][m*pre:(m+1)*pre])
+	copy(dst[pre:], ix.lrest[c][m*(w-pre):(m+1)*(w-pre)])
 }
 
 func (ix *ivfIndex) norms() {
@@ -280,25 +338,6 @@ func (e *Engine) parallel(n int, f func(lo, hi int)) {
 		}()
 	}
 	wg.Wait()
-}
-
-// ensureCodes computes the binary codes of nodes [0, n) not coded yet.
-func (e *Engine) ensureCodes(n int) {
-	if e.cd == nil || e.cd.dim != e.dim {
-		e.cd, e.codes = newCoder(e.dim), e.codes[:0]
-	}
-	w := e.cd.words
-	have := len(e.codes) / w
-	if have >= n {
-		return
-	}
-	e.codes = slices.Grow(e.codes, (n-have)*w)[:n*w]
-	e.parallel(n-have, func(lo, hi int) {
-		buf := make([]float32, e.cd.pad)
-		for i := have + lo; i < have+hi; i++ {
-			e.cd.code(e.vec(int32(i)), buf, e.codes[i*w:(i+1)*w])
-		}
-	})
 }
 
 // probeLists returns the probe lists whose centroids are nearest to q,
@@ -344,16 +383,26 @@ func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
 	lists := ix.probeLists(e.coarse(p), max(e.opt.Probe, 0), share)
 	sc := e.scanner(p)
 	k, w := sc.k, e.cd.words
-	qc := e.codes[int(p)*w : int(p+1)*w]
-	lim := codeLimit(e.cd.pad, math.Sqrt(float64(e.norms[p])), ix.nlo, ix.nhi, e.opt.Eps)
+	qc := e.queryCode(ix, p)
+	r := math.Sqrt(float64(e.norms[p]))
+	lim := codeLimit(e.cd.pad, r, ix.nlo, ix.nhi, e.opt.Eps)
+	// the first words are a code of their own (bits of independent
+	// hyperplanes), with their own, looser limit
+	pre := min(codePre, w)
+	limPre := codeLimit(64*pre, r, ix.nlo, ix.nhi, e.opt.Eps)
+	qpre, qrest := qc[:pre], qc[pre:]
 	scanLists := func(part []int, cand []int32) []int32 {
 		for _, c := range part {
-			codes, rows, norms := ix.lcode[c], ix.lsk[c], ix.lskn[c]
+			codes, rest, rows, norms := ix.lcode[c], ix.lrest[c], ix.lsk[c], ix.lskn[c]
 			for m, j := range ix.lists[c] {
 				if j >= upto || j == p {
 					continue
 				}
-				if hamming(qc, codes[m*w:]) > lim {
+				h := hamming(qpre, codes[m*pre:])
+				if h > limPre {
+					continue
+				}
+				if h+hamming(qrest, rest[m*(w-pre):]) > lim {
 					continue
 				}
 				if sc.qn+norms[m]-2*dot32(sc.qs, rows[m*k:(m+1)*k]) > sc.skip {

@@ -142,6 +142,7 @@ func TestIVFDeterministic(t *testing.T) {
 	if a.ix == nil {
 		t.Fatal("no ivf index trained")
 	}
+	checkListCodes(t, a)
 	if !reflect.DeepEqual(linkSet(a), linkSet(b)) {
 		t.Fatal("links differ between two identical runs")
 	}
@@ -154,6 +155,30 @@ func TestIVFDeterministic(t *testing.T) {
 	}
 	if !reflect.DeepEqual(linkSet(a), linkSet(c)) {
 		t.Fatal("batch links differ from one-by-one links")
+	}
+}
+
+// checkListCodes fails the test unless every list member's code (copied
+// across re-trainings) is the code of its features.
+func checkListCodes(t *testing.T, e *Engine) {
+	t.Helper()
+	w := e.cd.words
+	want := make([]uint64, w)
+	got := make([]uint64, w)
+	buf := make([]float32, e.cd.pad)
+	n := 0
+	for c, l := range e.ix.lists {
+		for m, j := range l {
+			e.cd.code(e.vec(j), buf, want)
+			e.ix.code(c, m, w, got)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("list %d holds a wrong code for node %d", c, j)
+			}
+			n++
+		}
+	}
+	if n != len(e.nodes) || e.ix.trainedAt == len(e.nodes) {
+		t.Fatalf("%d of %d faces in the lists, trained at %d (want a re-training before the last face)", n, len(e.nodes), e.ix.trainedAt)
 	}
 }
 
