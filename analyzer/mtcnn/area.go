@@ -178,7 +178,7 @@ import (
 // type differ): copies of the Mat value taken before are then stale.
 func ResizeArea(src gocv.Mat, dst *gocv.Mat, w, h int) {
 	sw, sh := src.Cols(), src.Rows()
-	if !ownArea(src, sw, sh, w, h) {
+	if src.Empty() || src.Type() != gocv.MatTypeCV8UC3 || !src.IsContinuous() || !ownScale(sw, sh, w, h) {
 		gocv.Resize(src, dst, image.Pt(w, h), 0, 0, gocv.InterpolationArea)
 		return
 	}
@@ -188,19 +188,28 @@ func ResizeArea(src gocv.Mat, dst *gocv.Mat, w, h int) {
 	}
 	sp, err1 := src.DataPtrUint8()
 	dp, err2 := dst.DataPtrUint8()
-	if err1 != nil || err2 != nil || len(sp) < sw*sh*3 || len(dp) < w*h*3 ||
-		C.faced_resize_area3((*C.uchar)(unsafe.Pointer(&sp[0])), C.int(sw), C.int(sh), C.size_t(src.Step()),
-			(*C.uchar)(unsafe.Pointer(&dp[0])), C.int(w), C.int(h), C.size_t(dst.Step())) != 0 {
+	if err1 != nil || err2 != nil || !areaBytes(sp, src.Step(), sw, sh, dp, w, h) {
 		gocv.Resize(src, dst, image.Pt(w, h), 0, 0, gocv.InterpolationArea)
 	}
 }
 
-// ownArea reports whether ResizeArea computes the resize itself: a
-// continuous non-empty BGR 8-bit source reduced (no side enlarged) by
-// factors that are not both whole numbers (OpenCV's other path,
-// resizeAreaFast).
-func ownArea(src gocv.Mat, sw, sh, w, h int) bool {
-	if src.Empty() || src.Type() != gocv.MatTypeCV8UC3 || !src.IsContinuous() || w <= 0 || h <= 0 || w > sw || h > sh {
+// areaBytes is ResizeArea on raw pixels: the sw×sh BGR image at the start
+// of src (rows stride bytes apart) resized to w×h into dst (w·h·3 bytes).
+// It reports false, having done nothing, when the sizes are not a case it
+// computes itself (ownScale) or the buffers are too short.
+func areaBytes(src []byte, stride, sw, sh int, dst []byte, w, h int) bool {
+	if !ownScale(sw, sh, w, h) || stride < sw*3 || len(src) < (sh-1)*stride+sw*3 || len(dst) < w*h*3 {
+		return false
+	}
+	return C.faced_resize_area3((*C.uchar)(unsafe.Pointer(&src[0])), C.int(sw), C.int(sh), C.size_t(stride),
+		(*C.uchar)(unsafe.Pointer(&dst[0])), C.int(w), C.int(h), C.size_t(w*3)) == 0
+}
+
+// ownScale reports whether a sw×sh image resized to w×h is a case
+// ResizeArea computes itself: a reduction (no side enlarged) by factors
+// that are not both whole numbers (OpenCV's other path, resizeAreaFast).
+func ownScale(sw, sh, w, h int) bool {
+	if w <= 0 || h <= 0 || w > sw || h > sh {
 		return false
 	}
 	// cv::resize's own test for its integer-factor path.

@@ -57,3 +57,41 @@ func TestResizeAreaMatchesOpenCV(t *testing.T) {
 		got.Close()
 	}
 }
+
+// areaBytes on a rectangle inside a larger image (rows further apart than
+// the rectangle is wide) gives OpenCV's resize of that region, as the
+// R-/O-Net crops use it.
+func TestAreaBytesRegionMatchesOpenCV(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 13))
+	w, h := 1008, 756
+	pix := make([]uint8, w*h*3)
+	for i := range pix {
+		pix[i] = uint8(r.IntN(256))
+	}
+	img, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8UC3, pix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	dst := gocv.NewMat()
+	defer dst.Close()
+	for i := 0; i < 200; i++ {
+		size := []int{24, 48}[i%2]
+		s := size + r.IntN(3*size)
+		x, y := r.IntN(w-s), r.IntN(h-s)
+		rect := image.Rect(x, y, x+s, y+s+r.IntN(3))
+		got := make([]byte, size*size*3)
+		if !areaBytes(pix[(y*w+x)*3:], w*3, rect.Dx(), rect.Dy(), got, size, size) {
+			continue // a whole-number factor: OpenCV's own path
+		}
+		reg := img.Region(rect)
+		gocv.Resize(reg, &dst, image.Pt(size, size), 0, 0, gocv.InterpolationArea)
+		reg.Close()
+		want, _ := dst.DataPtrUint8()
+		for j := range want {
+			if got[j] != want[j] {
+				t.Fatalf("%v -> %d: byte %d = %d, OpenCV %d", rect, size, j, got[j], want[j])
+			}
+		}
+	}
+}

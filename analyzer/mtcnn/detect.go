@@ -393,6 +393,7 @@ func cropTensor(img gocv.Mat, pix []uint8, w, h int, boxes []Candidate, size int
 	t := models.Tensor{Shape: []int64{int64(n), int64(size), int64(size), 3}, Data: floats(data, n*size*size*3)}
 	dst := gocv.NewMat()
 	defer dst.Close()
+	small := make([]byte, size*size*3)
 	buf := patchBufs.Get(0) // one patch buffer for all boxes, kept for the next call
 	defer func() { patchBufs.Put(buf) }()
 	for k, b := range boxes {
@@ -401,11 +402,10 @@ func cropTensor(img gocv.Mat, pix []uint8, w, h int, boxes []Candidate, size int
 		if u8 && pt.DX == 1 && pt.DY == 1 && pt.EDX == pt.TmpW && pt.EDY == pt.TmpH {
 			// Inside the image: 1-based x1..x2 are 0-based X-1..EX-1.
 			r := image.Rect(pt.X-1, pt.Y-1, pt.EX, pt.EY)
-			src := img
+			src, l := img, 0
 			if hv != nil {
 				// Cut from the image halved l times where the box keeps
 				// ≥ 2·size pixels (its corners rounded outwards there).
-				l := 0
 				for min(r.Dx(), r.Dy())>>(l+1) >= 2*size {
 					l++
 				}
@@ -415,12 +415,17 @@ func cropTensor(img gocv.Mat, pix []uint8, w, h int, boxes []Candidate, size int
 					r = image.Rect(r.Min.X/d, r.Min.Y/d, (r.Max.X+d-1)/d, (r.Max.Y+d-1)/d).Intersect(image.Rect(0, 0, src.Cols(), src.Rows()))
 				}
 			}
-			reg := src.Region(r)
-			gocv.Resize(reg, &dst, image.Pt(size, size), 0, 0, gocv.InterpolationArea)
-			reg.Close()
-			v, err := dst.DataPtrUint8()
-			if err != nil {
-				return t, fmt.Errorf("mtcnn: crop: %w", err)
+			// From img itself, straight from its bytes when areaBytes
+			// computes the resize (no cgo round trips through OpenCV).
+			v := small
+			if l > 0 || !areaBytes(pix[(r.Min.Y*w+r.Min.X)*3:], w*3, r.Dx(), r.Dy(), small, size, size) {
+				reg := src.Region(r)
+				gocv.Resize(reg, &dst, image.Pt(size, size), 0, 0, gocv.InterpolationArea)
+				reg.Close()
+				var err error
+				if v, err = dst.DataPtrUint8(); err != nil {
+					return t, fmt.Errorf("mtcnn: crop: %w", err)
+				}
 			}
 			for y := 0; y < size; y++ {
 				for x := 0; x < size; x++ {
