@@ -7,24 +7,36 @@ import (
 )
 
 // Binary codes filter the candidates of an inverted-list scan (see ivf.go)
-// before the sketch bound and the full distance. A face's code holds one bit
-// per coordinate of its feature vector after a fixed pseudo-random rotation
-// (three rounds of random sign flips and a Walsh–Hadamard transform): the
-// bit is set when the coordinate is not negative. Each bit is the side of a
-// (nearly) uniformly random hyperplane through the origin, so two faces at
-// angle θ differ in about B·θ/π of their B bits (SimHash). Faces within Eps
-// of each other lie within a known angle (from their norms), so a candidate
-// whose code differs in more bits than that angle allows, by a margin of
-// codeSigmas binomial standard deviations, is skipped without reading its
-// feature row.
+// before the full distance. A face's code is taken from its residual: its
+// feature vector less its projection on the sketch directions (sketch.go),
+// so that |x−y|² = |sketch(x)−sketch(y)|² + |res(x)−res(y)|². The code
+// holds one bit per coordinate of the residual after a fixed pseudo-random
+// rotation (three rounds of random sign flips and a Walsh–Hadamard
+// transform): the bit is set when the coordinate is not negative. Each bit
+// is the side of a (nearly) uniformly random hyperplane through the origin,
+// so two residuals at angle θ differ in about B·θ/π of their B bits
+// (SimHash).
 //
-// Unlike the PCA sketch this works whatever the spread of the features (on
-// features whose variance is spread over all directions the sketch bound
-// skips almost nothing), but it is not a bound: a true link is skipped with
-// the probability of a binomial count exceeding its mean by codeSigmas
-// standard deviations (below 1e-9 at 6, for a pair exactly at Eps; pairs
-// nearer are safer still). The codes need no training and are a function of
-// the feature vector alone, so they are recomputed, not stored in snapshots.
+// A link (distance ≤ Eps) bounds the residual distance by Eps, and once the
+// sketch distance is known by √(Eps² − sketch distance²); with the residual
+// norms that bounds the residuals' angle, so a candidate whose code differs
+// in more bits than that angle allows, by a margin of codeSigmas binomial
+// standard deviations, is skipped without reading its feature row. The
+// scan tests the codes first against the loose bound (first 256 bits, then
+// all), then the sketch bound, then the code against the pair's own bound
+// (pairLimit): on LFW-like features (much of the variance in a few
+// directions, which the sketch holds) the residual angle separates the
+// faces near Eps from the rest far better than the features' angle would,
+// and on features spread over all directions the codes do what the sketch
+// bound cannot.
+//
+// The codes are not a bound: a true link is skipped with the probability of
+// a binomial count exceeding its mean by codeSigmas standard deviations
+// (about 2e-9 at 6, exact binomial tail, for a pair exactly at the limit;
+// pairs nearer are safer still). They need no training beyond the sketch
+// and are a function of the features and the sketch directions alone, so
+// they are recomputed (when the inverted lists are built), not stored in
+// snapshots.
 
 // codeSigmas is the margin of the code filter in binomial standard
 // deviations.
@@ -35,7 +47,13 @@ type coder struct {
 	dim, pad int // pad: dim rounded up to a power of two = bits per code
 	words    int // pad/64
 	signs    [3][]float32
+	// byCos[b] is the largest number of differing bits of two vectors
+	// whose angle has a cosine of at least −1 + b/cosSteps
+	byCos [2*cosSteps + 1]int32
 }
+
+// cosSteps is the number of steps of pairLimit's table per unit of cosine.
+const cosSteps = 512
 
 func newCoder(dim int) *coder {
 	pad := 64
@@ -43,6 +61,9 @@ func newCoder(dim int) *coder {
 		pad *= 2
 	}
 	c := &coder{dim: dim, pad: pad, words: pad / 64}
+	for b := range c.byCos {
+		c.byCos[b] = int32(angleLimit(pad, math.Acos(min(float64(b)/cosSteps-1, 1))))
+	}
 	r := rand.New(rand.NewPCG(0x5eed, 0xc0de))
 	for k := range c.signs {
 		c.signs[k] = make([]float32, pad)
@@ -141,11 +162,33 @@ func codeLimit(nbits int, r1, lo, hi, eps float64) int {
 	if f <= -1 {
 		return nbits
 	}
-	p := math.Acos(min(f, 1)) / math.Pi
+	return angleLimit(nbits, math.Acos(min(f, 1)))
+}
+
+// angleLimit is the largest number of differing bits (of nbits) of two
+// codes whose vectors are at most theta apart: the binomial mean plus
+// codeSigmas standard deviations.
+func angleLimit(nbits int, theta float64) int {
+	p := theta / math.Pi
 	n := float64(nbits)
 	lim := n*p + codeSigmas*math.Sqrt(n*p*(1-p)) + 1
 	if lim >= n {
 		return nbits
 	}
 	return int(lim)
+}
+
+// pairLimit is codeLimit for one pair whose residual norms are r1 and r2
+// and whose residuals are at most √b2 apart: the cosine of their angle is
+// at least (r1² + r2² − b2)/(2·r1·r2), rounded down to the table's step.
+func (c *coder) pairLimit(r1, r2, b2 float32) int {
+	if r1 <= 1e-6 || r2 <= 1e-6 {
+		return c.pad
+	}
+	f := (r1*r1 + r2*r2 - b2) / (2 * r1 * r2)
+	if !(f > -1) {
+		return c.pad
+	}
+	b := int((f + 1) * cosSteps) // floor: f > −1
+	return int(c.byCos[min(b, 2*cosSteps)])
 }

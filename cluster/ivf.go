@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+
+	"gonum.org/v1/gonum/blas/blas32"
 )
 
 // Index values for Options.Index.
@@ -28,12 +30,14 @@ const (
 // sketches do: features longer than 2·SketchDims, from sketchAfter faces).
 // A query ranks the centroids by distance to its own sketch and scans the
 // nearest lists (Options.Probe of them, or as many as hold ProbeShare of
-// the faces). Each list keeps its faces' binary codes (code.go) and
-// sketches contiguously, in list order, so a probe streams through memory:
-// a member is skipped when its code differs from the query's in more bits
-// than a link allows, then when the sketch bound rules the link out; the
-// few left are compared in full (float32 distance), so every link the scan
-// reports is a true link. What it may miss is a true link to a face in a
+// the faces). Each list keeps its faces' binary codes (code.go), residual
+// norms and sketches contiguously, in list order, so a probe streams
+// through memory: a member is skipped when its code differs from the
+// query's in more bits than any link allows, then when the sketch bound
+// rules the link out, then when its code differs in more bits than the
+// residual distance left by the sketch distance allows; the few left are
+// compared in full (float32 distance), so every link the scan reports is a
+// true link. What it may miss is a true link to a face in a
 // list not scanned (or, with a probability below 1e-9, one the code filter
 // skipped). The lists are trained on the faces held once ivfFrom of them
 // are sketched, re-trained whenever that number doubles and after
@@ -126,15 +130,18 @@ type ivfIndex struct {
 	// lcode holds the first codePre words of each member's code, lrest
 	// the others (most members are ruled out by the first words alone)
 	lcode, lrest [][]uint64
+	lrn          [][]float32 // residual norms
 	lsk, lskn [][]float32
 	upto      int // nodes [0, upto) are in the lists
 	trainedAt int
-	// the range of the feature norms of the faces in the lists (for the
+	// the range of the residual norms of the faces in the lists (for the
 	// code filter's angle)
 	nlo, nhi float64
-	// the code of the node pushed last (the new face of an Add)
+	// the code and residual norm of the node pushed last (the new face of
+	// an Add)
 	last     int32
 	lastCode []uint64
+	lastNorm float32
 }
 
 // ivfLists is the number of lists for n faces: Options.Lists or √n.
@@ -171,28 +178,42 @@ func (e *Engine) ivfUpdate() *ivfIndex {
 	for ; ix.upto < n; ix.upto++ {
 		i := int32(ix.upto)
 		ix.last = i
-		e.cd.code(e.vec(i), e.cbuf(), ix.lastCode)
-		ix.push(e, ix.nearest(e.coarse(i)), i, ix.lastCode)
+		ix.lastNorm = e.codeOf(i, e.cbuf(), ix.lastCode)
+		ix.push(e, ix.nearest(e.coarse(i)), i, ix.lastCode, ix.lastNorm)
 	}
 	return ix
 }
 
 // cbuf returns the Engine's scratch space for one code computation.
 func (e *Engine) cbuf() []float32 {
-	if len(e.codeBuf) != e.cd.pad {
-		e.codeBuf = make([]float32, e.cd.pad)
+	if len(e.codeBuf) != e.dim+e.cd.pad {
+		e.codeBuf = make([]float32, e.dim+e.cd.pad)
 	}
 	return e.codeBuf
 }
 
-// queryCode returns node p's binary code.
-func (e *Engine) queryCode(ix *ivfIndex, p int32) []uint64 {
+// codeOf writes the binary code of node i's residual (its features less
+// their projection on the sketch directions) to dst and returns the
+// residual's norm; buf is scratch space of dim+cd.pad floats.
+func (e *Engine) codeOf(i int32, buf []float32, dst []uint64) float32 {
+	r := buf[:e.dim]
+	copy(r, e.vec(i))
+	k := e.sk.k
+	for j, sj := range e.sketch[int(i)*k : int(i+1)*k] {
+		blas32.Axpy(-sj, blas32.Vector{N: e.dim, Inc: 1, Data: e.sk.basis[j*e.dim : (j+1)*e.dim]}, blas32.Vector{N: e.dim, Inc: 1, Data: r})
+	}
+	e.cd.code(r, buf[e.dim:], dst)
+	return float32(math.Sqrt(float64(dot32(r, r))))
+}
+
+// queryCode returns node p's binary code and residual norm.
+func (e *Engine) queryCode(ix *ivfIndex, p int32) ([]uint64, float32) {
 	if p == ix.last {
-		return ix.lastCode
+		return ix.lastCode, ix.lastNorm
 	}
 	out := make([]uint64, e.cd.words)
-	e.cd.code(e.vec(p), e.cbuf(), out)
-	return out
+	rn := e.codeOf(p, e.cbuf(), out)
+	return out, rn
 }
 
 // coarse returns the coarse coordinates of node i.
@@ -221,7 +242,7 @@ func (ix *ivfIndex) nearest(x []float32) int {
 func (e *Engine) ivfTrain(n int, old *ivfIndex) *ivfIndex {
 	nl := e.ivfLists(n)
 	ix := &ivfIndex{sk: e.sk, nlist: nl, cent: make([]float32, nl*ivfDims), cnorm: make([]float32, nl), lists: make([][]int32, nl),
-		lcode: make([][]uint64, nl), lrest: make([][]uint64, nl), lsk: make([][]float32, nl), lskn: make([][]float32, nl), trainedAt: n,
+		lcode: make([][]uint64, nl), lrest: make([][]uint64, nl), lrn: make([][]float32, nl), lsk: make([][]float32, nl), lskn: make([][]float32, nl), trainedAt: n,
 		nlo: math.Inf(1), nhi: 0, last: -1, lastCode: make([]uint64, e.cd.words)}
 	// sample at most 40 faces per list, evenly spread over arrival order
 	step := max(1, n/(40*nl))
@@ -263,12 +284,14 @@ func (e *Engine) ivfTrain(n int, old *ivfIndex) *ivfIndex {
 	ix.norms()
 	w := e.cd.words
 	codes := make([]uint64, n*w)
+	rnorm := make([]float32, n)
 	have := make([]bool, n)
 	if old != nil && old.sk == e.sk && old.lcode != nil {
 		for c, l := range old.lists {
 			for m, j := range l {
 				if int(j) < n {
 					old.code(c, m, w, codes[int(j)*w:int(j+1)*w])
+					rnorm[j] = old.lrn[c][m]
 					have[j] = true
 				}
 			}
@@ -276,30 +299,31 @@ func (e *Engine) ivfTrain(n int, old *ivfIndex) *ivfIndex {
 	}
 	all := make([]int32, n)
 	e.parallel(n, func(lo, hi int) {
-		buf := make([]float32, e.cd.pad)
+		buf := make([]float32, e.dim+e.cd.pad)
 		for i := lo; i < hi; i++ {
 			all[i] = int32(ix.nearest(e.coarse(int32(i))))
 			if !have[i] {
-				e.cd.code(e.vec(int32(i)), buf, codes[i*w:(i+1)*w])
+				rnorm[i] = e.codeOf(int32(i), buf, codes[i*w:(i+1)*w])
 			}
 		}
 	})
 	for i, c := range all {
-		ix.push(e, int(c), int32(i), codes[i*w:(i+1)*w])
+		ix.push(e, int(c), int32(i), codes[i*w:(i+1)*w], rnorm[i])
 	}
 	ix.upto = n
 	return ix
 }
 
-// push appends node i with binary code code to list c.
-func (ix *ivfIndex) push(e *Engine, c int, i int32, code []uint64) {
+// push appends node i with the binary code and norm of its residual to
+// list c.
+func (ix *ivfIndex) push(e *Engine, c int, i int32, code []uint64, rn float32) {
 	k := e.sk.k
 	ix.lists[c] = append(ix.lists[c], i)
 	pre := min(codePre, len(code))
 	ix.lcode[c] = append(ix.lcode[c], code[:pre]...)
 	ix.lrest[c] = append(ix.lrest[c], code[pre:]...)
-	r := math.Sqrt(float64(e.norms[i]))
-	ix.nlo, ix.nhi = min(ix.nlo, r), max(ix.nhi, r)
+	ix.lrn[c] = append(ix.lrn[c], rn)
+	ix.nlo, ix.nhi = min(ix.nlo, float64(rn)), max(ix.nhi, float64(rn))
 	ix.lsk[c] = append(ix.lsk[c], e.sketch[int(i)*k:int(i+1)*k]...)
 	ix.lskn[c] = append(ix.lskn[c], e.sknorm[i])
 }
@@ -372,9 +396,10 @@ func (ix *ivfIndex) probeLists(q []float32, probe int, share float64) []int {
 var ivfParallel = 16384
 
 // ivfScan returns the links of p to the live nodes before upto found in
-// the Probe lists nearest to p, in ascending node order. A list member is
-// tested with its binary code first (see code.go), then with the sketch
-// bound, then with the full distance.
+// the lists nearest to p, in ascending node order. A list member is tested
+// with its binary code first (see code.go), then with the sketch bound,
+// then with its code against the pair's own limit, then with the full
+// distance.
 func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
 	share := e.opt.ProbeShare
 	if share <= 0 {
@@ -383,9 +408,13 @@ func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
 	lists := ix.probeLists(e.coarse(p), max(e.opt.Probe, 0), share)
 	sc := e.scanner(p)
 	k, w := sc.k, e.cd.words
-	qc := e.queryCode(ix, p)
-	r := math.Sqrt(float64(e.norms[p]))
+	qc, qrn := e.queryCode(ix, p)
+	r := float64(qrn)
 	lim := codeLimit(e.cd.pad, r, ix.nlo, ix.nhi, e.opt.Eps)
+	// the residual distance a link leaves once the sketch distance is known
+	// (see pairLimit); the margin covers float32 rounding of the sketches
+	// and of the basis' orthogonality
+	budget := sc.skip + 2e-3
 	// the first words are a code of their own (bits of independent
 	// hyperplanes), with their own, looser limit
 	pre := min(codePre, w)
@@ -393,7 +422,7 @@ func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
 	qpre, qrest := qc[:pre], qc[pre:]
 	scanLists := func(part []int, cand []int32) []int32 {
 		for _, c := range part {
-			codes, rest, rows, norms := ix.lcode[c], ix.lrest[c], ix.lsk[c], ix.lskn[c]
+			codes, rest, rows, norms, rns := ix.lcode[c], ix.lrest[c], ix.lsk[c], ix.lskn[c], ix.lrn[c]
 			for m, j := range ix.lists[c] {
 				if j >= upto || j == p {
 					continue
@@ -402,10 +431,15 @@ func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
 				if h > limPre {
 					continue
 				}
-				if h+hamming(qrest, rest[m*(w-pre):]) > lim {
+				h += hamming(qrest, rest[m*(w-pre):])
+				if h > lim {
 					continue
 				}
-				if sc.qn+norms[m]-2*dot32(sc.qs, rows[m*k:(m+1)*k]) > sc.skip {
+				ds := sc.qn + norms[m] - 2*dot32(sc.qs, rows[m*k:(m+1)*k])
+				if ds > sc.skip {
+					continue
+				}
+				if h > e.cd.pairLimit(qrn, rns[m], budget-ds) {
 					continue
 				}
 				cand = append(cand, j)

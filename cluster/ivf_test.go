@@ -158,20 +158,20 @@ func TestIVFDeterministic(t *testing.T) {
 	}
 }
 
-// checkListCodes fails the test unless every list member's code (copied
-// across re-trainings) is the code of its features.
+// checkListCodes fails the test unless every list member's code and
+// residual norm (copied across re-trainings) are those of its features.
 func checkListCodes(t *testing.T, e *Engine) {
 	t.Helper()
 	w := e.cd.words
 	want := make([]uint64, w)
 	got := make([]uint64, w)
-	buf := make([]float32, e.cd.pad)
+	buf := make([]float32, e.dim+e.cd.pad)
 	n := 0
 	for c, l := range e.ix.lists {
 		for m, j := range l {
-			e.cd.code(e.vec(j), buf, want)
+			rn := e.codeOf(j, buf, want)
 			e.ix.code(c, m, w, got)
-			if !reflect.DeepEqual(got, want) {
+			if !reflect.DeepEqual(got, want) || rn != e.ix.lrn[c][m] {
 				t.Fatalf("list %d holds a wrong code for node %d", c, j)
 			}
 			n++
