@@ -131,9 +131,9 @@ type ivfIndex struct {
 	// the others (most members are ruled out by the first words alone)
 	lcode, lrest [][]uint64
 	lrn          [][]float32 // residual norms
-	lsk, lskn [][]float32
-	upto      int // nodes [0, upto) are in the lists
-	trainedAt int
+	lsk, lskn    [][]float32
+	upto         int // nodes [0, upto) are in the lists
+	trainedAt    int
 	// the range of the residual norms of the faces in the lists (for the
 	// code filter's angle)
 	nlo, nhi float64
