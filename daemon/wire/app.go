@@ -117,12 +117,22 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	if err != nil {
 		return nil, fmt.Errorf("heads %q: %w", cfg.Heads(), err)
 	}
-	an, err := analyzer.New(reg, analyzer.Options{MinSize: cfg.MinFaceSize(), Variant: string(cfg.ModelVariant()),
-		Threads: 1, VideoFPS: cfg.VideoFramesPerSecond(), MinNoFrames: cfg.MinNoFrames(), Heads: hk})
+	aopt := analyzer.Options{MinSize: cfg.MinFaceSize(), Variant: string(cfg.ModelVariant()),
+		Threads: 1, VideoFPS: cfg.VideoFramesPerSecond(), MinNoFrames: cfg.MinNoFrames(), Heads: hk}
+	an, err := analyzer.New(reg, aopt)
 	if err != nil {
 		return nil, err
 	}
-	app.closers = append(app.closers, an.Close)
+	var idleAn *idleAnalyzer
+	if mem.releaseIdle > 0 && !o.Once {
+		// ORT's arenas keep the largest working set seen (12 MP photos:
+		// 200 MiB); an idle daemon gives it back by closing the sessions.
+		idleAn = newIdleAnalyzer(an, func() (closingAnalyzer, error) { return analyzer.New(reg, aopt) },
+			mem.releaseIdle, trimMalloc, log)
+		app.closers = append(app.closers, idleAn.Close)
+	} else {
+		app.closers = append(app.closers, an.Close)
+	}
 
 	// The engine's options tuned for the identity model, the config's
 	// DistanceThreshold (when a number) overriding the link radius.
@@ -172,7 +182,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	}
 	d, err = daemon.New(daemon.Options{InputDirectory: cfg.InputDirectory(), Workers: workers, Version: o.Version,
 		Logger: log, Walk: Walk(walkOpt), MaxAttempts: 5, OnAnalyzed: o.OnAnalyzed},
-		daemon.Deps{Store: store, Analyzer: Analyzer{A: an, Trim: trim}, Clusterer: persons, Exporter: NewExporter(ix, ex), Watcher: dw})
+		daemon.Deps{Store: store, Analyzer: Analyzer{A: an, Idle: idleAn, Trim: trim}, Clusterer: persons, Exporter: NewExporter(ix, ex), Watcher: dw})
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +201,9 @@ func agModel(cfg *config.Config) string {
 // file beside the reason).
 type Analyzer struct {
 	A *analyzer.Analyzer
+	// Idle, when set, holds the analyzer instead of A and closes it when
+	// the analyses stop (see idleAnalyzer).
+	Idle *idleAnalyzer
 	// Trim, when set, returns freed C heap memory to the kernel after
 	// analyses (see trimmer).
 	Trim *trimmer
@@ -198,7 +211,13 @@ type Analyzer struct {
 
 // Analyze implements daemon.Analyzer.
 func (a Analyzer) Analyze(ctx context.Context, p string) (*face.Result, error) {
-	res, err := a.A.Analyze(ctx, p)
+	var res *face.Result
+	var err error
+	if a.Idle != nil {
+		res, err = a.Idle.Analyze(ctx, p)
+	} else {
+		res, err = a.A.Analyze(ctx, p)
+	}
 	a.Trim.done()
 	if err != nil {
 		var fe *analyzer.FileError

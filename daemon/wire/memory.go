@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/faced/faced/models"
 )
@@ -40,6 +41,9 @@ type memMode struct {
 	// mmapThreshold, trimThreshold: glibc's M_MMAP_THRESHOLD and
 	// M_TRIM_THRESHOLD in bytes (0: glibc's dynamic default).
 	mmapThreshold, trimThreshold int
+	// releaseIdle: close the analyzer (its ORT sessions and arenas) after
+	// this long without analyses (0: never); daemon mode only.
+	releaseIdle time.Duration
 }
 
 // defaultTrimEvery is how often malloc_trim runs in the default mode: after
@@ -63,12 +67,13 @@ const defaultTrimBudget = 320 << 20
 // restores the ONNX Runtime and glibc defaults; FACED_MEM=LIST picks from
 // noarena, nopattern, trim (after each analysis), trimN (after every N-th),
 // rssN (trim only above N MiB, at new highs), mmapN and topN (glibc
-// M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, MiB), arenas2 (for measurements).
+// M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, MiB), releaseN (close the
+// analyzer after N s without analyses), arenas2 (for measurements).
 func memoryMode() memMode {
 	v, set := os.LookupEnv("FACED_MEM")
 	if !set {
 		return memMode{ort: models.MemoryOptions{NoMemPattern: true}, trim: true,
-			trimEvery: defaultTrimEvery, arenas: 2, trimBudget: defaultTrimBudget}
+			trimEvery: defaultTrimEvery, arenas: 2, trimBudget: defaultTrimBudget, releaseIdle: defaultReleaseIdle}
 	}
 	var m memMode
 	for _, k := range strings.Split(v, ",") {
@@ -92,6 +97,8 @@ func memoryMode() memMode {
 				m.mmapThreshold = n << 20
 			} else if n, err := strconv.Atoi(strings.TrimPrefix(k, "top")); err == nil && n > 0 {
 				m.trimThreshold = n << 20
+			} else if n, err := strconv.Atoi(strings.TrimPrefix(k, "release")); err == nil && n > 0 {
+				m.releaseIdle = time.Duration(n) * time.Second
 			}
 		case "arenas2":
 			m.arenas = 2

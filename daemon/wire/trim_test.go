@@ -113,13 +113,17 @@ func TestMemoryModeDefaultAndKnobs(t *testing.T) {
 		m.ort.NoCPUArena || !m.ort.NoMemPattern || m.mmapThreshold != 0 || m.trimThreshold != 0 {
 		t.Errorf("default memory mode: %+v", m)
 	}
-	t.Setenv("FACED_MEM", "trim8,rss300,mmap16,top48")
+	if m.releaseIdle != defaultReleaseIdle {
+		t.Errorf("default memory mode releases the analyzer after %v, want %v", m.releaseIdle, defaultReleaseIdle)
+	}
+	t.Setenv("FACED_MEM", "trim8,rss300,mmap16,top48,release5")
 	m = memoryMode()
-	if !m.trim || m.trimEvery != 8 || m.trimBudget != 300<<20 || m.mmapThreshold != 16<<20 || m.trimThreshold != 48<<20 {
+	if !m.trim || m.trimEvery != 8 || m.trimBudget != 300<<20 || m.mmapThreshold != 16<<20 || m.trimThreshold != 48<<20 ||
+		m.releaseIdle != 5*time.Second {
 		t.Errorf("FACED_MEM=trim8,rss300,mmap16,top48: %+v", m)
 	}
 	t.Setenv("FACED_MEM", "off")
-	if m := memoryMode(); m.trim || m.trimBudget != 0 || m.mmapThreshold != 0 || m.arenas != 0 {
+	if m := memoryMode(); m.trim || m.trimBudget != 0 || m.mmapThreshold != 0 || m.arenas != 0 || m.releaseIdle != 0 {
 		t.Errorf("FACED_MEM=off: %+v", m)
 	}
 }
