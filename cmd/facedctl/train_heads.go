@@ -38,11 +38,13 @@ func init() {
 head (L2 logistic regression) and an age head (shared-weight ordinal
 regression) on the identity features plus the network's own outputs,
 chooses regularisation and group re-weighting by k-fold cross-validation
-inside DIR only, then cross-validates an adult age expert (a second ordinal
-head trained on ages 16-70 or 18-65, used where the age head's estimate
-falls in a gate) and keeps it only if it lowers the cross-validated MAE on ages 21-60
-(estimates clipped to [21, 60]), and writes DATA/models/heads-NAME.json
-with its provenance. Labels come from UTKFace-style names (AGE_GENDER_..., gender
+inside DIR only, then cross-validates an adult age expert (a second
+ordinal head trained on ages 16-70 or 18-65, used where the age head's
+estimate falls in a gate): the setting with the lowest cross-validated MAE
+on ages 21-60 (estimates clipped to [21, 60]) among those keeping the
+overall MAE within 1 % of the age head alone is kept if it beats the age
+head alone on 21-60. It writes DATA/models/heads-NAME.json with its
+provenance. Labels come from UTKFace-style names (AGE_GENDER_..., gender
 0 = male) or from --csv (file,age,gender; files relative to DIR).
 --from-index adds the face index's age samples: every dated photo of a
 person whose birth year the user set (facedctl persons set-birth) is a
