@@ -1,6 +1,9 @@
 package models
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
 // FreeList keeps large buffers (network inputs, photo file contents) for
 // reuse from one analysis to the next. Allocated anew for each photo, such
@@ -8,16 +11,22 @@ import "sync"
 // in again: on 12 MP photos about 1 000 page faults, several ms of kernel
 // time, per photo. Unlike sync.Pool, a FreeList keeps its buffers across
 // garbage collections (which run several times per photo here). It holds
-// at most 8 buffers; the zero value is ready for use and safe for
-// concurrent use.
+// at most 8 buffers, none larger than 8 MB (a rare huge buffer, e.g. the
+// zero-padded patch of a box across a large image's border, is left to the
+// garbage collector rather than kept for the life of the process); as
+// many exist as were in use at the same time (one per worker). The zero
+// value is ready for use and safe for concurrent use.
 type FreeList[E any] struct {
 	mu   sync.Mutex
 	free [][]E
 }
 
 // freeListMax bounds the buffers a FreeList keeps (more than the workers
-// of any configuration in use).
-const freeListMax = 8
+// of any configuration in use), freeListMaxBytes the size of one.
+const (
+	freeListMax      = 8
+	freeListMaxBytes = 8 << 20
+)
 
 // Get returns a slice of length n. Its contents are unspecified (whatever
 // the buffer held last): callers overwrite all of it, or use it as
@@ -38,7 +47,8 @@ func (l *FreeList[E]) Get(n int) []E {
 
 // Put gives b back for reuse; the caller must not use it afterwards.
 func (l *FreeList[E]) Put(b []E) {
-	if cap(b) == 0 {
+	var e E
+	if cap(b) == 0 || uintptr(cap(b))*unsafe.Sizeof(e) > freeListMaxBytes {
 		return
 	}
 	l.mu.Lock()

@@ -27,4 +27,10 @@ func TestFreeList(t *testing.T) {
 	if len(l.free) != freeListMax {
 		t.Errorf("Put(nil) changed the list to %d", len(l.free))
 	}
+	var big FreeList[float64]
+	big.Put(make([]float64, freeListMaxBytes/8+1))
+	big.Put(make([]float64, freeListMaxBytes/8))
+	if len(big.free) != 1 || cap(big.free[0]) != freeListMaxBytes/8 {
+		t.Errorf("kept %d buffers; want only the one of %d bytes", len(big.free), freeListMaxBytes)
+	}
 }
