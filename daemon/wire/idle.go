@@ -111,10 +111,20 @@ func (ia *idleAnalyzer) release() {
 	ia.log.Debug("analyzer closed while idle; memory returned")
 }
 
+// closeWait bounds how long Close waits for analyses still running (a
+// shutdown that gave up on them): then it leaves the analyzer to the exit.
+const closeWait = 2 * time.Second
+
 // Close closes the analyzer for good.
 func (ia *idleAnalyzer) Close() error {
 	ia.timer.Stop()
-	ia.mu.Lock()
+	deadline := time.Now().Add(closeWait)
+	for !ia.mu.TryLock() {
+		if time.Now().After(deadline) {
+			return errors.New("analyzer not closed: analyses still running")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	defer ia.mu.Unlock()
 	ia.closed = true
 	if ia.a == nil {
