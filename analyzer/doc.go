@@ -74,15 +74,20 @@
 //
 // Measured on this project's 2-core machine (shared, so per-photo CPU time
 // is the reliable figure; BenchmarkAnalyze12MP*, TestProfile12MP): 12 MP
-// JPEGs (test photos upscaled, quality 90) cost 68-82 ms of CPU per photo
-// with 0-3 faces (22 photos, 1.0 face/photo; 69 ms when they carry an EXIF
-// orientation tag, as camera files do, so no rotated retry), 105-125 ms
-// with 4.5 faces/photo. Per photo with 0-3 faces: decode 18-22, P-Net
-// 28-36, R-Net 7-10, O-Net 4, age/gender 5 per face, Go runtime ~8. Two
-// free cores therefore give about 25-29 photos/s on such photos; P-Net
-// (whose cost follows (DetectMaxSide/MinDetectSize)², fixed by recall) and
-// the entropy decoding of the JPEG (about 15-30 ms whatever the DCT
-// scale) are what is left.
+// JPEGs (test photos upscaled, quality 90) cost 55-60 ms of CPU per photo
+// with 0-3 faces (22 photos, 1.0 face/photo), 90-97 ms with 4.5
+// faces/photo. Per photo with 0-3 faces: decode 17-18, P-Net 21 (of which
+// the pyramid's resizes 4), R-Net 6, O-Net 3, age/gender 5 per face, Go
+// runtime ~3. Two free cores therefore give about 35 photos/s on such
+// photos; P-Net's convolutions (whose cost follows
+// (DetectMaxSide/MinDetectSize)², fixed by recall), the entropy decoding
+// of the JPEG (about 15-30 ms whatever the DCT scale) and, on crowded
+// photos, the age/gender network (about 5 ms a face) and O-Net (0.3 ms a
+// candidate) are what is left. What made them cheaper, all without
+// changing a pixel or a score: PReLU fused for ONNX Runtime
+// (models.SessionOptions), OpenCV's INTER_AREA recomputed faster
+// (mtcnn.ResizeArea), buffers kept from photo to photo (models.FreeList)
+// instead of page-faulted in again.
 //
 // The opt-in profiling tests (FACED_PROFILE=1: TestProfile12MP,
 // TestThroughput12MP, TestDecodeScales, TestCropResolution,
