@@ -175,10 +175,11 @@ import (
 // faced's own implementation of OpenCV's algorithm (the same pixels, bit
 // for bit; TestResizeAreaMatchesOpenCV); otherwise gocv.Resize itself.
 // Unlike gocv.Resize, it may replace *dst by a new Mat (when its size or
-// type differ): copies of the Mat value taken before are then stale.
+// type differ): copies of the Mat value taken before are then stale. src
+// and dst may be the same Mat (then OpenCV resizes).
 func ResizeArea(src gocv.Mat, dst *gocv.Mat, w, h int) {
 	sw, sh := src.Cols(), src.Rows()
-	if src.Empty() || src.Type() != gocv.MatTypeCV8UC3 || !src.IsContinuous() || !ownScale(sw, sh, w, h) {
+	if src.Empty() || src.Type() != gocv.MatTypeCV8UC3 || !src.IsContinuous() || !ownScale(sw, sh, w, h) || src.Ptr() == dst.Ptr() {
 		gocv.Resize(src, dst, image.Pt(w, h), 0, 0, gocv.InterpolationArea)
 		return
 	}

@@ -95,3 +95,13 @@ func TestAreaBytesRegionMatchesOpenCV(t *testing.T) {
 		}
 	}
 }
+
+// Resizing a Mat into itself works as with OpenCV.
+func TestResizeAreaInPlace(t *testing.T) {
+	m := gocv.NewMatWithSize(300, 400, gocv.MatTypeCV8UC3)
+	defer m.Close()
+	ResizeArea(m, &m, 150, 113)
+	if m.Cols() != 150 || m.Rows() != 113 {
+		t.Errorf("in place: %dx%d, want 150x113", m.Cols(), m.Rows())
+	}
+}
