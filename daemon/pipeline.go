@@ -364,8 +364,9 @@ func (c *coordinator) exportPending(ctx context.Context) {
 	c.exportDue = false
 }
 
-// exportSome writes out-of-date sidecars for about budget and reports
-// whether more may be due.
+// exportSome writes out-of-date sidecars for about budget, or until a
+// result waits (unless it drains everything: budget of an hour or more),
+// and reports whether more may be due.
 func (c *coordinator) exportSome(ctx context.Context, budget time.Duration) bool {
 	d := c.d
 	start := time.Now()
@@ -384,7 +385,12 @@ func (c *coordinator) exportSome(ctx context.Context, budget time.Duration) bool
 			return false
 		}
 	}
-	for len(c.exports) > 0 && ctx.Err() == nil && time.Since(start) < budget {
+	for first := true; len(c.exports) > 0 && ctx.Err() == nil && time.Since(start) < budget; first = false {
+		if !first && len(c.results) > 0 && budget < time.Hour {
+			// A worker finished: store its result and lease first (one
+			// batch per call still goes, so that exports keep up).
+			break
+		}
 		batch := c.nextExports()
 		errs := make([]error, len(batch))
 		if len(batch) == 1 {
