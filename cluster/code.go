@@ -24,7 +24,7 @@ import (
 // standard deviations, is skipped without reading its feature row. The
 // scan tests the codes first against the loose bound (first 256 bits, then
 // all), then the sketch bound, then the code against the pair's own bound
-// (pairLimit): on LFW-like features (much of the variance in a few
+// (pairBucket): on LFW-like features (much of the variance in a few
 // directions, which the sketch holds) the residual angle separates the
 // faces near Eps from the rest far better than the features' angle would,
 // and on features spread over all directions the codes do what the sketch
@@ -47,9 +47,19 @@ type coder struct {
 	dim, pad int // pad: dim rounded up to a power of two = bits per code
 	words    int // pad/64
 	signs    [3][]float32
-	// byCos[b] is the largest number of differing bits of two vectors
-	// whose angle has a cosine of at least −1 + b/cosSteps
-	byCos [2*cosSteps + 1]int32
+	// byCos[t][b] is the largest number of differing bits among the first
+	// tierBits(t) bits of the codes of two vectors whose angle has a cosine
+	// of at least −1 + b/cosSteps
+	byCos [3][2*cosSteps + 1]int32
+}
+
+// tierBits returns the number of bits of code tier t (see codeTiers): 256,
+// 512, and all of them.
+func (c *coder) tierBits(t int) int {
+	if t >= 2 {
+		return c.pad
+	}
+	return min(64*codeTiers(c.words)[t][1], c.pad)
 }
 
 // cosSteps is the number of steps of pairLimit's table per unit of cosine.
@@ -61,8 +71,10 @@ func newCoder(dim int) *coder {
 		pad *= 2
 	}
 	c := &coder{dim: dim, pad: pad, words: pad / 64}
-	for b := range c.byCos {
-		c.byCos[b] = int32(angleLimit(pad, math.Acos(min(float64(b)/cosSteps-1, 1))))
+	for t := range c.byCos {
+		for b := range c.byCos[t] {
+			c.byCos[t][b] = int32(angleLimit(c.tierBits(t), math.Acos(min(float64(b)/cosSteps-1, 1))))
+		}
 	}
 	r := rand.New(rand.NewPCG(0x5eed, 0xc0de))
 	for k := range c.signs {
@@ -143,28 +155,6 @@ func hamming(a, b []uint64) int {
 	return n
 }
 
-// codeLimit returns the largest number of differing code bits (of nbits)
-// a face of norm r1 may have with a face linked to it (feature distance
-// ≤ eps) whose norm lies in [lo, hi]; nbits (no filtering) when the norms
-// allow any angle.
-func codeLimit(nbits int, r1, lo, hi, eps float64) int {
-	if r1 <= 1e-6 || lo <= 1e-6 {
-		return nbits
-	}
-	eps *= 1 + 1e-4 // float32 rounding of the distances
-	// a link needs cos θ ≥ f(r2) = (r1² + r2² − eps²) / (2·r1·r2); f is
-	// smallest at r2 = √(r1² − eps²) (or at lo when r1 ≤ eps)
-	r2 := lo
-	if r1 > eps {
-		r2 = min(max(math.Sqrt(r1*r1-eps*eps), lo), hi)
-	}
-	f := (r1*r1 + r2*r2 - eps*eps) / (2 * r1 * r2)
-	if f <= -1 {
-		return nbits
-	}
-	return angleLimit(nbits, math.Acos(min(f, 1)))
-}
-
 // angleLimit is the largest number of differing bits (of nbits) of two
 // codes whose vectors are at most theta apart: the binomial mean plus
 // codeSigmas standard deviations.
@@ -178,17 +168,17 @@ func angleLimit(nbits int, theta float64) int {
 	return int(lim)
 }
 
-// pairLimit is codeLimit for one pair whose residual norms are r1 and r2
-// and whose residuals are at most √b2 apart: the cosine of their angle is
-// at least (r1² + r2² − b2)/(2·r1·r2), rounded down to the table's step.
-func (c *coder) pairLimit(r1, r2, b2 float32) int {
+// pairBucket returns the byCos column for a pair whose residual norms are
+// r1 and r2 and whose residuals are at most √b2 apart: the cosine of their
+// angle is at least (r1² + r2² − b2)/(2·r1·r2), rounded down to the
+// table's step; 0 (any angle, the loosest column) when a norm vanishes.
+func pairBucket(r1, r2, b2 float32) int {
 	if r1 <= 1e-6 || r2 <= 1e-6 {
-		return c.pad
+		return 0
 	}
 	f := (r1*r1 + r2*r2 - b2) / (2 * r1 * r2)
 	if !(f > -1) {
-		return c.pad
+		return 0
 	}
-	b := int((f + 1) * cosSteps) // floor: f > −1
-	return int(c.byCos[min(b, 2*cosSteps)])
+	return min(int((f+1)*cosSteps), 2*cosSteps) // floor: f > −1
 }

@@ -35,7 +35,8 @@ func TestFWHTOrthogonal(t *testing.T) {
 
 // TestCodeHammingTracksAngle: the share of differing code bits of two unit
 // vectors estimates their angle over π, and pairs within eps never exceed
-// codeLimit while far pairs mostly do. The pairs are lfwWorld faces of one
+// the loosest limit a link keeps (unit norms, residual distance ≤ eps)
+// while far pairs mostly do. The pairs are lfwWorld faces of one
 // person (distances about 0.55–0.92) and of different persons; far means beyond 1.15 (the limit lies at an angle of about 1.0 in distance).
 func TestCodeHammingTracksAngle(t *testing.T) {
 	const dim = 1024
@@ -48,7 +49,7 @@ func TestCodeHammingTracksAngle(t *testing.T) {
 		return out
 	}
 	const eps = 0.82
-	lim := codeLimit(c.pad, 1, 1, 1, eps)
+	lim := int(c.byCos[2][pairBucket(1, 1, eps*eps)])
 	var within, far, farSkipped int
 	var maxErr float64
 	for k := 0; k < 600; k++ {
@@ -88,21 +89,36 @@ func TestCodeHammingTracksAngle(t *testing.T) {
 	}
 }
 
-func TestCodeLimit(t *testing.T) {
-	unit := codeLimit(1024, 1, 1, 1, 0.82)
+// TestCodeLimits: the limit tables by code tier and the pair's cosine
+// bucket.
+func TestCodeLimits(t *testing.T) {
+	c := newCoder(1024)
+	if c.tierBits(0) != 256 || c.tierBits(1) != 512 || c.tierBits(2) != 1024 {
+		t.Fatalf("tier bits %d %d %d", c.tierBits(0), c.tierBits(1), c.tierBits(2))
+	}
+	unit := int(c.byCos[2][pairBucket(1, 1, 0.82*0.82)])
 	// angle of a chord of 0.82 on the unit sphere: 0.845 rad → 275 bits
 	// expected, plus 6 sd of 14.2
 	if unit < 275+6*14 || unit > 275+6*15+2 {
 		t.Errorf("unit-norm limit %d", unit)
 	}
-	if l := codeLimit(1024, 1, 0.9, 1.1, 0.82); l <= unit {
-		t.Errorf("a spread of norms allows larger angles: limit %d, unit %d", l, unit)
+	if l := int(c.byCos[0][pairBucket(1, 1, 0.82*0.82)]); l < 69+6*7 || l > 69+6*8+2 {
+		t.Errorf("unit-norm limit of the first 256 bits %d", l)
 	}
-	if l := codeLimit(1024, 1, 0, 1, 0.82); l != 1024 {
-		t.Errorf("zero norms allow any angle: limit %d", l)
+	if l := int(c.byCos[2][pairBucket(0.8, 1, 0.82*0.82)]); l <= unit {
+		t.Errorf("a shorter residual allows a larger angle: limit %d, unit %d", l, unit)
 	}
-	if l := codeLimit(1024, 0.3, 0.3, 1, 0.82); l != 1024 {
-		t.Errorf("short vectors within eps of each other at any angle: limit %d", l)
+	if l := int(c.byCos[2][pairBucket(1, 1, 0.3)]); l >= unit {
+		t.Errorf("a smaller residual distance allows a smaller angle: limit %d, unit %d", l, unit)
+	}
+	if l := int(c.byCos[2][pairBucket(0, 1, 0.82*0.82)]); l != 1024 {
+		t.Errorf("a vanishing residual allows any angle: limit %d", l)
+	}
+	if l := int(c.byCos[2][pairBucket(0.3, 0.3, 0.82*0.82)]); l != 1024 {
+		t.Errorf("short residuals within eps of each other at any angle: limit %d", l)
+	}
+	if l := int(c.byCos[2][pairBucket(1, 1, 0)]); l > 2 {
+		t.Errorf("residuals at distance 0 differ in at most the margin: limit %d", l)
 	}
 }
 

@@ -127,16 +127,14 @@ type ivfIndex struct {
 	lists [][]int32
 	// the binary codes, sketches and squared sketch norms of each list's
 	// faces, in list order, so that a probe streams through memory
-	// lcode holds the first codePre words of each member's code, lrest
-	// the others (most members are ruled out by the first words alone)
-	lcode, lrest [][]uint64
-	lrn          [][]float32 // residual norms
-	lsk, lskn    [][]float32
-	upto         int // nodes [0, upto) are in the lists
-	trainedAt    int
-	// the range of the residual norms of the faces in the lists (for the
-	// code filter's angle)
-	nlo, nhi float64
+	// lcode[0] holds each member's words of the first two code tiers (see
+	// codeTiers), lcode[1] the others: most members are ruled out by the
+	// first words alone
+	lcode     [2][][]uint64
+	lrn       [][]float32 // residual norms
+	lsk, lskn [][]float32
+	upto      int // nodes [0, upto) are in the lists
+	trainedAt int
 	// the code and residual norm of the node pushed last (the new face of
 	// an Add)
 	last     int32
@@ -242,8 +240,8 @@ func (ix *ivfIndex) nearest(x []float32) int {
 func (e *Engine) ivfTrain(n int, old *ivfIndex) *ivfIndex {
 	nl := e.ivfLists(n)
 	ix := &ivfIndex{sk: e.sk, nlist: nl, cent: make([]float32, nl*ivfDims), cnorm: make([]float32, nl), lists: make([][]int32, nl),
-		lcode: make([][]uint64, nl), lrest: make([][]uint64, nl), lrn: make([][]float32, nl), lsk: make([][]float32, nl), lskn: make([][]float32, nl), trainedAt: n,
-		nlo: math.Inf(1), nhi: 0, last: -1, lastCode: make([]uint64, e.cd.words)}
+		lcode: [2][][]uint64{make([][]uint64, nl), make([][]uint64, nl)}, lrn: make([][]float32, nl), lsk: make([][]float32, nl), lskn: make([][]float32, nl), trainedAt: n,
+		last: -1, lastCode: make([]uint64, e.cd.words)}
 	// sample at most 40 faces per list, evenly spread over arrival order
 	step := max(1, n/(40*nl))
 	var sample []int32
@@ -286,7 +284,7 @@ func (e *Engine) ivfTrain(n int, old *ivfIndex) *ivfIndex {
 	codes := make([]uint64, n*w)
 	rnorm := make([]float32, n)
 	have := make([]bool, n)
-	if old != nil && old.sk == e.sk && old.lcode != nil {
+	if old != nil && old.sk == e.sk && old.lrn != nil {
 		for c, l := range old.lists {
 			for m, j := range l {
 				if int(j) < n {
@@ -319,23 +317,28 @@ func (e *Engine) ivfTrain(n int, old *ivfIndex) *ivfIndex {
 func (ix *ivfIndex) push(e *Engine, c int, i int32, code []uint64, rn float32) {
 	k := e.sk.k
 	ix.lists[c] = append(ix.lists[c], i)
-	pre := min(codePre, len(code))
-	ix.lcode[c] = append(ix.lcode[c], code[:pre]...)
-	ix.lrest[c] = append(ix.lrest[c], code[pre:]...)
+	b := codeTiers(len(code))[1][1]
+	ix.lcode[0][c] = append(ix.lcode[0][c], code[:b]...)
+	ix.lcode[1][c] = append(ix.lcode[1][c], code[b:]...)
 	ix.lrn[c] = append(ix.lrn[c], rn)
-	ix.nlo, ix.nhi = min(ix.nlo, float64(rn)), max(ix.nhi, float64(rn))
 	ix.lsk[c] = append(ix.lsk[c], e.sketch[int(i)*k:int(i+1)*k]...)
 	ix.lskn[c] = append(ix.lskn[c], e.sknorm[i])
 }
 
-// codePre is the number of code words (of 64 bits) tested first.
-const codePre = 4
+// codeTiers returns the word ranges of the three code tiers of w words:
+// the first 4 words (256 bits), the next 4, the rest. A scan tests a member
+// tier by tier, each time against the limit for the bits seen so far.
+func codeTiers(w int) [3][2]int {
+	a, b := min(4, w), min(8, w)
+	return [3][2]int{{0, a}, {a, b}, {b, w}}
+}
 
-// code copies the code (w words) of member m of list c to dst.
+// code copies the code (w words) of member m of list c to dst: the first two
+// tiers (one cache line of 64 bytes) in lcode[0], the rest in lcode[1].
 func (ix *ivfIndex) code(c, m, w int, dst []uint64) {
-	pre := min(codePre, w)
-	copy(dst, ix.lcode[c][m*pre:(m+1)*pre])
-	copy(dst[pre:], ix.lrest[c][m*(w-pre):(m+1)*(w-pre)])
+	b := codeTiers(w)[1][1]
+	copy(dst[:b], ix.lcode[0][c][m*b:(m+1)*b])
+	copy(dst[b:], ix.lcode[1][c][m*(w-b):(m+1)*(w-b)])
 }
 
 func (ix *ivfIndex) norms() {
@@ -409,37 +412,47 @@ func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
 	sc := e.scanner(p)
 	k, w := sc.k, e.cd.words
 	qc, qrn := e.queryCode(ix, p)
-	r := float64(qrn)
-	lim := codeLimit(e.cd.pad, r, ix.nlo, ix.nhi, e.opt.Eps)
-	// the residual distance a link leaves once the sketch distance is known
-	// (see pairLimit); the margin covers float32 rounding of the sketches
-	// and of the basis' orthogonality
+	// a link bounds the residual distance by Eps, and by √(Eps² − sketch
+	// distance²) once that is known; the margin covers float32 rounding of
+	// the sketches and of the basis' orthogonality
 	budget := sc.skip + 2e-3
-	// the first words are a code of their own (bits of independent
-	// hyperplanes), with their own, looser limit
-	pre := min(codePre, w)
-	limPre := codeLimit(64*pre, r, ix.nlo, ix.nhi, e.opt.Eps)
-	qpre, qrest := qc[:pre], qc[pre:]
+	tab := &e.cd.byCos
+	tiers := codeTiers(w)
+	n0, n1, n2 := tiers[0][1], tiers[1][1]-tiers[1][0], tiers[2][1]-tiers[2][0]
+	n01 := n0 + n1
+	q0, q1, q2 := qc[:n0], qc[tiers[1][0]:tiers[1][1]], qc[tiers[2][0]:]
 	scanLists := func(part []int, cand []int32) []int32 {
 		for _, c := range part {
-			codes, rest, rows, norms, rns := ix.lcode[c], ix.lrest[c], ix.lsk[c], ix.lskn[c], ix.lrn[c]
+			c01, c2 := ix.lcode[0][c], ix.lcode[1][c]
+			rows, norms, rns := ix.lsk[c], ix.lskn[c], ix.lrn[c]
 			for m, j := range ix.lists[c] {
 				if j >= upto || j == p {
 					continue
 				}
-				h := hamming(qpre, codes[m*pre:])
-				if h > limPre {
+				// the code tiers against the limits any link keeps
+				b := pairBucket(qrn, rns[m], budget)
+				h := hamming(q0, c01[m*n01:])
+				if h > int(tab[0][b]) {
 					continue
 				}
-				h += hamming(qrest, rest[m*(w-pre):])
-				if h > lim {
-					continue
+				if n1 > 0 {
+					h += hamming(q1, c01[m*n01+n0:])
+					if h > int(tab[1][b]) {
+						continue
+					}
+				}
+				if n2 > 0 {
+					h += hamming(q2, c2[m*n2:])
+					if h > int(tab[2][b]) {
+						continue
+					}
 				}
 				ds := sc.qn + norms[m] - 2*dot32(sc.qs, rows[m*k:(m+1)*k])
 				if ds > sc.skip {
 					continue
 				}
-				if h > e.cd.pairLimit(qrn, rns[m], budget-ds) {
+				// the whole code against the residual distance left
+				if h > int(tab[2][pairBucket(qrn, rns[m], budget-ds)]) {
 					continue
 				}
 				cand = append(cand, j)
