@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/term"
 	"io"
 	"math"
 	"os"
@@ -88,6 +89,7 @@ The seed's heads are always scored; --heads adds trained heads.`,
 				names = append(names, p)
 			}
 			sort.Strings(names)
+			tty := term.IsTerminal(int(os.Stderr.Fd())) // progress only where someone watches
 			for _, person := range names {
 				files, _ := filepath.Glob(filepath.Join(dir, "images", person, "*.jpg"))
 				sort.Strings(files)
@@ -107,9 +109,13 @@ The seed's heads are always scored; --heads adds trained heads.`,
 					faces = append(faces, heads.FaceSample{Key: f, Path: f, Box: [4]float64{b.X1, b.Y1, b.X2, b.Y2}})
 					owner = append(owner, person)
 				}
-				fmt.Fprintf(os.Stderr, "\rlfw: %d photos with a face", len(faces))
+				if tty {
+					fmt.Fprintf(os.Stderr, "\rlfw: %d photos with a face", len(faces))
+				}
 			}
-			fmt.Fprintln(os.Stderr)
+			if tty {
+				fmt.Fprintln(os.Stderr)
+			}
 			ins, err := hook.CropExtractor{Net: net}.ExtractFaces(cmd.Context(), faces)
 			if err != nil {
 				return err
