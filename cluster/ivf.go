@@ -60,16 +60,20 @@ var AutoIndexMin = 50_000
 // DefaultProbeShare is the share of the inverted lists a scan covers when
 // Options.Probe is 0: the lists nearest to the new face.
 //
-// Measured (2 shared cores, under contention): on 1 000 000 faces of the
-// Add benchmarks (benchWorld, 1 000 lists) scanning 2.4/4.8/9.6/16 % of the
-// lists finds 0.882/0.945/0.987/0.998 of the same-person links, and every
-// new face finds some. On the LFW dev set (781 real faces, --index-min 200,
-// 20 lists) 4 of 20 lists keep 0.980 of the links and persons at BCubed F1
-// 0.996 against the exact scan's, 7 (a third) 0.999 and the exact persons.
-// A share of the faces instead of the lists does worse there: the lists
-// nearest to a face are the large ones, so a third of the faces is only
-// about 4 lists.
-const DefaultProbeShare = 1.0 / 3
+// Measured (2 shared cores, under contention), link recall against the
+// exact scan: on 1 000 000 faces of the Add benchmarks (benchWorld, 1 000
+// lists, 200 new faces) scanning 25/33/40/50/100 % of the lists finds
+// 0.9992/0.9998/0.9998/1/1 of the links (all links there are same-person
+// links) for 3.6/4.7/5.8/7.0/12.5 ms CPU per scan (exact: 165-176 ms); on
+// 100 000 library-like faces (lfwWorld, 316 lists) a third of the lists
+// finds 0.998 of the links and every same-person link for 5.0 ms CPU, all
+// lists every link for 9.3 ms (exact: 21 ms). On the LFW dev set (781 real
+// faces, --index-min 200, 20 lists) 4 lists keep 0.980 of the links and
+// persons at BCubed F1 0.996 against the exact scan's, 7 keep 0.999 and the
+// exact persons, all lists every link. A share of the faces instead of the
+// lists does worse there: the lists nearest to a face are the large ones,
+// so a third of the faces is only about 4 lists.
+const DefaultProbeShare = 1.0 / 2
 
 // LinkCount returns the number of links (face pairs within Eps) held. With
 // IndexIVF it is at most the exact scan's count, and the ratio of the two is

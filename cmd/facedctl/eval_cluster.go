@@ -148,7 +148,7 @@ re-analyses.`,
 	f.StringVar(&index, "index", "", "link scan: exact, ivf (approximate inverted lists) or empty (default: exact below --index-min faces, ivf from there)")
 	f.IntVar(&lists, "lists", 0, "ivf: number of inverted lists (0 = sqrt(faces))")
 	f.IntVar(&probe, "probe", 0, "ivf: lists scanned per face (0 = --probe-share of the lists)")
-	f.Float64Var(&probeShare, "probe-share", 0, "ivf: share of the lists scanned per face when --probe is 0 (0 = the package default, 1/3)")
+	f.Float64Var(&probeShare, "probe-share", 0, "ivf: share of the lists scanned per face when --probe is 0 (0 = the package default, 1/2)")
 	f.IntVar(&indexMin, "index-min", 0, "faces from which the inverted lists are used (0 = the package default: 4096 for ivf, 50000 by default; LFW needs less, e.g. 200)")
 	f.IntVar(&workers, "workers", 0, "analysis workers (0 = number of CPUs)")
 	evalParent().AddCommand(cmd)
