@@ -392,9 +392,12 @@ func readFile(path string, b *[]byte) ([]byte, error) {
 // upright: in fast mode JPEGs go through the region decoder (libjpeg
 // directly, ~10 % less CPU than OpenCV's imdecode, same pixels), OpenCV
 // otherwise and when that fails.
-func (a *Analyzer) decodeWhole(buf []byte, info imgmeta.Info, r int) (gocv.Mat, bool) {
+//
+// ck (may be nil) receives the JPEG entropy decoder's checkpoints, for a
+// later decodeCropRegion of the same file.
+func (a *Analyzer) decodeWhole(buf []byte, info imgmeta.Info, r int, ck *jpegCheckpoints) (gocv.Mat, bool) {
 	if !a.opt.Exact && info.Format == imgmeta.JPEG {
-		if m, _, _, err := decodeJPEGRegion(buf, r, image.Rect(0, 0, 1<<30, 1<<30)); err == nil {
+		if m, _, _, err := decodeJPEGRegionCk(buf, r, image.Rect(0, 0, 1<<30, 1<<30), ck, ck != nil); err == nil {
 			if info.Orientation == 1 {
 				return m, true
 			}
@@ -436,7 +439,14 @@ func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result,
 	res.Width, res.Height = imgmeta.UprightSize(info.Orientation, info.Width, info.Height)
 
 	r := a.detectReduction(info)
-	img, ok := a.decodeWhole(buf, info, r)
+	// The checkpoints are only worth recording when faces may be cut
+	// from a finer scale later.
+	var ck *jpegCheckpoints
+	if r > 1 {
+		ck = &jpegCheckpoints{}
+		defer ck.Close()
+	}
+	img, ok := a.decodeWhole(buf, info, r, ck)
 	if !ok {
 		return nil, tm, fileErr(path, ErrCorrupt, nil, "cannot decode the %s data", info.Format)
 	}
@@ -487,7 +497,7 @@ func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result,
 			need /= 2
 		}
 		if need < r {
-			rs, err := decodeCropRegion(buf, need, info.Orientation, res.Width, res.Height, faces)
+			rs, err := decodeCropRegion(buf, need, info.Orientation, res.Width, res.Height, faces, ck)
 			if err != nil {
 				m, ok := decodeUpright(buf, need, info.Orientation)
 				if !ok {
@@ -659,7 +669,11 @@ type cropSource struct {
 // decodeCropRegion decodes, at DCT reduction r, the part of the JPEG buf
 // (EXIF orientation o, upright full-resolution size w×h) holding the seed
 // crops of faces, and turns it upright.
-func decodeCropRegion(buf []byte, r, o, w, h int, faces []face.Face) (cropSource, error) {
+//
+// ck (may be nil): checkpoints of an earlier whole decode of buf; rows
+// above the region are then not entropy-decoded again (same pixels). When
+// resuming fails the region is decoded from the start.
+func decodeCropRegion(buf []byte, r, o, w, h int, faces []face.Face, ck *jpegCheckpoints) (cropSource, error) {
 	var u image.Rectangle
 	for _, f := range faces {
 		if c, ok := cropRect(f.Box, 10, w, h); ok {
@@ -672,7 +686,10 @@ func decodeCropRegion(buf []byte, r, o, w, h int, faces []face.Face) (cropSource
 	sb := imgmeta.BoxToStored(o, w, h, face.Box{X1: float64(u.Min.X), Y1: float64(u.Min.Y), X2: float64(u.Max.X), Y2: float64(u.Max.Y)})
 	// One pixel more on every side absorbs the rounding of the scales.
 	sr := image.Rect(int(math.Floor(sb.X1/float64(r)))-1, int(math.Floor(sb.Y1/float64(r)))-1, int(math.Ceil(sb.X2/float64(r)))+1, int(math.Ceil(sb.Y2/float64(r)))+1)
-	m, got, size, err := decodeJPEGRegion(buf, r, sr)
+	m, got, size, err := decodeJPEGRegionCk(buf, r, sr, ck, false)
+	if err != nil && ck.usable() {
+		m, got, size, err = decodeJPEGRegion(buf, r, sr)
+	}
 	if err != nil {
 		return cropSource{}, err
 	}

@@ -15,6 +15,7 @@ package analyzer
 #include <string.h>
 #include <setjmp.h>
 #include <jpeglib.h>
+#include <jpegint.h>
 
 typedef struct {
 	struct jpeg_error_mgr pub;
@@ -30,16 +31,135 @@ static void faced_error_exit(j_common_ptr c) {
 
 static void faced_output_message(j_common_ptr c) { (void)c; }
 
-typedef struct {
-	struct jpeg_decompress_struct cinfo;
-	faced_jerr jerr;
-	int y0, y1;
-} faced_jdec;
-
 static void faced_set_msg(char *msg, const char *m) {
 	strncpy(msg, m, JMSG_LENGTH_MAX - 1);
 	msg[JMSG_LENGTH_MAX - 1] = 0;
 }
+
+// faced_huff is the head of libjpeg-turbo 2.x's Huffman decoder object
+// (jdhuff.c, huff_entropy_decoder): the state carried from one MCU to the
+// next besides the source position. faced_ckpt_usable checks the layout
+// on every recording before trusting it.
+typedef struct {
+	struct jpeg_entropy_decoder pub;
+	struct {
+		size_t get_buffer; // bit_buf_type
+		int bits_left;
+	} bitstate; // bitread_perm_state
+	struct {
+		int last_dc_val[MAX_COMPS_IN_SCAN];
+	} saved; // savable_state
+	unsigned int restarts_to_go;
+} faced_huff;
+
+// faced_ckpt: the entropy decoder's state at the start of one MCU row.
+typedef struct {
+	size_t get_buffer;
+	int bits_left;
+	int last_dc_val[MAX_COMPS_IN_SCAN];
+	unsigned int restarts_to_go;
+	int unread_marker, next_restart_num;
+	long off; // source position in the file, -1: unusable
+} faced_ckpt;
+
+// faced_ckpts: checkpoints of a whole decode of one file, one per MCU row.
+typedef struct {
+	JDIMENSION per_row, rows, n;
+	faced_ckpt *row;
+} faced_ckpts;
+
+typedef struct {
+	struct jpeg_decompress_struct cinfo; // first: a cinfo pointer is a faced_jdec pointer
+	faced_jerr jerr;
+	int y0, y1;
+	faced_ckpts *ck;
+	const unsigned char *buf;
+	unsigned long len, mcu;
+	boolean (*decode_mcu)(j_decompress_ptr, JBLOCKROW *);
+} faced_jdec;
+
+static void faced_ckpts_free(faced_ckpts *k) {
+	if (k) {
+		free(k->row);
+		free(k);
+	}
+}
+
+// faced_ckpt_usable: checkpoints can be recorded and replayed for this
+// decoder: one sequential Huffman scan holding every component.
+static int faced_ckpt_usable(j_decompress_ptr c) {
+	return !c->progressive_mode && !c->arith_code && !c->buffered_image && !c->inputctl->has_multiple_scans &&
+		c->comps_in_scan == c->num_components && c->MCUs_per_row > 0;
+}
+
+// faced_rec_mcu wraps the Huffman decoder's decode_mcu while the whole
+// image is decoded: it saves the state at the start of every MCU row.
+static boolean faced_rec_mcu(j_decompress_ptr c, JBLOCKROW *data) {
+	faced_jdec *d = (faced_jdec *)c;
+	faced_ckpts *k = d->ck;
+	if (d->mcu % k->per_row == 0) {
+		unsigned long r = d->mcu / k->per_row;
+		faced_huff *h = (faced_huff *)c->entropy;
+		if (r == 0) {
+			// Layout check: start_pass has just reset these.
+			int ok = h->bitstate.bits_left == 0 && h->bitstate.get_buffer == 0 && h->restarts_to_go == c->restart_interval && !h->pub.insufficient_data;
+			for (int i = 0; i < c->comps_in_scan; i++) ok = ok && h->saved.last_dc_val[i] == 0;
+			if (!ok) {
+				c->entropy->decode_mcu = d->decode_mcu;
+				k->n = 0;
+				return d->decode_mcu(c, data);
+			}
+		}
+		if (r < k->rows) {
+			faced_ckpt *p = &k->row[r];
+			p->get_buffer = h->bitstate.get_buffer;
+			p->bits_left = h->bitstate.bits_left;
+			memcpy(p->last_dc_val, h->saved.last_dc_val, sizeof p->last_dc_val);
+			p->restarts_to_go = h->restarts_to_go;
+			p->unread_marker = c->unread_marker;
+			p->next_restart_num = c->marker->next_restart_num;
+			const unsigned char *q = c->src->next_input_byte;
+			p->off = -1;
+			if (!h->pub.insufficient_data && q >= d->buf && q <= d->buf + d->len && (unsigned long)(q - d->buf) + c->src->bytes_in_buffer == d->len) {
+				p->off = q - d->buf;
+			}
+			k->n = r + 1;
+		}
+	}
+	d->mcu++;
+	return d->decode_mcu(c, data);
+}
+
+// faced_replay_mcu wraps decode_mcu while rows are skipped: skipped MCUs
+// (data NULL) are not decoded at all; at the first MCU wanted, the state
+// recorded there is restored and the real decoder takes over.
+static boolean faced_replay_mcu(j_decompress_ptr c, JBLOCKROW *data) {
+	faced_jdec *d = (faced_jdec *)c;
+	if (data == NULL) {
+		d->mcu++;
+		return TRUE;
+	}
+	faced_ckpts *k = d->ck;
+	unsigned long r = d->mcu / k->per_row;
+	if (d->mcu % k->per_row != 0 || r >= k->n || k->row[r].off < 0) {
+		faced_set_msg(d->jerr.msg, "no checkpoint where the region starts");
+		longjmp(d->jerr.jb, 1);
+	}
+	faced_ckpt *p = &k->row[r];
+	faced_huff *h = (faced_huff *)c->entropy;
+	h->bitstate.get_buffer = p->get_buffer;
+	h->bitstate.bits_left = p->bits_left;
+	memcpy(h->saved.last_dc_val, p->last_dc_val, sizeof p->last_dc_val);
+	h->restarts_to_go = p->restarts_to_go;
+	h->pub.insufficient_data = FALSE;
+	c->unread_marker = p->unread_marker;
+	c->marker->next_restart_num = p->next_restart_num;
+	c->src->next_input_byte = d->buf + p->off;
+	c->src->bytes_in_buffer = d->len - p->off;
+	c->entropy->decode_mcu = d->decode_mcu;
+	return d->decode_mcu(c, data);
+}
+
 
 // faced_jpeg_open starts decoding rows [y0, y1) and at least columns
 // [x0, x1) of the JPEG in buf scaled by 1/denom, as BGR. The region read
@@ -47,8 +167,15 @@ static void faced_set_msg(char *msg, const char *m) {
 // iMCU boundary by libjpeg); *ow × *oh is the size of the whole scaled
 // image. NULL and msg on error. buf must stay valid until faced_jpeg_read
 // or faced_jpeg_close.
+//
+// ck (may be NULL) with record set: the whole image is decoded and the
+// entropy decoder's state is saved into *ck at every MCU row (*ck
+// allocated here, freed by faced_ckpts_free). ck recorded from the same
+// buf, record 0: skipped rows are not entropy-decoded; decoding resumes
+// from the checkpoint where the region starts.
 static faced_jdec *faced_jpeg_open(const unsigned char *buf, unsigned long len, int denom,
-		int x0, int y0, int x1, int y1, int *rx, int *rw, int *rh, int *ow, int *oh, char *msg) {
+		int x0, int y0, int x1, int y1, int *rx, int *rw, int *rh, int *ow, int *oh, char *msg,
+		faced_ckpts **ck, int record) {
 	faced_jdec *d = calloc(1, sizeof(faced_jdec));
 	if (!d) {
 		faced_set_msg(msg, "out of memory");
@@ -76,6 +203,33 @@ static faced_jdec *faced_jpeg_open(const unsigned char *buf, unsigned long len, 
 	d->cinfo.scale_denom = denom;
 	d->cinfo.out_color_space = JCS_EXT_BGR;
 	jpeg_start_decompress(&d->cinfo);
+	d->buf = buf;
+	d->len = len;
+	if (ck && faced_ckpt_usable(&d->cinfo)) {
+		j_decompress_ptr c = &d->cinfo;
+		if (record && !*ck) {
+			faced_ckpts *k = calloc(1, sizeof(faced_ckpts));
+			if (k) {
+				k->per_row = c->MCUs_per_row;
+				k->rows = c->MCU_rows_in_scan;
+				k->row = calloc(k->rows, sizeof(faced_ckpt));
+				if (!k->row) {
+					free(k);
+					k = NULL;
+				}
+			}
+			if (k) {
+				*ck = k;
+				d->ck = k;
+				d->decode_mcu = c->entropy->decode_mcu;
+				c->entropy->decode_mcu = faced_rec_mcu;
+			}
+		} else if (!record && *ck && (*ck)->n > 0 && (*ck)->per_row == c->MCUs_per_row) {
+			d->ck = *ck;
+			d->decode_mcu = c->entropy->decode_mcu;
+			c->entropy->decode_mcu = faced_replay_mcu;
+		}
+	}
 	*ow = d->cinfo.output_width;
 	*oh = d->cinfo.output_height;
 	if (x0 < 0) x0 = 0;
@@ -152,6 +306,33 @@ import (
 // decoder (same library and settings) up to the upsampling context at the
 // region's edges.
 func decodeJPEGRegion(buf []byte, denom int, r image.Rectangle) (gocv.Mat, image.Rectangle, image.Point, error) {
+	return decodeJPEGRegionCk(buf, denom, r, nil, false)
+}
+
+// jpegCheckpoints holds the Huffman decoder's state at the start of every
+// MCU row of one whole decode of a JPEG (C memory; Close frees it). A
+// later decode of a region of the same file at any scale resumes from the
+// row where the region starts instead of entropy-decoding every row above
+// it again: the pixels are the same, since the decoder's state there is
+// the same. Only for single-scan sequential Huffman JPEGs; decodes of
+// other files just do not record.
+type jpegCheckpoints struct{ p *C.faced_ckpts }
+
+// Close frees the checkpoints (nil-safe, idempotent).
+func (k *jpegCheckpoints) Close() {
+	if k != nil && k.p != nil {
+		C.faced_ckpts_free(k.p)
+		k.p = nil
+	}
+}
+
+// usable reports whether k holds checkpoints a region decode can use.
+func (k *jpegCheckpoints) usable() bool { return k != nil && k.p != nil && k.p.n > 0 }
+
+// decodeJPEGRegionCk is decodeJPEGRegion that, with record, saves
+// checkpoints into ck (r must then start at row 0) and otherwise, when ck
+// holds checkpoints of the same buf, resumes from them.
+func decodeJPEGRegionCk(buf []byte, denom int, r image.Rectangle, ck *jpegCheckpoints, record bool) (gocv.Mat, image.Rectangle, image.Point, error) {
 	fail := func(err error) (gocv.Mat, image.Rectangle, image.Point, error) {
 		return gocv.Mat{}, image.Rectangle{}, image.Point{}, err
 	}
@@ -166,8 +347,22 @@ func decodeJPEGRegion(buf []byte, denom int, r image.Rectangle) (gocv.Mat, image
 	var pin runtime.Pinner
 	pin.Pin(&buf[0])
 	defer pin.Unpin()
+	var ckp **C.faced_ckpts
+	rec := 0
+	if ck != nil && (record || ck.usable()) {
+		if record {
+			ck.Close()
+			rec = 1
+		}
+		// Checkpoints live in C memory: C writes the pointer into a C cell.
+		cell := (**C.faced_ckpts)(C.calloc(1, C.size_t(unsafe.Sizeof(uintptr(0)))))
+		defer C.free(unsafe.Pointer(cell))
+		*cell = ck.p
+		ckp = cell
+		defer func() { ck.p = *cell }()
+	}
 	d := C.faced_jpeg_open((*C.uchar)(unsafe.Pointer(&buf[0])), C.ulong(len(buf)), C.int(denom),
-		C.int(r.Min.X), C.int(r.Min.Y), C.int(r.Max.X), C.int(r.Max.Y), &rx, &rw, &rh, &ow, &oh, msg)
+		C.int(r.Min.X), C.int(r.Min.Y), C.int(r.Max.X), C.int(r.Max.Y), &rx, &rw, &rh, &ow, &oh, msg, ckp, C.int(rec))
 	if d == nil {
 		return fail(errors.New("JPEG region decode: " + C.GoString(msg)))
 	}

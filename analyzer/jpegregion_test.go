@@ -132,7 +132,7 @@ func TestCropRegionMatchesFullDecode(t *testing.T) {
 				t.Fatal(err)
 			}
 			full.Close()
-			cs, err := decodeCropRegion(buf, r, res.Orientation, res.Width, res.Height, res.Faces)
+			cs, err := decodeCropRegion(buf, r, res.Orientation, res.Width, res.Height, res.Faces, nil)
 			if err != nil {
 				t.Fatalf("%s 1/%d: %v", filepath.Base(f), r, err)
 			}
@@ -147,6 +147,82 @@ func TestCropRegionMatchesFullDecode(t *testing.T) {
 						filepath.Base(f), r, i, c, got[i].Age, want[i].Age, got[i].MaleProb, want[i].MaleProb)
 				}
 			}
+		}
+	}
+}
+
+// TestJPEGRegionCheckpoints: a region decoded by resuming from the
+// checkpoints of an earlier whole decode (at 1/4 or 1/8) has exactly the
+// bytes of the same region decoded from the start, at every scale, for
+// plain, grayscale and restart-marker JPEGs; progressive files record no
+// checkpoints (their region decodes go the plain way).
+func TestJPEGRegionCheckpoints(t *testing.T) {
+	demo := filepath.Join(shared.Dir(t, "seed/reference"), "test_image.jpg")
+	img := gocv.IMRead(demo, gocv.IMReadColor)
+	defer img.Close()
+	gray := gocv.NewMat()
+	defer gray.Close()
+	gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
+	tmp := t.TempDir()
+	type variant struct {
+		m      gocv.Mat
+		params []int
+		usable bool
+	}
+	variants := map[string]variant{
+		"plain.jpg":       {img, nil, true},
+		"gray.jpg":        {gray, nil, true},
+		"restart.jpg":     {img, []int{gocv.IMWriteJpegRstInterval, 3}, true},
+		"q60.jpg":         {img, []int{gocv.IMWriteJpegQuality, 60}, true},
+		"progressive.jpg": {img, []int{gocv.IMWriteJpegProgressive, 1}, false},
+	}
+	for name, v := range variants {
+		p := filepath.Join(tmp, name)
+		if !gocv.IMWriteWithParams(p, v.m, append([]int{gocv.IMWriteJpegQuality, 90}, v.params...)) {
+			t.Fatal("cannot write", name)
+		}
+		buf, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range []int{4, 8} {
+			ck := &jpegCheckpoints{}
+			m, _, size, err := decodeJPEGRegionCk(buf, rec, image.Rect(0, 0, 1<<30, 1<<30), ck, true)
+			if err != nil {
+				t.Fatalf("%s: whole decode at 1/%d: %v", name, rec, err)
+			}
+			m.Close()
+			if ck.usable() != v.usable {
+				t.Fatalf("%s: checkpoints usable %v, want %v", name, ck.usable(), v.usable)
+			}
+			W, H := size.X*rec, size.Y*rec
+			for _, denom := range []int{1, 2, 4} {
+				w, h := W/denom, H/denom
+				for _, r := range []image.Rectangle{
+					image.Rect(w/3, h/4, w/3+w/5, h/4+h/3),
+					image.Rect(0, 0, w/4, h/5),
+					image.Rect(w-w/6, h-h/7, w+50, h+50),
+					image.Rect(17, 33, w-5, h-9),
+					image.Rect(0, h/2+3, w, h/2+40),
+				} {
+					want, wr, _, err := decodeJPEGRegion(buf, denom, r)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, gr, _, err := decodeJPEGRegionCk(buf, denom, r, ck, false)
+					if err != nil {
+						t.Fatalf("%s 1/%d %v from checkpoints: %v", name, denom, r, err)
+					}
+					a, _ := want.DataPtrUint8()
+					b, _ := got.DataPtrUint8()
+					if wr != gr || string(a) != string(b) {
+						t.Errorf("%s (checkpoints at 1/%d) 1/%d %v: region %v differs from the plain decode's %v", name, rec, denom, r, gr, wr)
+					}
+					want.Close()
+					got.Close()
+				}
+			}
+			ck.Close()
 		}
 	}
 }
