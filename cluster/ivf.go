@@ -399,8 +399,9 @@ func (ix *ivfIndex) probeLists(q []float32, probe int, share float64) []int {
 }
 
 // ivfParallel is the number of list members from which a probe is split
-// over two goroutines.
-var ivfParallel = 16384
+// over two goroutines; ivfParallelCheck the number of candidates from which
+// their full distances are.
+var ivfParallel, ivfParallelCheck = 16384, 512
 
 // ivfScan returns the links of p to the live nodes before upto found in
 // the lists nearest to p, in ascending node order. A list member is tested
@@ -494,7 +495,7 @@ func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
 	}
 	slices.Sort(cand)
 	var out []edge
-	if len(cand) < 512 || runtime.GOMAXPROCS(0) == 1 {
+	if len(cand) < ivfParallelCheck || runtime.GOMAXPROCS(0) == 1 {
 		for _, j := range cand {
 			out = sc.testFull(j, out)
 		}

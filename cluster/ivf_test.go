@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -373,11 +374,18 @@ func scanBench(b *testing.B, items []Item, truth []int, query func() (int, []flo
 }
 
 // TestIVFAllListsExact: probing every list, the ivf scan (code filter,
-// sketch bound, full distance) finds exactly the exact scan's links, on
+// sketch bound, full distance; split over two goroutines) finds exactly the
+// exact scan's links, on
 // library-like faces (lfwWorld) and on faces spread over all directions
 // (where the sketch bound skips nothing and the codes do the filtering).
 func TestIVFAllListsExact(t *testing.T) {
 	withIVFMin(t, 600, 500)
+	// split every probe (and large re-check) over two goroutines
+	oldPar, oldCheck := ivfParallel, ivfParallelCheck
+	ivfParallel, ivfParallelCheck = 64, 4
+	t.Cleanup(func() { ivfParallel, ivfParallelCheck = oldPar, oldCheck })
+	prev := runtime.GOMAXPROCS(2)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 	w := newLFWWorld(8, 1024)
 	lfw, _, _ := w.library(1500)
 	bw := &benchWorld{r: rand.New(rand.NewPCG(3, 4)), dim: 1024}
