@@ -100,7 +100,9 @@ faces one by one in a random order (--seed N) to check that the incremental
 result equals the batch one.
 
 Features are cached (never committed) under var/cache/evalcluster so that
-re-runs with other clustering options skip the networks; --no-cache
+re-runs with other clustering options skip the networks; the key holds the
+models, the files (size, mtime) and this executable's SHA-256, so a rebuilt
+analyzer re-analyses; --no-cache
 re-analyses.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -230,7 +232,7 @@ type evalCache struct {
 func cacheKey(a evalClusterArgs, ef evalFiles) string {
 	h := sha256.New()
 	abs, _ := filepath.Abs(a.dir)
-	fmt.Fprintln(h, "evalcluster/1", abs, a.variant)
+	fmt.Fprintln(h, "evalcluster/2", abs, a.variant, executableSHA256())
 	if reg, err := models.OpenRegistry(a.dataDir); err == nil {
 		for _, m := range reg.Models() {
 			fmt.Fprintln(h, m.Name, m.SHA256)
@@ -243,6 +245,27 @@ func cacheKey(a evalClusterArgs, ef evalFiles) string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:24]
+}
+
+// executableSHA256 identifies the code that computed the cached features:
+// the SHA-256 of the running executable, so a rebuilt analyzer (whose fast
+// mode may shift features slightly) never reuses an older build's features.
+// On error it returns "" and the key falls back to models and files alone.
+func executableSHA256() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func analyseEvalFiles(ctx context.Context, a evalClusterArgs, ef evalFiles, log io.Writer) ([]evalFace, float64, int, error) {
