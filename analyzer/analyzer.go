@@ -674,19 +674,39 @@ type cropSource struct {
 // above the region are then not entropy-decoded again (same pixels). When
 // resuming fails the region is decoded from the start.
 func decodeCropRegion(buf []byte, r, o, w, h int, faces []face.Face, ck *jpegCheckpoints) (cropSource, error) {
+	// stored is the rectangle of the JPEG at 1/r holding the upright
+	// full-resolution rectangle c; one pixel more on every side absorbs
+	// the rounding of the scales.
+	stored := func(c image.Rectangle) image.Rectangle {
+		sb := imgmeta.BoxToStored(o, w, h, face.Box{X1: float64(c.Min.X), Y1: float64(c.Min.Y), X2: float64(c.Max.X), Y2: float64(c.Max.Y)})
+		return image.Rect(int(math.Floor(sb.X1/float64(r)))-1, int(math.Floor(sb.Y1/float64(r)))-1, int(math.Ceil(sb.X2/float64(r)))+1, int(math.Ceil(sb.Y2/float64(r)))+1)
+	}
 	var u image.Rectangle
+	var rows [][2]int
 	for _, f := range faces {
 		if c, ok := cropRect(f.Box, 10, w, h); ok {
 			u = u.Union(c)
+			s := stored(c)
+			rows = append(rows, [2]int{s.Min.Y, s.Max.Y})
 		}
 	}
 	if u.Empty() {
 		return cropSource{}, errors.New("no crop")
 	}
-	sb := imgmeta.BoxToStored(o, w, h, face.Box{X1: float64(u.Min.X), Y1: float64(u.Min.Y), X2: float64(u.Max.X), Y2: float64(u.Max.Y)})
-	// One pixel more on every side absorbs the rounding of the scales.
-	sr := image.Rect(int(math.Floor(sb.X1/float64(r)))-1, int(math.Floor(sb.Y1/float64(r)))-1, int(math.Ceil(sb.X2/float64(r)))+1, int(math.Ceil(sb.Y2/float64(r)))+1)
-	m, got, size, err := decodeJPEGRegionCk(buf, r, sr, ck, false)
+	sr := stored(u)
+	var (
+		m    gocv.Mat
+		got  image.Rectangle
+		size image.Point
+		err  error = errors.New("one band")
+	)
+	if bands := rowBands(rows, bandGap); len(bands) > 1 && ck.usable() {
+		// Rows between faces far apart vertically are not decoded.
+		m, got, size, err = decodeJPEGBands(buf, r, sr, bands, ck)
+	}
+	if err != nil {
+		m, got, size, err = decodeJPEGRegionCk(buf, r, sr, ck, false)
+	}
 	if err != nil && ck.usable() {
 		m, got, size, err = decodeJPEGRegion(buf, r, sr)
 	}
@@ -701,6 +721,27 @@ func decodeCropRegion(buf []byte, r, o, w, h int, faces []face.Face, ck *jpegChe
 		m.Close()
 	}
 	return cs, nil
+}
+
+// bandGap is the fewest rows between two faces' crops (in the decoded
+// scale) left undecoded: a band of its own costs a decoder set-up and an
+// iMCU row of context decoded again.
+const bandGap = 48
+
+// rowBands merges the row ranges rs into sorted disjoint bands, joining
+// ranges less than gap rows apart.
+func rowBands(rs [][2]int, gap int) [][2]int {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b [2]int) int { return a[0] - b[0] })
+	var out [][2]int
+	for _, r := range rs {
+		if n := len(out); n > 0 && r[0] < out[n-1][1]+gap {
+			out[n-1][1] = max(out[n-1][1], r[1])
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // describeFrom is describeRaw cutting the faces out of cs.

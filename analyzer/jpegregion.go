@@ -397,3 +397,73 @@ func decodeJPEGRegionCk(buf []byte, denom int, r image.Rectangle, ck *jpegCheckp
 	y0 := max(0, r.Min.Y)
 	return m, image.Rect(int(rx), y0, int(rx+rw), y0+int(rh)), image.Pt(int(ow), int(oh)), nil
 }
+
+// decodeJPEGBands is decodeJPEGRegionCk for the rectangle r of which only
+// the row bands (sorted, disjoint [y0, y1) ranges inside r's rows) are
+// wanted: each band is decoded on its own from the checkpoints ck (which
+// must be usable), with r's columns, into one image covering r's rows;
+// rows between bands are left black. The bands' pixels are the bytes the
+// decode of all of r gives (TestJPEGBands). An error when any band cannot
+// be decoded whole: callers then decode r.
+func decodeJPEGBands(buf []byte, denom int, r image.Rectangle, bands [][2]int, ck *jpegCheckpoints) (gocv.Mat, image.Rectangle, image.Point, error) {
+	fail := func(err error) (gocv.Mat, image.Rectangle, image.Point, error) {
+		return gocv.Mat{}, image.Rectangle{}, image.Point{}, err
+	}
+	if len(buf) == 0 || len(bands) == 0 || !ck.usable() {
+		return fail(errors.New("JPEG bands: nothing to decode from"))
+	}
+	msg := (*C.char)(C.calloc(C.JMSG_LENGTH_MAX, 1))
+	defer C.free(unsafe.Pointer(msg))
+	var pin runtime.Pinner
+	pin.Pin(&buf[0])
+	defer pin.Unpin()
+	cell := (**C.faced_ckpts)(C.calloc(1, C.size_t(unsafe.Sizeof(uintptr(0)))))
+	defer C.free(unsafe.Pointer(cell))
+	*cell = ck.p
+	var m gocv.Mat
+	var px []byte
+	var x0, width, y0, y1, ow, oh int
+	done := 0 // rows of m filled so far, from its top
+	for i, b := range bands {
+		var rx, rw, rh, cow, coh C.int
+		d := C.faced_jpeg_open((*C.uchar)(unsafe.Pointer(&buf[0])), C.ulong(len(buf)), C.int(denom),
+			C.int(r.Min.X), C.int(b[0]), C.int(r.Max.X), C.int(b[1]), &rx, &rw, &rh, &cow, &coh, msg, cell, 0)
+		if d == nil {
+			if i > 0 {
+				m.Close()
+			}
+			return fail(errors.New("JPEG bands: " + C.GoString(msg)))
+		}
+		if i == 0 {
+			x0, width, ow, oh = int(rx), int(rw), int(cow), int(coh)
+			y0, y1 = max(0, r.Min.Y), min(oh, r.Max.Y)
+			if width <= 0 || y1 <= y0 {
+				C.faced_jpeg_close(d)
+				return fail(errors.New("JPEG bands: empty region"))
+			}
+			m = gocv.NewMatWithSize(y1-y0, width, gocv.MatTypeCV8UC3)
+			var err error
+			if px, err = m.DataPtrUint8(); err != nil || len(px) < width*(y1-y0)*3 {
+				m.Close()
+				C.faced_jpeg_close(d)
+				return fail(fmt.Errorf("JPEG bands: output buffer: %v", err))
+			}
+		}
+		by0 := max(0, b[0])
+		if int(rx) != x0 || int(rw) != width || by0 < y0+done || by0+int(rh) > y1 {
+			m.Close()
+			C.faced_jpeg_close(d)
+			return fail(errors.New("JPEG bands: bands disagree"))
+		}
+		stride := width * 3
+		clear(px[done*stride : (by0-y0)*stride]) // the gap above the band
+		n := C.faced_jpeg_read(d, (*C.uchar)(unsafe.Pointer(&px[(by0-y0)*stride])), C.size_t(stride), msg)
+		if n != rh {
+			m.Close()
+			return fail(errors.New("JPEG bands: band ended early: " + C.GoString(msg)))
+		}
+		done = by0 - y0 + int(rh)
+	}
+	clear(px[done*width*3 : (y1-y0)*width*3])
+	return m, image.Rect(x0, y0, x0+width, y1), image.Pt(ow, oh), nil
+}

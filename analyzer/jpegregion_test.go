@@ -226,3 +226,90 @@ func TestJPEGRegionCheckpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestJPEGBands: bands of rows of a rectangle decoded on their own from
+// checkpoints have the bytes of the same rows of the rectangle decoded
+// whole (the decoder's state and the upsampling context at a band's first
+// and last rows are those of the whole decode), at every scale, for plain,
+// grayscale and restart-marker JPEGs; rows between bands are black.
+func TestJPEGBands(t *testing.T) {
+	demo := filepath.Join(shared.Dir(t, "seed/reference"), "test_image.jpg")
+	img := gocv.IMRead(demo, gocv.IMReadColor)
+	defer img.Close()
+	gray := gocv.NewMat()
+	defer gray.Close()
+	gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
+	tmp := t.TempDir()
+	for name, v := range map[string]struct {
+		m      gocv.Mat
+		params []int
+	}{
+		"plain.jpg":   {img, nil},
+		"gray.jpg":    {gray, nil},
+		"restart.jpg": {img, []int{gocv.IMWriteJpegRstInterval, 5}},
+		"q95.jpg":     {img, []int{gocv.IMWriteJpegQuality, 95}},
+	} {
+		p := filepath.Join(tmp, name)
+		if !gocv.IMWriteWithParams(p, v.m, append([]int{gocv.IMWriteJpegQuality, 90}, v.params...)) {
+			t.Fatal("cannot write", name)
+		}
+		buf, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ck := &jpegCheckpoints{}
+		m, _, _, err := decodeJPEGRegionCk(buf, 4, image.Rect(0, 0, 1<<30, 1<<30), ck, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		for _, denom := range []int{1, 2, 4} {
+			W, H := img.Cols()/denom, img.Rows()/denom
+			for _, c := range []struct {
+				r     image.Rectangle
+				bands [][2]int
+			}{
+				{image.Rect(W/5, 3, W-W/7, H-2), [][2]int{{3, H / 4}, {H/4 + 19, H/2 + 1}, {H - H/5, H - 2}}},
+				{image.Rect(-1, -1, W+1, H+1), [][2]int{{-1, 7}, {H/3 - 1, H/3 + 30}, {H - 9, H + 1}}},
+				{image.Rect(13, H/6, W/2, H-H/6), [][2]int{{H / 6, H/6 + 16}, {H/6 + 40, H/6 + 41}, {H/2 + 5, H - H/6}}},
+			} {
+				want, wr, _, err := decodeJPEGRegion(buf, denom, c.r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, gr, _, err := decodeJPEGBands(buf, denom, c.r, c.bands, ck)
+				if err != nil {
+					t.Fatalf("%s 1/%d %v: %v", name, denom, c.bands, err)
+				}
+				if gr != wr {
+					t.Fatalf("%s 1/%d: bands cover %v, the whole decode %v", name, denom, gr, wr)
+				}
+				a, _ := want.DataPtrUint8()
+				b, _ := got.DataPtrUint8()
+				stride := wr.Dx() * 3
+				in := func(y int) bool {
+					for _, bd := range c.bands {
+						if y >= bd[0] && y < bd[1] {
+							return true
+						}
+					}
+					return false
+				}
+				for y := wr.Min.Y; y < wr.Max.Y; y++ {
+					row := (y - wr.Min.Y) * stride
+					wantRow := a[row : row+stride]
+					if !in(y) {
+						wantRow = make([]byte, stride)
+					}
+					if string(b[row:row+stride]) != string(wantRow) {
+						t.Errorf("%s 1/%d bands %v: row %d (in a band: %v) differs", name, denom, c.bands, y, in(y))
+						break
+					}
+				}
+				want.Close()
+				got.Close()
+			}
+		}
+		ck.Close()
+	}
+}
