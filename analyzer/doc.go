@@ -42,9 +42,11 @@
 //   - Crops for the 224 px network come from a resolution where the crop has
 //     ≥ CropMinSide (112) px when the file has it; then only the rectangle
 //     holding the faces is decoded again (libjpeg-turbo through cgo: rows
-//     above skipped without colour conversion, rows below never decoded,
-//     columns cropped before the inverse DCT; see jpegregion.go), the whole
-//     image at that scale when the region decoder cannot (e.g. CMYK).
+//     above not entropy-decoded again but resumed from the Huffman
+//     decoder's state recorded by the detection decode, rows between
+//     faces far apart vertically and rows below never decoded, columns
+//     cropped before the inverse DCT; see jpegregion.go), the whole image
+//     at that scale when the region decoder cannot (e.g. CMYK).
 //
 // Against the exact mode on all 49 real test photos (500-2280 px;
 // TestCompareDefaults with FACED_REF=exact) the fast default finds the same
@@ -74,20 +76,25 @@
 //
 // Measured on this project's 2-core machine (shared, so per-photo CPU time
 // is the reliable figure; BenchmarkAnalyze12MP*, TestProfile12MP): 12 MP
-// JPEGs (test photos upscaled, quality 90) cost 55-60 ms of CPU per photo
-// with 0-3 faces (22 photos, 1.0 face/photo), 90-97 ms with 4.5
-// faces/photo. Per photo with 0-3 faces: decode 17-18, P-Net 21 (of which
-// the pyramid's resizes 4), R-Net 6, O-Net 3, age/gender 5 per face, Go
-// runtime ~3. Two free cores therefore give about 35 photos/s on such
-// photos; P-Net's convolutions (whose cost follows
+// JPEGs (test photos upscaled, quality 90) cost 51-54 ms of CPU per photo
+// with 0-3 faces (22 photos, 1.0 face/photo), 80-84 ms with 4.4
+// faces/photo (8 group photos). Per photo with 0-3 faces: decode 17, P-Net
+// 19-20 (of which the pyramid's resizes 2), R-Net 5.5, O-Net 3, age/gender
+// 5 per face, Go runtime ~3; with 4.4 faces: decode 24 (of which the face
+// regions 6-7), P-Net 16.5, R-Net 7.8, O-Net 8.8, age/gender 20.7. Two free
+// cores therefore give about 38 photos/s on the first and 24 on the
+// second; P-Net's convolutions (whose cost follows
 // (DetectMaxSide/MinDetectSize)², fixed by recall), the entropy decoding
-// of the JPEG (about 15-30 ms whatever the DCT scale) and, on crowded
-// photos, the age/gender network (about 5 ms a face) and O-Net (0.3 ms a
+// of the JPEG (12-16 ms whatever the DCT scale) and, on crowded photos,
+// the age/gender network (4.3-4.7 ms a face) and O-Net (0.3 ms a
 // candidate) are what is left. What made them cheaper, all without
 // changing a pixel or a score: PReLU fused for ONNX Runtime
 // (models.SessionOptions), OpenCV's INTER_AREA recomputed faster
-// (mtcnn.ResizeArea), buffers kept from photo to photo (models.FreeList)
-// instead of page-faulted in again.
+// (mtcnn.ResizeArea, AVX2 where available), buffers kept from photo to
+// photo (models.FreeList) instead of page-faulted in again, R-/O-Net run
+// in batches that keep their activations in the cache (mtcnn.RNetBatch,
+// ONetBatch), and the face-region decode resuming from the detection
+// decode's entropy-decoder checkpoints (jpegCheckpoints).
 //
 // The opt-in profiling tests (FACED_PROFILE=1: TestProfile12MP,
 // TestThroughput12MP, TestDecodeScales, TestCropResolution,
