@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -96,6 +97,16 @@ func Bench(ctx context.Context, a *Analyzer, files []string, workers, n int) Ben
 // for a portrait) as a JPEG of the given quality into dir and returns its
 // path. Benchmarks use it to make 12 MP test photos.
 func Upscale12MP(src, dir string, quality int) (string, error) {
+	return Upscale12MPGrain(src, dir, quality, 0)
+}
+
+// Upscale12MPGrain is Upscale12MP with Gaussian grain of standard deviation
+// grain (8-bit levels, each channel) added before encoding, the same on every
+// call (fixed seed). Upscaled photos are far smoother than a camera's: at
+// quality 90 they take about 1 MB, where a 12 MP phone photo takes 2-5 MB,
+// and JPEG decoding time grows with the compressed size. Grain 6 gives about
+// 2 MB, grain 10 about 4.5 MB (measured on the group test photos).
+func Upscale12MPGrain(src, dir string, quality int, grain float64) (string, error) {
 	img := gocv.IMRead(src, gocv.IMReadColor)
 	if img.Empty() {
 		return "", fmt.Errorf("%s: cannot decode", src)
@@ -108,9 +119,29 @@ func Upscale12MP(src, dir string, quality int) (string, error) {
 	big := gocv.NewMat()
 	defer big.Close()
 	gocv.Resize(img, &big, image.Pt(w, h), 0, 0, gocv.InterpolationCubic)
+	if grain > 0 {
+		addGrain(&big, grain)
+	}
 	dst := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))+"_12mp.jpg")
 	if !gocv.IMWriteWithParams(dst, big, []int{gocv.IMWriteJpegQuality, quality}) {
 		return "", fmt.Errorf("%s: cannot write", dst)
 	}
 	return dst, nil
+}
+
+// addGrain adds Gaussian noise of standard deviation sigma to an 8-bit BGR
+// image, saturating at 0 and 255. OpenCV's generator is per thread, so the
+// goroutine stays on its thread from seeding to drawing.
+func addGrain(img *gocv.Mat, sigma float64) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	noise := gocv.NewMatWithSize(img.Rows(), img.Cols(), gocv.MatTypeCV16SC3)
+	defer noise.Close()
+	gocv.SetRNGSeed(12)
+	gocv.RandN(&noise, gocv.NewScalar(0, 0, 0, 0), gocv.NewScalar(sigma, sigma, sigma, 0))
+	wide := gocv.NewMat()
+	defer wide.Close()
+	img.ConvertTo(&wide, gocv.MatTypeCV16SC3)
+	gocv.Add(wide, noise, &wide)
+	wide.ConvertTo(img, gocv.MatTypeCV8UC3)
 }

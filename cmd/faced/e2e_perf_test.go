@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"image"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"gocv.io/x/gocv"
 
 	"github.com/faced/faced/analyzer"
 	"github.com/faced/faced/internal/shared"
@@ -27,9 +24,6 @@ import (
 //	FACED_BURST=5000 go test -run TestBurst -v -timeout 60m ./cmd/faced
 //	FACED_LATENCY=20 go test -run TestLatency -v ./cmd/faced
 //	FACED_12MP=40    go test -run TestThroughput12MP -v -timeout 30m ./cmd/faced
-
-// image12MP is the size of the generated 12 MP photos.
-var image12MP = image.Pt(4000, 3000)
 
 func optIn(t *testing.T, env string) int {
 	t.Helper()
@@ -140,46 +134,48 @@ func TestLatency(t *testing.T) {
 }
 
 // TestThroughput12MP runs `faced run --once` on FACED_12MP photos of 12 MP
-// in two sets: "crowded", the group photos (4.3 faces each) resized to
-// 4000x3000, and "few-faces", the photos with 0-3 faces that the
-// analyzer's BenchmarkAnalyze12MPFewFaces uses (PhotoPrism's personal
-// photos and four group photos, upscaled to 12 MP at JPEG quality 90 by
-// analyzer.Upscale12MP), typical of a family library. Each set cycles over
-// its photos.
+// in two sets: "crowded", the group photos (4.3 faces each), and
+// "few-faces", the photos with 0-3 faces that the analyzer's
+// BenchmarkAnalyze12MPFewFaces uses (PhotoPrism's personal photos and four
+// group photos), typical of a family library. Both are upscaled to 12 MP at
+// JPEG quality 90 by analyzer.Upscale12MPGrain; FACED_12MP_GRAIN=σ adds
+// Gaussian grain so that the files weigh what camera photos do (upscaled
+// photos are ~1 MB, a 12 MP phone photo 2-5 MB, and JPEG decoding time
+// follows the file size). Each set cycles over its photos.
 func TestThroughput12MP(t *testing.T) {
 	n := optIn(t, "FACED_12MP")
-	t.Run("crowded", func(t *testing.T) {
-		throughput12MP(t, n, func(dst string, i int) {
-			group := groupPhotos(t)
-			img := gocv.IMRead(group[i%len(group)], gocv.IMReadColor)
-			if img.Empty() {
-				t.Fatalf("cannot read %s", group[i%len(group)])
-			}
-			defer img.Close()
-			big := gocv.NewMat()
-			defer big.Close()
-			gocv.Resize(img, &big, image12MP, 0, 0, gocv.InterpolationLinear)
-			if ok := gocv.IMWrite(dst, big); !ok {
-				t.Fatal("cannot write a 12 MP photo")
-			}
-		})
-	})
-	t.Run("few-faces", func(t *testing.T) {
-		src := fewFacePhotos(t)
-		tmp := t.TempDir()
-		up := map[string]string{}
-		throughput12MP(t, n, func(dst string, i int) {
-			f := src[i%len(src)]
-			if up[f] == "" {
-				p, err := analyzer.Upscale12MP(f, tmp, 90)
-				if err != nil {
-					t.Fatal(err)
+	grain := 0.0
+	if v := os.Getenv("FACED_12MP_GRAIN"); v != "" {
+		g, err := strconv.ParseFloat(v, 64)
+		if err != nil || g < 0 {
+			t.Fatalf("FACED_12MP_GRAIN=%q: want a number ≥ 0", v)
+		}
+		grain = g
+	}
+	for _, set := range []struct {
+		name  string
+		files func(*testing.T) []string
+	}{
+		{"crowded", groupPhotos},
+		{"few-faces", fewFacePhotos},
+	} {
+		t.Run(set.name, func(t *testing.T) {
+			src := set.files(t)
+			tmp := t.TempDir()
+			up := map[string]string{}
+			throughput12MP(t, n, func(dst string, i int) {
+				f := src[i%len(src)]
+				if up[f] == "" {
+					p, err := analyzer.Upscale12MPGrain(f, tmp, 90, grain)
+					if err != nil {
+						t.Fatal(err)
+					}
+					up[f] = p
 				}
-				up[f] = p
-			}
-			copyFile(t, up[f], dst)
+				copyFile(t, up[f], dst)
+			})
 		})
-	})
+	}
 }
 
 // fewFacePhotos lists the photos with 0 to 3 faces, as the analyzer's
