@@ -106,7 +106,7 @@ func init() {
 	var f analyzerFlags
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "analyze [--minsize N] [--json] FILE...",
+		Use:   "analyze [--minsize N] [--json] FILE|DIR...",
 		Short: "Detect faces in photos and videos and print box, age, gender and timing per stage",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -117,9 +117,22 @@ func init() {
 			defer a.Close()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
+			// A folder stands for the photos and videos directly in it.
+			var paths []string
+			for _, arg := range args {
+				if st, err := os.Stat(arg); err == nil && st.IsDir() {
+					files, err := mediaFiles(arg, true)
+					if err != nil {
+						return &exitError{2, fmt.Errorf("%s: %w", arg, err)}
+					}
+					paths = append(paths, files...)
+					continue
+				}
+				paths = append(paths, arg)
+			}
 			var out []analyzeJSON
 			failed := 0
-			for _, path := range args {
+			for _, path := range paths {
 				res, tm, err := a.AnalyzeTimed(ctx, path)
 				j := analyzeJSON{File: path, Faces: []analyzeFaceJSON{}}
 				if err != nil {
@@ -150,7 +163,7 @@ func init() {
 				}
 			}
 			if failed > 0 {
-				return &exitError{2, fmt.Errorf("%d of %d files could not be analysed", failed, len(args))}
+				return &exitError{2, fmt.Errorf("%d of %d files could not be analysed", failed, len(paths))}
 			}
 			return nil
 		},

@@ -33,7 +33,7 @@ func init() {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
-			files, err := benchFiles(args[0])
+			files, err := mediaFiles(args[0], false)
 			if err != nil {
 				return err
 			}
@@ -111,15 +111,16 @@ func setBenchCVThreads(n, workers int) {
 	}
 }
 
-// benchFiles lists the photos directly inside dir, sorted.
-func benchFiles(dir string) ([]string, error) {
+// mediaFiles lists the photos (and, with videos, the videos) directly in
+// dir, by extension, sorted.
+func mediaFiles(dir string, videos bool) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var files []string
 	for _, e := range ents {
-		if k, ok := analyzer.MediaKind(e.Name()); ok && k == face.KindPhoto && !e.IsDir() {
+		if k, ok := analyzer.MediaKind(e.Name()); ok && !e.IsDir() && (k == face.KindPhoto || videos) {
 			files = append(files, filepath.Join(dir, e.Name()))
 		}
 	}
