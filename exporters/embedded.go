@@ -101,23 +101,23 @@ func runExifTool(ctx context.Context, exiftool string, args ...string) ([]byte, 
 // exportEmbedded merges p into the XMP embedded in the photo and writes it
 // back with exiftool's in-place safe write (-overwrite_original_in_place
 // keeps the inode and attributes, -P the modification time).
-func (e *Exporter) exportEmbedded(ctx context.Context, p Photo) (bool, []UserName, error) {
+func (e *Exporter) exportEmbedded(ctx context.Context, p Photo) (bool, mergeOut, error) {
 	if _, err := exec.LookPath(e.opts.ExifTool); err != nil {
-		return false, nil, fmt.Errorf("%w: embedded mode for %s: %v", ErrNoExifTool, p.Path, err)
+		return false, mergeOut{}, fmt.Errorf("%w: embedded mode for %s: %v", ErrNoExifTool, p.Path, err)
 	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		before, err := os.Stat(p.Path)
 		if err != nil {
-			return false, nil, fmt.Errorf("exporters: %w", err)
+			return false, mergeOut{}, fmt.Errorf("exporters: %w", err)
 		}
 		data, err := runExifTool(ctx, e.opts.ExifTool, "-xmp", "-b", "--", p.Path)
 		if err != nil {
-			return false, nil, fmt.Errorf("exporters: read embedded XMP of %s: %w", p.Path, err)
+			return false, mergeOut{}, fmt.Errorf("exporters: read embedded XMP of %s: %w", p.Path, err)
 		}
 		var doc *xmp.Doc
 		if len(bytes.TrimSpace(data)) > 0 {
 			if doc, err = xmp.Parse(data); err != nil {
-				return false, nil, fmt.Errorf("%w: embedded XMP of %s: %v", ErrUnreadableSidecar, p.Path, err)
+				return false, mergeOut{}, fmt.Errorf("%w: embedded XMP of %s: %v", ErrUnreadableSidecar, p.Path, err)
 			}
 			trimPadding(doc)
 		} else {
@@ -131,14 +131,14 @@ func (e *Exporter) exportEmbedded(ctx context.Context, p Photo) (bool, []UserNam
 		xmp.SetValue(versionHost(doc), NSFaced, "faced", "Version", e.opts.FacedVersion)
 		tmp, err := os.CreateTemp("", TempPrefix+"embedded-*.xmp")
 		if err != nil {
-			return false, nil, fmt.Errorf("exporters: %w", err)
+			return false, mergeOut{}, fmt.Errorf("exporters: %w", err)
 		}
 		tmpName := tmp.Name()
 		_, werr := tmp.Write(doc.Bytes())
 		cerr := tmp.Close()
 		if werr != nil || cerr != nil {
 			os.Remove(tmpName)
-			return false, nil, fmt.Errorf("exporters: write %s: %w", tmpName, errors.Join(werr, cerr))
+			return false, mergeOut{}, fmt.Errorf("exporters: write %s: %w", tmpName, errors.Join(werr, cerr))
 		}
 		after, err := os.Stat(p.Path)
 		if err != nil || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
@@ -152,7 +152,7 @@ func (e *Exporter) exportEmbedded(ctx context.Context, p Photo) (bool, []UserNam
 			"-xmp<="+tmpName, "--", p.Path)
 		os.Remove(tmpName)
 		if err != nil {
-			return false, nil, fmt.Errorf("exporters: embedded write %s: %w", filepath.Base(p.Path), err)
+			return false, mergeOut{}, fmt.Errorf("exporters: embedded write %s: %w", filepath.Base(p.Path), err)
 		}
 		// -P keeps whole seconds only: restore the exact time, so the
 		// watcher and reconciliation see no change of the photo.
@@ -161,5 +161,5 @@ func (e *Exporter) exportEmbedded(ctx context.Context, p Photo) (bool, []UserNam
 		}
 		return true, users, nil
 	}
-	return false, nil, fmt.Errorf("%w: %s", ErrConcurrentWrite, p.Path)
+	return false, mergeOut{}, fmt.Errorf("%w: %s", ErrConcurrentWrite, p.Path)
 }

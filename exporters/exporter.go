@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,6 +120,10 @@ type Result struct {
 	UserNames []UserName
 	// Unchanged is true when nothing had to be written.
 	Unchanged bool
+	// UserDeleted lists the face ids whose regions the user deleted from a
+	// sidecar (or the embedded XMP) after faced had written them; faced no
+	// longer writes those regions there (faced:RegionDeleted in faced:Faces).
+	UserDeleted []int64
 }
 
 // Errors callers can branch on.
@@ -211,27 +216,37 @@ func (e *Exporter) Export(ctx context.Context, p Photo) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		wrote, users, err := e.exportSidecar(ctx, p, t)
+		wrote, m, err := e.exportSidecar(ctx, p, t)
 		if err != nil {
 			return res, err
 		}
 		if wrote {
 			res.Written = append(res.Written, t)
 		}
-		res.UserNames = appendUsers(res.UserNames, users)
+		res.add(m)
 	}
 	if e.opts.Embedded {
-		wrote, users, err := e.exportEmbedded(ctx, p)
+		wrote, m, err := e.exportEmbedded(ctx, p)
 		if err != nil {
 			return res, err
 		}
 		if wrote {
 			res.Written = append(res.Written, p.Path)
 		}
-		res.UserNames = appendUsers(res.UserNames, users)
+		res.add(m)
 	}
 	res.Unchanged = len(res.Written) == 0
 	return res, nil
+}
+
+// add records what merging one target found.
+func (r *Result) add(m mergeOut) {
+	r.UserNames = appendUsers(r.UserNames, m.users)
+	for _, id := range m.deleted {
+		if !slices.Contains(r.UserDeleted, id) {
+			r.UserDeleted = append(r.UserDeleted, id)
+		}
+	}
 }
 
 func appendUsers(dst, src []UserName) []UserName {
@@ -316,22 +331,22 @@ const maxAttempts = 5
 // that precedes the rename.
 var testHookBeforeCheck func(path string)
 
-func (e *Exporter) exportSidecar(ctx context.Context, p Photo, target string) (bool, []UserName, error) {
+func (e *Exporter) exportSidecar(ctx context.Context, p Photo, target string) (bool, mergeOut, error) {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		snap, err := takeSnapshot(target)
 		if err != nil {
-			return false, nil, fmt.Errorf("exporters: read %s: %w", target, err)
+			return false, mergeOut{}, fmt.Errorf("exporters: read %s: %w", target, err)
 		}
 		var doc *xmp.Doc
 		if snap.exists {
 			if doc, err = xmp.Parse(snap.data); err != nil {
-				return false, nil, fmt.Errorf("%w: %s: %v", ErrUnreadableSidecar, target, err)
+				return false, mergeOut{}, fmt.Errorf("%w: %s: %v", ErrUnreadableSidecar, target, err)
 			}
 		} else {
 			doc = e.seed(ctx, p.Path)
 		}
 		before := doc.Bytes()
-		users := merge(doc, mergeInput{photo: p, opts: e.opts, sidecar: target})
+		users := merge(doc, mergeInput{photo: p, opts: e.opts, sidecar: target}) 
 		out := doc.Bytes()
 		if snap.exists && bytes.Equal(out, before) {
 			return false, users, nil
@@ -358,11 +373,11 @@ func (e *Exporter) exportSidecar(ctx context.Context, p Photo, target string) (b
 			continue
 		}
 		if err != nil {
-			return false, nil, err
+			return false, mergeOut{}, err
 		}
 		return true, users, nil
 	}
-	return false, nil, fmt.Errorf("%w: %s", ErrConcurrentWrite, target)
+	return false, mergeOut{}, fmt.Errorf("%w: %s", ErrConcurrentWrite, target)
 }
 
 func versionHost(d *xmp.Doc) *xmp.Elem {

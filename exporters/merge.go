@@ -52,6 +52,8 @@ type want struct {
 	r    Region
 	box  face.Box // normalised on stored pixels, top-left form
 	name string   // name to write ("" = none)
+	// deleted: the user deleted this face's region; faced keeps it out.
+	deleted bool
 }
 
 // exRegion is a region found in the document.
@@ -262,9 +264,41 @@ func topArray(d *xmp.Doc, ns []string, prefix, local, kind string, create bool) 
 	return xmp.AddArray(d.Top(), ns[0], prefix, local, kind)
 }
 
-// merge applies photo to the document and returns the names users gave
-// faced's faces.
-func merge(d *xmp.Doc, in mergeInput) []UserName {
+// mergeOut is what merge found in the document.
+type mergeOut struct {
+	// users are the names users gave faced's faces.
+	users []UserName
+	// deleted are the face ids whose regions the user deleted (in the
+	// order of Photo.Regions).
+	deleted []int64
+}
+
+// writtenBefore returns the face ids listed in faced:Faces, the record of
+// the faces faced wrote last time; ok is false when there is no record (a
+// first export, an older faced, or a tool dropped faced's namespace).
+func writtenBefore(d *xmp.Doc) (ids map[int64]bool, ok bool) {
+	f, found := d.FindTop("Faces", NSFaced)
+	if !found || f.El == nil {
+		return nil, false
+	}
+	arr := xmp.ArrayOf(f.El)
+	if arr == nil {
+		return nil, false
+	}
+	ids = map[int64]bool{}
+	for _, li := range xmp.Items(arr) {
+		if v, ok := xmp.Value(xmp.Resource(li), "FaceID", NSFaced); ok {
+			if id := parseID(v); id != 0 {
+				ids[id] = true
+			}
+		}
+	}
+	return ids, true
+}
+
+// merge applies photo to the document and reports the names users gave
+// faced's faces and the regions they deleted.
+func merge(d *xmp.Doc, in mergeInput) mergeOut {
 	p, o := in.photo, in.opts
 	var wants []*want
 	for _, r := range p.Regions {
@@ -274,6 +308,7 @@ func merge(d *xmp.Doc, in mergeInput) []UserName {
 		}
 		wants = append(wants, &want{r: r, box: b, name: regionName(r, o)})
 	}
+	before, haveRecord := writtenBefore(d)
 
 	// Existing regions.
 	var mwgRes, mpRes *xmp.Elem
@@ -334,6 +369,18 @@ func merge(d *xmp.Doc, in mergeInput) []UserName {
 	greedy(mwg, foreignIoU, false, foreignOf)
 	greedy(mp, foreignIoU, false, foreignOf)
 
+	// A face faced wrote last time (it is in faced:Faces) that no region
+	// matches any more was deleted by the user: it is not written again.
+	var out mergeOut
+	if haveRecord {
+		for _, w := range wants {
+			if before[w.r.FaceID] && ownOf[w] == nil && foreignOf[w] == nil {
+				w.deleted = true
+				out.deleted = append(out.deleted, w.r.FaceID)
+			}
+		}
+	}
+
 	var users []UserName
 	mpByID := map[int64]*exRegion{}
 	for _, x := range mp {
@@ -347,6 +394,9 @@ func merge(d *xmp.Doc, in mergeInput) []UserName {
 
 	// Regions to (re)write.
 	for _, w := range wants {
+		if w.deleted {
+			continue
+		}
 		if f := foreignOf[w]; f != nil {
 			if f.hasName && f.name != "" && f.name != w.name {
 				users = append(users, UserName{FaceID: w.r.FaceID, PersonID: w.r.PersonID, Name: f.name, Sidecar: in.sidecar, Source: SourceForeignRegion})
@@ -425,8 +475,9 @@ func merge(d *xmp.Doc, in mergeInput) []UserName {
 		}
 		xmp.SetValue(top, NSFaced, "faced", "Visibility", p.Visibility)
 	}
-	mergeKeywords(d, wantedKeywords(p, o))
-	return users
+	mergeKeywords(d, wantedKeywords(p, o, wants))
+	out.users = users
+	return out
 }
 
 func writeMWGRegion(res *xmp.Elem, w *want, name, assigned string) {
@@ -506,17 +557,42 @@ func writeFacedFaces(d *xmp.Doc, wants []*want, sw, sh int) {
 		}
 		a := xmp.AddStruct(li, NSFaced, "faced", "Area")
 		writeArea(a, w.box)
+		if w.deleted {
+			xmp.SetValue(li, NSFaced, "faced", "RegionDeleted", "True")
+		}
 	}
 }
 
 // --- keywords ---------------------------------------------------------------
 
 // wantedKeywords returns the keyword paths ("/"-separated) faced wants on
-// the photo: People/<name> per person, and the visibility keyword.
-func wantedKeywords(p Photo, o Options) []string {
+// the photo: People/<name> per person, and the visibility keyword. The
+// name of a person whose every face on the photo had its region deleted by
+// the user is left out.
+func wantedKeywords(p Photo, o Options, wants []*want) []string {
+	gone := map[string]bool{}
+	for _, w := range wants {
+		if w.deleted {
+			if n := SanitizeName(w.r.Name); n != "" {
+				gone[n] = true
+			}
+		}
+	}
+	for _, w := range wants {
+		if !w.deleted {
+			delete(gone, SanitizeName(w.r.Name))
+			if w.r.PersonID > 0 {
+				for _, d := range wants {
+					if d.deleted && d.r.PersonID == w.r.PersonID {
+						delete(gone, SanitizeName(d.r.Name))
+					}
+				}
+			}
+		}
+	}
 	var out []string
 	for _, k := range p.Keywords {
-		if n := SanitizeName(k); n != "" {
+		if n := SanitizeName(k); n != "" && !gone[n] {
 			out = append(out, "People/"+n)
 		}
 	}
