@@ -124,9 +124,9 @@ func (e *Exporter) exportEmbedded(ctx context.Context, p Photo) (bool, mergeOut,
 			doc, _ = xmp.Parse([]byte(emptyPacket))
 		}
 		orig := doc.Bytes()
-		users := merge(doc, mergeInput{photo: p, opts: e.opts, sidecar: p.Path})
+		m := merge(doc, mergeInput{photo: p, opts: e.opts, sidecar: p.Path})
 		if bytes.Equal(doc.Bytes(), orig) {
-			return false, users, nil
+			return false, m, nil
 		}
 		xmp.SetValue(versionHost(doc), NSFaced, "faced", "Version", e.opts.FacedVersion)
 		tmp, err := os.CreateTemp("", TempPrefix+"embedded-*.xmp")
@@ -159,7 +159,7 @@ func (e *Exporter) exportEmbedded(ctx context.Context, p Photo) (bool, mergeOut,
 		if err := os.Chtimes(p.Path, time.Time{}, before.ModTime()); err != nil {
 			e.log.Warn("cannot restore the photo's modification time", "file", p.Path, "err", err)
 		}
-		return true, users, nil
+		return true, m, nil
 	}
 	return false, mergeOut{}, fmt.Errorf("%w: %s", ErrConcurrentWrite, p.Path)
 }

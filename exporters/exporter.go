@@ -346,15 +346,15 @@ func (e *Exporter) exportSidecar(ctx context.Context, p Photo, target string) (b
 			doc = e.seed(ctx, p.Path)
 		}
 		before := doc.Bytes()
-		users := merge(doc, mergeInput{photo: p, opts: e.opts, sidecar: target}) 
+		m := merge(doc, mergeInput{photo: p, opts: e.opts, sidecar: target})
 		out := doc.Bytes()
 		if snap.exists && bytes.Equal(out, before) {
-			return false, users, nil
+			return false, m, nil
 		}
 		xmp.SetValue(versionHost(doc), NSFaced, "faced", "Version", e.opts.FacedVersion)
 		out = doc.Bytes()
 		if snap.exists && bytes.Equal(out, snap.data) {
-			return false, users, nil
+			return false, m, nil
 		}
 		perm := os.FileMode(0o644)
 		if snap.exists {
@@ -375,7 +375,7 @@ func (e *Exporter) exportSidecar(ctx context.Context, p Photo, target string) (b
 		if err != nil {
 			return false, mergeOut{}, err
 		}
-		return true, users, nil
+		return true, m, nil
 	}
 	return false, mergeOut{}, fmt.Errorf("%w: %s", ErrConcurrentWrite, target)
 }

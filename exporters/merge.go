@@ -442,6 +442,21 @@ func merge(d *xmp.Doc, in mergeInput) mergeOut {
 		if x != nil && mx == nil {
 			mx = mpByID[x.faceID]
 		}
+		if mx == nil && x != nil {
+			// A tool that rewrote the Microsoft regions may have dropped
+			// faced:FaceID from faced's: an untagged region on the face
+			// that carries the name faced wrote (or none) is faced's; one
+			// the user named otherwise stays theirs, and no second region
+			// is added.
+			if m := untaggedMP(mp, w.box); m != nil {
+				m.used = true
+				if !m.hasName || m.name == "" || m.name == name || m.name == assigned || m.name == x.assigned {
+					mx = m
+				} else {
+					continue
+				}
+			}
+		}
 		var mres *xmp.Elem
 		if mx != nil {
 			mres = mx.res
@@ -478,6 +493,22 @@ func merge(d *xmp.Doc, in mergeInput) mergeOut {
 	mergeKeywords(d, wantedKeywords(p, o, wants))
 	out.users = users
 	return out
+}
+
+// untaggedMP returns the unused Microsoft region without faced:FaceID that
+// overlaps box best, at IoU >= ownIoU (nil if none).
+func untaggedMP(mp []*exRegion, box face.Box) *exRegion {
+	var best *exRegion
+	bestIoU := ownIoU
+	for _, m := range mp {
+		if m.ours || m.used || !m.hasBox {
+			continue
+		}
+		if v := face.IoU(box, m.box); v >= bestIoU {
+			best, bestIoU = m, v
+		}
+	}
+	return best
 }
 
 func writeMWGRegion(res *xmp.Elem, w *want, name, assigned string) {
