@@ -80,6 +80,33 @@ func userDeleteRegions(t *testing.T, side string, names []string, dropRecord boo
 	}
 }
 
+// userDrawRegion adds a named MWG face region over box (stored pixels of a
+// w x h photo) with exiftool, as a user drawing a face in a photo manager.
+func userDrawRegion(t *testing.T, side, name string, box face.Box, w, h int) {
+	t.Helper()
+	d := exifDump(t, side)
+	ri, _ := d["XMP-mwg-rs:RegionInfo"].(map[string]any)
+	if ri == nil {
+		ri = map[string]any{"AppliedToDimensions": map[string]any{"W": w, "H": h, "Unit": "pixel"}}
+	}
+	b := normBox(box, w, h)
+	ri["RegionList"] = append(list(ri["RegionList"]), map[string]any{
+		"Name": name, "Type": "Face",
+		"Area": map[string]any{"X": (b.X1 + b.X2) / 2, "Y": (b.Y1 + b.Y2) / 2, "W": b.W(), "H": b.H(), "Unit": "normalized"},
+	})
+	js, err := json.Marshal([]map[string]any{{"SourceFile": side, "XMP-mwg-rs:RegionInfo": ri}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jf := filepath.Join(t.TempDir(), "draw.json")
+	if err := os.WriteFile(jf, js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("exiftool", "-config", facedConfig(), "-overwrite_original", "-n", "-j="+jf, side).CombinedOutput(); err != nil {
+		t.Fatalf("exiftool draw region: %v\n%s", err, out)
+	}
+}
+
 // facedRecord reads faced:Faces of side through the XMP tree: face id ->
 // fields (Name, PersonID, RegionDeleted, ...).
 func facedRecord(t *testing.T, side string) map[string]map[string]string {
@@ -144,10 +171,12 @@ func TestUserDeletedRegion(t *testing.T) {
 	type step struct {
 		del        []string // region names the user deletes before this export
 		dropRecord bool     // ... and the tool drops faced:Faces
+		drawBen    string   // the user then draws a region named so on Ben's face
 		rename     map[int64]string
 		// wanted
 		mwg, mp     []string
 		userDeleted []int64
+		userNames   []string
 		recDeleted  []string
 		hasKW       []string
 		noKW        []string
@@ -167,6 +196,12 @@ func TestUserDeletedRegion(t *testing.T) {
 				mwg: []string{"Anna"}, mp: []string{"Anna"}, userDeleted: []int64{2}, recDeleted: []string{"2"},
 				hasKW: []string{"People/Anna"}, noKW: []string{"People/Ben", "People/Benjamin"}},
 			{mwg: []string{"Anna"}, mp: []string{"Anna"}, userDeleted: []int64{2}, recDeleted: []string{"2"}, unchanged: true},
+		}},
+		{"deleted face drawn again by the user", []step{
+			{mwg: []string{"Ann", "Ben"}, mp: []string{"Ann", "Ben"}},
+			{del: []string{"Ben"}, userDeleted: []int64{2}, recDeleted: []string{"2"}, mwg: []string{"Ann"}, mp: []string{"Ann"}},
+			{drawBen: "Benny", userNames: []string{"Benny"},
+				mwg: []string{"Ann", "Benny"}, mp: []string{"Ann"}, hasKW: []string{"People/Ann", "People/Ben"}},
 		}},
 		{"delete both", []step{
 			{mwg: []string{"Ann", "Ben"}, mp: []string{"Ann", "Ben"}},
@@ -189,6 +224,9 @@ func TestUserDeletedRegion(t *testing.T) {
 				if len(st.del) > 0 {
 					userDeleteRegions(t, side, st.del, st.dropRecord)
 				}
+				if st.drawBen != "" {
+					userDrawRegion(t, side, st.drawBen, ben.StoredBox, 128, 128)
+				}
 				for j := range regs {
 					if n, ok := st.rename[regs[j].FaceID]; ok {
 						regs[j].Name = n
@@ -204,6 +242,13 @@ func TestUserDeletedRegion(t *testing.T) {
 				}
 				if !slices.Equal(r.UserDeleted, st.userDeleted) {
 					t.Errorf("step %d: UserDeleted = %v, want %v", i, r.UserDeleted, st.userDeleted)
+				}
+				var names []string
+				for _, u := range r.UserNames {
+					names = append(names, u.Name)
+				}
+				if !slices.Equal(names, st.userNames) {
+					t.Errorf("step %d: UserNames %+v, want names %q", i, r.UserNames, st.userNames)
 				}
 				mwg, mp := regionNames(t, side)
 				if !slices.Equal(mwg, st.mwg) || !slices.Equal(mp, st.mp) {
