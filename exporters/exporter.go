@@ -9,7 +9,8 @@
 // lossless tree (package exporters/xmp), faced changes only what it owns and
 // everything else (foreign regions, names, keywords, unknown namespaces)
 // stays value for value. A name the user gave one of faced's regions is kept
-// and returned in Result.UserNames. Writes are atomic (temp file in the same
+// and returned in Result.UserNames; a region the user deleted after faced
+// wrote it is not written again (Result.UserDeleted). Writes are atomic (temp file in the same
 // folder, fsync, re-check, rename) and idempotent: exporting the same Photo
 // twice leaves the bytes on disk unchanged. Photos are never modified unless
 // Options.Embedded is set.
