@@ -288,7 +288,7 @@ func writtenBefore(d *xmp.Doc) (ids map[int64]bool, ok bool) {
 	ids = map[int64]bool{}
 	for _, li := range xmp.Items(arr) {
 		if v, ok := xmp.Value(xmp.Resource(li), "FaceID", NSFaced); ok {
-			if id := parseID(v); id != 0 {
+			if id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
 				ids[id] = true
 			}
 		}
