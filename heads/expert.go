@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 )
 
@@ -104,17 +103,7 @@ func (t *trainer) crossValidateExpert(ctx context.Context, main []linear, mainDe
 		}
 		perFold[f] = acc
 	}
-	sem := make(chan struct{}, t.opt.Workers)
-	var wg sync.WaitGroup
-	for f := 0; f < t.opt.Folds; f++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			runFold(f)
-		}()
-	}
-	wg.Wait()
+	t.forFolds(runFold)
 	for _, err := range errs {
 		if err != nil {
 			return nil, err

@@ -141,7 +141,7 @@ func TestHeadsFileFormats(t *testing.T) {
 func TestBestExpert(t *testing.T) {
 	base := CVPoint{MAE: 4, BalancedMAE: 5.6, MAE2160: 5.4, BalancedMAE2160: 5.7}
 	pts := []CVPoint{
-		{Lambda: 1, MAE: 4, BalancedMAE: 6.0, MAE2160: 4.9, BalancedMAE2160: 5.5}, // best on 21-60, 7 % worse overall
+		{Lambda: 1, MAE: 4, BalancedMAE: 6.0, MAE2160: 4.9, BalancedMAE2160: 5.5},  // best on 21-60, 7 % worse overall
 		{Lambda: 2, MAE: 4, BalancedMAE: 5.64, MAE2160: 5.0, BalancedMAE2160: 5.6}, // within 1 %
 		{Lambda: 3, MAE: 4, BalancedMAE: 5.5, MAE2160: 5.3, BalancedMAE2160: 5.65},
 	}

@@ -499,17 +499,7 @@ func (t *trainer) crossValidate(ctx context.Context, head string) ([]CVPoint, ma
 		}
 		perFold[f] = acc
 	}
-	sem := make(chan struct{}, t.opt.Workers)
-	var wg sync.WaitGroup
-	for f := 0; f < t.opt.Folds; f++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			runFold(f)
-		}()
-	}
-	wg.Wait()
+	t.forFolds(runFold)
 	for _, err := range errs {
 		if err != nil {
 			return nil, nil, err
@@ -662,4 +652,20 @@ func bestAge(pts []CVPoint, balanced bool) CVPoint {
 		}
 	}
 	return best
+}
+
+// forFolds runs run(f) for every cross-validation fold, at most
+// t.opt.Workers folds at a time, and returns when all are done.
+func (t *trainer) forFolds(run func(f int)) {
+	sem := make(chan struct{}, t.opt.Workers)
+	var wg sync.WaitGroup
+	for f := 0; f < t.opt.Folds; f++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			run(f)
+		}()
+	}
+	wg.Wait()
 }
