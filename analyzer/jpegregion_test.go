@@ -25,9 +25,7 @@ func TestJPEGRegion(t *testing.T) {
 	files := []string{filepath.Join(shared.Dir(t, "testdata/photos/group"), "face_recognition_obama_and_biden.jpg"), demo}
 	// Variants libjpeg decodes differently: progressive, grayscale, with
 	// restart markers.
-	img := gocv.IMRead(demo, gocv.IMReadColor)
-	gray := gocv.NewMat()
-	gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
+	img, gray := demoColorGray(t)
 	tmp := t.TempDir()
 	for name, w := range map[string]struct {
 		m      gocv.Mat
@@ -38,13 +36,9 @@ func TestJPEGRegion(t *testing.T) {
 		"restart.jpg":     {img, []int{gocv.IMWriteJpegRstInterval, 3}},
 	} {
 		p := filepath.Join(tmp, name)
-		if !gocv.IMWriteWithParams(p, w.m, append([]int{gocv.IMWriteJpegQuality, 90}, w.params...)) {
-			t.Fatal("cannot write", name)
-		}
+		writeJPEG(t, p, w.m, w.params)
 		files = append(files, p)
 	}
-	img.Close()
-	gray.Close()
 	for _, f := range files {
 		buf, err := os.ReadFile(f)
 		if err != nil {
@@ -157,12 +151,7 @@ func TestCropRegionMatchesFullDecode(t *testing.T) {
 // plain, grayscale and restart-marker JPEGs; progressive files record no
 // checkpoints (their region decodes go the plain way).
 func TestJPEGRegionCheckpoints(t *testing.T) {
-	demo := filepath.Join(shared.Dir(t, "seed/reference"), "test_image.jpg")
-	img := gocv.IMRead(demo, gocv.IMReadColor)
-	defer img.Close()
-	gray := gocv.NewMat()
-	defer gray.Close()
-	gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
+	img, gray := demoColorGray(t)
 	tmp := t.TempDir()
 	type variant struct {
 		m      gocv.Mat
@@ -177,14 +166,7 @@ func TestJPEGRegionCheckpoints(t *testing.T) {
 		"progressive.jpg": {img, []int{gocv.IMWriteJpegProgressive, 1}, false},
 	}
 	for name, v := range variants {
-		p := filepath.Join(tmp, name)
-		if !gocv.IMWriteWithParams(p, v.m, append([]int{gocv.IMWriteJpegQuality, 90}, v.params...)) {
-			t.Fatal("cannot write", name)
-		}
-		buf, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		buf := writeJPEG(t, filepath.Join(tmp, name), v.m, v.params)
 		for _, rec := range []int{4, 8} {
 			ck := &jpegCheckpoints{}
 			m, _, size, err := decodeJPEGRegionCk(buf, rec, image.Rect(0, 0, 1<<30, 1<<30), ck, true)
@@ -233,12 +215,7 @@ func TestJPEGRegionCheckpoints(t *testing.T) {
 // and last rows are those of the whole decode), at every scale, for plain,
 // grayscale and restart-marker JPEGs; rows between bands are black.
 func TestJPEGBands(t *testing.T) {
-	demo := filepath.Join(shared.Dir(t, "seed/reference"), "test_image.jpg")
-	img := gocv.IMRead(demo, gocv.IMReadColor)
-	defer img.Close()
-	gray := gocv.NewMat()
-	defer gray.Close()
-	gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
+	img, gray := demoColorGray(t)
 	tmp := t.TempDir()
 	for name, v := range map[string]struct {
 		m      gocv.Mat
@@ -249,14 +226,7 @@ func TestJPEGBands(t *testing.T) {
 		"restart.jpg": {img, []int{gocv.IMWriteJpegRstInterval, 5}},
 		"q95.jpg":     {img, []int{gocv.IMWriteJpegQuality, 95}},
 	} {
-		p := filepath.Join(tmp, name)
-		if !gocv.IMWriteWithParams(p, v.m, append([]int{gocv.IMWriteJpegQuality, 90}, v.params...)) {
-			t.Fatal("cannot write", name)
-		}
-		buf, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		buf := writeJPEG(t, filepath.Join(tmp, name), v.m, v.params)
 		ck := &jpegCheckpoints{}
 		m, _, _, err := decodeJPEGRegionCk(buf, 4, image.Rect(0, 0, 1<<30, 1<<30), ck, true)
 		if err != nil {
@@ -312,4 +282,30 @@ func TestJPEGBands(t *testing.T) {
 		}
 		ck.Close()
 	}
+}
+
+// demoColorGray reads the seed's demo photo in colour and makes its
+// grayscale copy (both closed when the test ends).
+func demoColorGray(t *testing.T) (img, gray gocv.Mat) {
+	t.Helper()
+	img = gocv.IMRead(filepath.Join(shared.Dir(t, "seed/reference"), "test_image.jpg"), gocv.IMReadColor)
+	t.Cleanup(func() { img.Close() })
+	gray = gocv.NewMat()
+	t.Cleanup(func() { gray.Close() })
+	gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
+	return img, gray
+}
+
+// writeJPEG writes m to path at JPEG quality 90 plus params and returns the
+// file's bytes.
+func writeJPEG(t *testing.T, path string, m gocv.Mat, params []int) []byte {
+	t.Helper()
+	if !gocv.IMWriteWithParams(path, m, append([]int{gocv.IMWriteJpegQuality, 90}, params...)) {
+		t.Fatal("cannot write", path)
+	}
+	buf, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf
 }

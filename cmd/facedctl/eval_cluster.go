@@ -462,17 +462,7 @@ func scoreEvalCluster(faces []evalFace, a evalClusterArgs) evalClusterResult {
 		}
 		assign = engineAssignment(e, len(items))
 		res.LocalUpdates = e.LocalUpdates()
-		if cl, err := cluster.Batch(items, a.opt); err == nil {
-			ref := make([]string, len(items))
-			for i, c := range cluster.Assignment(cl, len(items)) {
-				ref[i] = fmt.Sprint(c)
-				if c < 0 {
-					ref[i] = fmt.Sprint("single", i)
-				}
-			}
-			f := cluster.Score(ref, assign).BCubedF1
-			res.AgreementF1 = &f
-		}
+		res.AgreementF1 = batchAgreement(items, a.opt, assign)
 	default:
 		e := cluster.NewEngine(a.opt)
 		if _, err := e.AddBatch(items); err != nil {
@@ -494,17 +484,7 @@ func scoreEvalCluster(faces []evalFace, a evalClusterArgs) evalClusterResult {
 			}
 		}
 		if res.Index != "" {
-			if cl, err := cluster.Batch(items, ex); err == nil {
-				ref := make([]string, len(items))
-				for i, c := range cluster.Assignment(cl, len(items)) {
-					ref[i] = fmt.Sprint(c)
-					if c < 0 {
-						ref[i] = fmt.Sprint("single", i)
-					}
-				}
-				f := cluster.Score(ref, assign).BCubedF1
-				res.IndexAgreementF1 = &f
-			}
+			res.IndexAgreementF1 = batchAgreement(items, ex, assign)
 		}
 	}
 	if len(items) > 0 {
@@ -570,4 +550,23 @@ func sweepEvalCluster(faces []evalFace, w io.Writer) error {
 			r.s.BCubedPrecision, r.s.BCubedRecall, r.s.BCubedF1, r.s.PairF1, r.s.Persons, r.s.Largest)
 	}
 	return tw.Flush()
+}
+
+// batchAgreement is the BCubed F1 of assign against cluster.Batch of the
+// same items with opt (a batch singleton is its own cluster), or nil when
+// Batch fails.
+func batchAgreement(items []cluster.Item, opt cluster.Options, assign []int) *float64 {
+	cl, err := cluster.Batch(items, opt)
+	if err != nil {
+		return nil
+	}
+	ref := make([]string, len(items))
+	for i, c := range cluster.Assignment(cl, len(items)) {
+		ref[i] = fmt.Sprint(c)
+		if c < 0 {
+			ref[i] = fmt.Sprint("single", i)
+		}
+	}
+	f := cluster.Score(ref, assign).BCubedF1
+	return &f
 }
