@@ -6,8 +6,7 @@ setup:
 
 build:
 	go build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/ ./cmd/faced
-	go build -tags lite -o bin/facedctl ./cmd/facedctl
-	go build -o bin/facedctl-full ./cmd/facedctl
+	go build -o bin/ ./cmd/facedctl ./cmd/faced-lab
 
 # Sets everything up, then runs the main job once on the default config.txt:
 # analyse every photo in InputDirectory, cluster persons, write sidecars.
@@ -20,9 +19,7 @@ run: setup
 # The whole test suite (sets up first: the model tests need the converted models).
 test: setup
 	go vet ./...
-	go vet -tags lite ./cmd/facedctl
 	go test -count=1 -timeout 30m ./...
-	go test -count=1 -tags lite ./cmd/facedctl
 
 bench: setup
 	go test -run '^$$' -bench . -benchtime 20x ./models/... ./analyzer/... ./cluster/... ./exporters/...

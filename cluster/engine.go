@@ -47,7 +47,7 @@ type Options struct {
 	// change are re-clustered: the new (or removed) face's LocalLinks
 	// nearest linked faces and every face of their persons. The result may
 	// then differ from Batch (measured in the package benchmarks and in
-	// `facedctl eval cluster --max-region`); Recluster restores it. 0 keeps
+	// `faced-lab eval cluster --max-region`); Recluster restores it. 0 keeps
 	// every update exact.
 	MaxRegion int
 	// LocalLinks is the number of nearest linked faces whose persons a

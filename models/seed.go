@@ -32,7 +32,7 @@ const (
 	// DefaultDistanceThreshold is the best cut of the seed's single linkage
 	// (cluster.SeedCluster, with its age term) for this converter's int8
 	// identity features on the LFW dev set (../shared/testdata/lfw/images,
-	// `facedctl eval cluster --method seed --eps X`): BCubed F1 0.839 at
+	// `faced-lab eval cluster --method seed --eps X`): BCubed F1 0.839 at
 	// 0.74, 0.859 at 0.75, 0.856 at 0.76, 0.843 at 0.78.
 	DefaultDistanceThreshold = 0.75
 )

@@ -128,12 +128,12 @@ if ! [ -f "$SAMPLE" ]; then
 fi
 
 # --- 4. Build -----------------------------------------------------------------
-log "building bin/faced, bin/facedctl (lite: no OpenCV, starts instantly) and bin/facedctl-full"
+log "building bin/faced, bin/facedctl (the daily client: no OpenCV, starts at once) and bin/faced-lab (analysis and research tools)"
 # The daemon reports the commit it was built from (status, sidecars).
 VERSION=$(git describe --always --dirty 2>/dev/null || echo dev)
 go build -ldflags "-X main.version=$VERSION" -o bin/ ./cmd/faced
-go build -tags lite -o bin/facedctl ./cmd/facedctl
-go build -o bin/facedctl-full ./cmd/facedctl
+go build -o bin/ ./cmd/facedctl ./cmd/faced-lab
+rm -f bin/facedctl-full # the former name of faced-lab
 
 # --- 5. Models: convert the seed GraphDefs to ONNX (once; verified after) ------
 export FACED_ORT_LIB=${FACED_ORT_LIB:-$ORT_LIB}
@@ -146,7 +146,7 @@ bin/facedctl models install --seed "$VAR/seed" --data "$VAR/data"
 # modified; copies are written once.
 if ! [ -f "$VAR/samples/.prepared" ]; then
   cp "$SAMPLE" "$VAR/samples/family.jpg"
-  bin/facedctl samples make --from "$SAMPLE" --into "$VAR/samples"
+  bin/faced-lab samples make --from "$SAMPLE" --into "$VAR/samples"
   touch "$VAR/samples/.prepared"
 fi
 log "ready"

@@ -1,45 +1,25 @@
-// Command facedctl drives the faced daemon and runs the one-shot tools:
-// status, persons, scan, analyze, eval, bench, models and export. Each
-// sub-command lives in its own file and registers itself on rootCmd in an
-// init function.
+// Command facedctl is faced's daily client: status, scan, retry, persons
+// and models. It links neither OpenCV nor the analysis code, so it starts at
+// once; the analysis and research tools are in faced-lab. Each sub-command
+// lives in its own file and registers itself on rootCmd in an init function
+// (rootCmd.AddCommand, or cli.Parent(rootCmd, ...) to add under a shared
+// parent).
 package main
 
-import (
-	"fmt"
-	"os"
-
-	"github.com/spf13/cobra"
-)
-
-var rootCmd = &cobra.Command{
-	Use:           "facedctl",
-	Short:         "Control faced and run its analysis, evaluation and maintenance tools",
-	SilenceUsage:  true,
-	SilenceErrors: true,
-}
+import "github.com/faced/faced/internal/cli"
 
 // configPath is the --config flag shared by every sub-command.
 var configPath string
 
-func init() {
-	rootCmd.PersistentFlags().StringVar(&configPath, "config", "config.txt", "faced configuration file")
-}
+var rootCmd = cli.NewRoot("facedctl", "Control the faced daemon and read its index", `
+facedctl is faced's daily client: whether the daemon runs and how far it is
+(status), what it should look at again (scan, retry), the persons it found
+(persons) and its models (models). It talks to the running daemon over its
+local socket, or reads the index when the daemon is down.
 
-// exitError carries a documented exit code out of a sub-command.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
+The analysis and research tools (analyze, bench, eval, export, samples,
+models train-heads) are in faced-lab.`, &configPath)
 
 func main() {
-	if err := rootCmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "facedctl:", err)
-		if ee, ok := err.(*exitError); ok {
-			os.Exit(ee.code)
-		}
-		os.Exit(1)
-	}
+	cli.Main(rootCmd, "the analysis and research tools (analyze, bench, eval, export, samples, models train-heads) are in faced-lab: see faced-lab --help")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/faced/faced/internal/cli"
 	"log/slog"
 	"os"
 	"text/tabwriter"
@@ -19,7 +20,7 @@ func init() {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 && args[0] != "list" {
-				return &exitError{2, fmt.Errorf("unknown models sub-command %q (list, install)", args[0])}
+				return cli.Exit(cli.ExitUsage, fmt.Errorf("unknown models sub-command %q (list, install)", args[0]))
 			}
 			return listModels(dataDir)
 		},
@@ -59,7 +60,7 @@ func init() {
 func listModels(dataDir string) error {
 	st, err := models.List(dataDir)
 	if err != nil {
-		return &exitError{1, err}
+		return cli.Exit(cli.ExitFailure, err)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tFILE\tSIZE\tSHA-256\tSTATUS")
@@ -74,7 +75,7 @@ func listModels(dataDir string) error {
 	}
 	tw.Flush()
 	if bad > 0 {
-		return &exitError{1, fmt.Errorf("%d model(s) failed verification", bad)}
+		return cli.Exit(cli.ExitFailure, fmt.Errorf("%d model(s) failed verification", bad))
 	}
 	return nil
 }

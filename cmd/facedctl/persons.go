@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/faced/faced/internal/cli"
 	"io"
 	"os"
 	"path/filepath"
@@ -25,10 +26,6 @@ import (
 
 // personsIndexName is the index file inside DataDirectory.
 const personsIndexName = "faces.db"
-
-// exitPersonNotFound is facedctl persons' exit status for an unknown person or
-// face, or a missing index.
-const exitPersonNotFound = 4
 
 func init() { rootCmd.AddCommand(newPersonsCommand()) }
 
@@ -228,14 +225,14 @@ func (o *personsCmd) open(c *cobra.Command, open func(context.Context, string) (
 	}
 	path, err := personsIndexPath(configPath)
 	if err != nil {
-		return &exitError{1, err}
+		return cli.Exit(cli.ExitFailure, err)
 	}
 	if _, err := os.Stat(path); err != nil {
-		return &exitError{exitPersonNotFound, fmt.Errorf("no index at %s (faced has not analysed anything yet): %w", path, err)}
+		return cli.Exit(cli.ExitNotFound, fmt.Errorf("no index at %s (faced has not analysed anything yet): %w", path, err))
 	}
 	ix, err := open(ctx, path)
 	if err != nil {
-		return &exitError{1, err}
+		return cli.Exit(cli.ExitFailure, err)
 	}
 	err = fn(ctx, ix, c.OutOrStdout())
 	if cerr := ix.Close(); err == nil && cerr != nil {
@@ -245,9 +242,9 @@ func (o *personsCmd) open(c *cobra.Command, open func(context.Context, string) (
 	case err == nil:
 		return nil
 	case errors.Is(err, index.ErrNotFound):
-		return &exitError{exitPersonNotFound, err}
+		return cli.Exit(cli.ExitNotFound, err)
 	}
-	return &exitError{1, err}
+	return cli.Exit(cli.ExitFailure, err)
 }
 
 // change runs a modification of the person named by arg and prints the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/faced/faced/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,7 +131,7 @@ func TestPersonsErrors(t *testing.T) {
 		args []string
 		code int
 	}{
-		{[]string{"show", "99"}, exitPersonNotFound},
+		{[]string{"show", "99"}, cli.ExitNotFound},
 		{[]string{"name", "x", "Bob"}, 1},
 		{[]string{"set-birth", "1", "soon"}, 1},
 		{[]string{"set-birth", "1", "1492"}, 1},
@@ -139,8 +140,8 @@ func TestPersonsErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		_, err := runPersons(t, cfg, tc.args...)
-		var ee *exitError
-		if !errors.As(err, &ee) || ee.code != tc.code {
+		var ee *cli.ExitError
+		if !errors.As(err, &ee) || ee.Code != tc.code {
 			t.Errorf("persons %v: %v, want exit code %d", tc.args, err, tc.code)
 		}
 	}
@@ -150,8 +151,8 @@ func TestPersonsErrors(t *testing.T) {
 	empty := filepath.Join(root, "config.txt")
 	os.WriteFile(empty, []byte("[DEFAULT]\nInputDirectory = photos\nDataDirectory = .\n"), 0o644)
 	_, err := runPersons(t, empty, "list")
-	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != exitPersonNotFound || !strings.Contains(err.Error(), "faces.db") {
+	var ee *cli.ExitError
+	if !errors.As(err, &ee) || ee.Code != cli.ExitNotFound || !strings.Contains(err.Error(), "faces.db") {
 		t.Fatalf("missing index: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(root, "faces.db")); err == nil {

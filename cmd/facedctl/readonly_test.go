@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/faced/faced/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,9 +54,9 @@ func TestReadOnlyCommandsChangeNothing(t *testing.T) {
 	defer func() { configPath = old }()
 	var buf bytes.Buffer
 	err = runStatus(context.Background(), statusOptions{json: true, timeout: time.Second}, &buf)
-	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != exitNotRunning {
-		t.Fatalf("status with the daemon down: %v, want exit %d", err, exitNotRunning)
+	var ee *cli.ExitError
+	if !errors.As(err, &ee) || ee.Code != cli.ExitNotRunning {
+		t.Fatalf("status with the daemon down: %v, want exit %d", err, cli.ExitNotRunning)
 	}
 	var st api.Status
 	if err := json.Unmarshal(buf.Bytes(), &st); err != nil {
@@ -139,9 +140,9 @@ func TestOfflineStatusAfterCrashChangesNothing(t *testing.T) {
 	defer func() { configPath = old }()
 	var buf bytes.Buffer
 	err = runStatus(ctx, statusOptions{json: true, timeout: time.Second}, &buf)
-	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != exitNotRunning {
-		t.Fatalf("status with the daemon down: %v, want exit %d", err, exitNotRunning)
+	var ee *cli.ExitError
+	if !errors.As(err, &ee) || ee.Code != cli.ExitNotRunning {
+		t.Fatalf("status with the daemon down: %v, want exit %d", err, cli.ExitNotRunning)
 	}
 	var st api.Status
 	if err := json.Unmarshal(buf.Bytes(), &st); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/faced/faced/internal/cli"
 	"io"
 	"os"
 	"path/filepath"
@@ -54,7 +55,7 @@ EXIT STATUS
 }
 
 func clientOrExit() (*api.Client, error) {
-	socket, _, _, err := daemonPaths()
+	socket, _, _, err := cli.DaemonPaths(configPath)
 	if err != nil {
 		return nil, err
 	}
@@ -63,9 +64,9 @@ func clientOrExit() (*api.Client, error) {
 
 func apiErr(err error) error {
 	if errors.Is(err, api.ErrNotRunning) {
-		return &exitError{exitNotRunning, err}
+		return cli.Exit(cli.ExitNotRunning, err)
 	}
-	return &exitError{exitFailure, err}
+	return cli.Exit(cli.ExitFailure, err)
 }
 
 func runScan(ctx context.Context, o scanOptions, path string, stdout, stderr io.Writer) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/faced/faced/internal/cli"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,16 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faced/faced/api"
-	"github.com/faced/faced/config"
 	"github.com/faced/faced/index"
-)
-
-// Exit codes of facedctl status (and of scan and retry when the daemon is
-// not running).
-const (
-	exitRunning    = 0
-	exitFailure    = 1
-	exitNotRunning = 3
 )
 
 // indexFile is the index's name inside DataDirectory (as daemon/wire names
@@ -62,24 +54,11 @@ EXIT STATUS
 	return cmd
 }
 
-// daemonPaths returns the socket and the data directory of the config.
-func daemonPaths() (socket, dataDir string, cfg *config.Config, err error) {
-	cfg, err = config.Load(configPath)
-	if err != nil {
-		return "", "", nil, &exitError{exitFailure, err}
-	}
-	socket = cfg.Socket()
-	if socket == "" {
-		socket = config.DefaultSocket(cfg.DataDirectory())
-	}
-	return socket, cfg.DataDirectory(), cfg, nil
-}
-
 func runStatus(ctx context.Context, o statusOptions, w io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	socket, dataDir, cfg, err := daemonPaths()
+	socket, dataDir, cfg, err := cli.DaemonPaths(configPath)
 	if err != nil {
 		return err
 	}
@@ -88,12 +67,12 @@ func runStatus(ctx context.Context, o statusOptions, w io.Writer) error {
 	st, err := api.NewClient(socket).Status(qctx)
 	running := err == nil
 	if err != nil && !errors.Is(err, api.ErrNotRunning) {
-		return &exitError{exitFailure, err}
+		return cli.Exit(cli.ExitFailure, err)
 	}
 	if !running {
 		st, err = offlineStatus(ctx, dataDir)
 		if err != nil {
-			return &exitError{exitFailure, err}
+			return cli.Exit(cli.ExitFailure, err)
 		}
 		st.InputDirectory = cfg.InputDirectory()
 	}
@@ -101,13 +80,13 @@ func runStatus(ctx context.Context, o statusOptions, w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(st); err != nil {
-			return &exitError{exitFailure, err}
+			return cli.Exit(cli.ExitFailure, err)
 		}
 	} else {
 		printStatus(w, st)
 	}
 	if !running {
-		return &exitError{exitNotRunning, fmt.Errorf("faced is not running (no answer on %s)", socket)}
+		return cli.Exit(cli.ExitNotRunning, fmt.Errorf("faced is not running (no answer on %s)", socket))
 	}
 	return nil
 }

@@ -1,10 +1,9 @@
-//go:build !lite
-
 package main
 
 import (
 	"context"
 	"fmt"
+	"github.com/faced/faced/internal/cli"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -38,7 +37,7 @@ func init() {
 				return err
 			}
 			if len(files) == 0 {
-				return &exitError{2, fmt.Errorf("%s: no photos", args[0])}
+				return cli.Exit(cli.ExitUsage, fmt.Errorf("%s: no photos", args[0]))
 			}
 			if upscale {
 				tmp, err := os.MkdirTemp("", "faced-bench-")
@@ -67,7 +66,7 @@ func init() {
 			for _, ws := range strings.Split(workersList, ",") {
 				w, err := strconv.Atoi(strings.TrimSpace(ws))
 				if err != nil || w < 1 {
-					return &exitError{2, fmt.Errorf("--workers: bad count %q", ws)}
+					return cli.Exit(cli.ExitUsage, fmt.Errorf("--workers: bad count %q", ws))
 				}
 				if !cmd.Flags().Changed("threads") {
 					f.threads = max(1, runtime.NumCPU()/w)

@@ -1,5 +1,3 @@
-//go:build !lite
-
 package main
 
 import (
@@ -9,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/faced/faced/internal/cli"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -39,7 +38,7 @@ type evalFace struct {
 	Birth    float64
 }
 
-// evalClusterResult is the JSON report of `facedctl eval cluster`.
+// evalClusterResult is the JSON report of `faced-lab eval cluster`.
 type evalClusterResult struct {
 	cluster.Scores
 	Method        string  `json:"method"`
@@ -348,14 +347,14 @@ func runEvalCluster(ctx context.Context, a evalClusterArgs, w io.Writer) error {
 		ctx = context.Background()
 	}
 	if a.order != "batch" && a.order != "random" {
-		return &exitError{2, fmt.Errorf("eval cluster: --order must be batch or random, not %q", a.order)}
+		return cli.Exit(cli.ExitUsage, fmt.Errorf("eval cluster: --order must be batch or random, not %q", a.order))
 	}
 	if a.method != "engine" && a.method != "seed" {
-		return &exitError{2, fmt.Errorf("eval cluster: --method must be engine or seed, not %q", a.method)}
+		return cli.Exit(cli.ExitUsage, fmt.Errorf("eval cluster: --method must be engine or seed, not %q", a.method))
 	}
 	ef, err := listEvalDir(a.dir)
 	if err != nil {
-		return &exitError{2, err}
+		return cli.Exit(cli.ExitUsage, err)
 	}
 	key := cacheKey(a, ef)
 	cachePath := filepath.Join("var", "cache", "evalcluster", key+".gob")

@@ -1,5 +1,3 @@
-//go:build !lite
-
 package main
 
 import (
@@ -36,8 +34,8 @@ func linkChips(t *testing.T, src string, n, step int) string {
 }
 
 // TestTrainHeadsCLI trains heads on 60 real training chips with
-// `facedctl models train-heads` into a scratch data folder (twice: same
-// bytes), then evaluates dev chips with `facedctl eval utkface --heads`.
+// `faced-lab models train-heads` into a scratch data folder (twice: same
+// bytes), then evaluates dev chips with `faced-lab eval utkface --heads`.
 func TestTrainHeadsCLI(t *testing.T) {
 	train := linkChips(t, shared.Dir(t, "testdata/utkface_train"), 60, 100)
 	dev := linkChips(t, shared.Dir(t, "testdata/utkface"), 12, 60)

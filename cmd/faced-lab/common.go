@@ -1,37 +1,22 @@
-//go:build !lite
-
 package main
 
 import (
 	"github.com/faced/faced/agegender"
 	"github.com/faced/faced/heads"
 	"github.com/faced/faced/heads/hook"
+	"github.com/faced/faced/internal/cli"
 	"github.com/faced/faced/models"
 	"github.com/spf13/cobra"
 )
 
-// evalParent returns `facedctl eval`, creating it if no other file has yet.
+// evalParent returns `faced-lab eval`, creating it if no other file has yet.
 func evalParent() *cobra.Command {
-	return parentCommand("eval", "Evaluate faced on labelled data")
+	return cli.Parent(rootCmd, "eval", "Evaluate faced on labelled data")
 }
 
-// modelsParent returns `facedctl models`, creating it if no other file has.
+// modelsParent returns `faced-lab models`, creating it if no other file has.
 func modelsParent() *cobra.Command {
-	return parentCommand("models", "Model registry tools")
-}
-
-// parentCommand returns rootCmd's sub-command called name, creating it
-// (with short as its help line) if no other file's init has yet: the files
-// that add sub-commands to it must not depend on their init order.
-func parentCommand(name, short string) *cobra.Command {
-	for _, c := range rootCmd.Commands() {
-		if c.Name() == name {
-			return c
-		}
-	}
-	c := &cobra.Command{Use: name, Short: short}
-	rootCmd.AddCommand(c)
-	return c
+	return cli.Parent(rootCmd, "models", "Model training tools")
 }
 
 // openRegistry finds the ONNX Runtime library (ortLib; "" = $FACED_ORT_LIB
@@ -54,7 +39,7 @@ func openRegistry(ortLib, dataDir string) (*models.Registry, error) {
 func ageGenderModel(reg *models.Registry, variant string) (models.ModelInfo, error) {
 	mname, err := agegender.ModelName(variant)
 	if err != nil {
-		return models.ModelInfo{}, &exitError{2, err}
+		return models.ModelInfo{}, cli.Exit(cli.ExitUsage, err)
 	}
 	return reg.Model(mname)
 }

@@ -1,5 +1,3 @@
-//go:build !lite
-
 package main
 
 import (
@@ -7,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/faced/faced/internal/cli"
 	"io/fs"
 	"os"
 	"os/signal"
@@ -70,7 +69,7 @@ func (f *analyzerFlags) open() (*analyzer.Analyzer, error) {
 	return analyzer.New(reg, opt)
 }
 
-// analyzeJSON is one file of `facedctl analyze --json`. Identity features
+// analyzeJSON is one file of `faced-lab analyze --json`. Identity features
 // are never printed.
 type analyzeJSON struct {
 	File        string             `json:"file"`
@@ -123,7 +122,7 @@ func init() {
 				if st, err := os.Stat(arg); err == nil && st.IsDir() {
 					files, err := mediaFiles(arg, true)
 					if err != nil {
-						return &exitError{2, fmt.Errorf("%s: %w", arg, err)}
+						return cli.Exit(cli.ExitUsage, fmt.Errorf("%s: %w", arg, err))
 					}
 					paths = append(paths, files...)
 					continue
@@ -163,7 +162,7 @@ func init() {
 				}
 			}
 			if failed > 0 {
-				return &exitError{2, fmt.Errorf("%d of %d files could not be analysed", failed, len(paths))}
+				return cli.Exit(cli.ExitUsage, fmt.Errorf("%d of %d files could not be analysed", failed, len(paths)))
 			}
 			return nil
 		},

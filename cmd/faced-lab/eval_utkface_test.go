@@ -1,10 +1,9 @@
-//go:build !lite
-
 package main
 
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/faced/faced/internal/cli"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,7 +11,7 @@ import (
 	"github.com/faced/faced/internal/shared"
 )
 
-// TestEvalUTKFaceJSON runs `facedctl eval utkface DIR --json` on 16 real
+// TestEvalUTKFaceJSON runs `faced-lab eval utkface DIR --json` on 16 real
 // chips (linked into a temporary folder) and checks the documented keys.
 func TestEvalUTKFaceJSON(t *testing.T) {
 	src := shared.Dir(t, "testdata/utkface")
@@ -45,7 +44,7 @@ func TestEvalUTKFaceJSON(t *testing.T) {
 	os.WriteFile(filepath.Join(bad, "holiday.jpg"), []byte("x"), 0o644)
 	rootCmd.SetArgs([]string{"eval", "utkface", bad})
 	err := rootCmd.Execute()
-	if ee, ok := err.(*exitError); !ok || ee.code != 2 {
+	if ee, ok := err.(*cli.ExitError); !ok || ee.Code != 2 {
 		t.Fatalf("bad folder: %v", err)
 	}
 }

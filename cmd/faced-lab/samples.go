@@ -1,9 +1,8 @@
-//go:build !lite
-
 package main
 
 import (
 	"fmt"
+	"github.com/faced/faced/internal/cli"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,7 +42,7 @@ func init() {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if from == "" || into == "" {
-				return &exitError{2, fmt.Errorf("--from and --into are required")}
+				return cli.Exit(cli.ExitUsage, fmt.Errorf("--from and --into are required"))
 			}
 			names, err := makeSamples(from, into)
 			for _, n := range names {

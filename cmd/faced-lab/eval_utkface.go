@@ -1,10 +1,9 @@
-//go:build !lite
-
 package main
 
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/faced/faced/internal/cli"
 	"os"
 	"path/filepath"
 
@@ -33,7 +32,7 @@ func init() {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			samples, err := utkface.List(args[0])
 			if err != nil {
-				return &exitError{2, err}
+				return cli.Exit(cli.ExitUsage, err)
 			}
 			reg, err := openRegistry(ortLib, dataDir)
 			if err != nil {
@@ -79,7 +78,7 @@ func init() {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (keys n, gender_accuracy, age_mae, within5, images_per_s, ...)")
 	cmd.Flags().StringVar(&variant, "variant", "", "age/gender model variant: int8 or float32 (default "+agegender.DefaultVariant+")")
-	cmd.Flags().StringVar(&hname, "heads", "seed", "age/gender heads: seed (the network's own) or NAME (DATA/models/heads-NAME.json, facedctl models train-heads)")
+	cmd.Flags().StringVar(&hname, "heads", "seed", "age/gender heads: seed (the network's own) or NAME (DATA/models/heads-NAME.json, faced-lab models train-heads)")
 	cmd.Flags().StringVar(&dataDir, "data", "var/data", "data directory holding models/")
 	cmd.Flags().StringVar(&ortLib, "ort-lib", "", "ONNX Runtime shared library (default: $FACED_ORT_LIB or var/lib)")
 	cmd.Flags().IntVar(&threads, "threads", 0, "intra-op threads (0 = ONNX Runtime default)")

@@ -1,5 +1,3 @@
-//go:build !lite
-
 package main
 
 import (
@@ -7,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/faced/faced/internal/cli"
 	"io"
 	"log/slog"
 	"os"
@@ -44,7 +43,7 @@ EXIT STATUS
   1  an error (some files could not be exported)`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.all == (len(args) > 0) {
-				return &exitError{exitFailure, errors.New("export: give PATH... or --all")}
+				return cli.Exit(cli.ExitFailure, errors.New("export: give PATH... or --all"))
 			}
 			return runExport(cmd.Context(), o, args, cmd.OutOrStdout())
 		},
@@ -67,31 +66,31 @@ func runExport(ctx context.Context, o exportOptions, args []string, w io.Writer)
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	_, dataDir, cfg, err := daemonPaths()
+	_, dataDir, cfg, err := cli.DaemonPaths(configPath)
 	if err != nil {
 		return err
 	}
 	p := filepath.Join(dataDir, wire.IndexFile)
 	if _, err := os.Stat(p); err != nil {
-		return &exitError{exitFailure, fmt.Errorf("export: no face index at %s (run faced first): %w", p, err)}
+		return cli.Exit(cli.ExitFailure, fmt.Errorf("export: no face index at %s (run faced first): %w", p, err))
 	}
 	ix, err := index.Open(ctx, p)
 	if err != nil {
-		return &exitError{exitFailure, err}
+		return cli.Exit(cli.ExitFailure, err)
 	}
 	defer ix.Close()
 	ex, err := exporters.New(exporters.Options{Naming: string(cfg.SidecarNaming()), UnnamedLabel: cfg.UnnamedPersonLabel(),
-		VisibilityKeywordRoot: cfg.VisibilityKeywordRoot(), Embedded: o.embedded, FacedVersion: "facedctl",
+		VisibilityKeywordRoot: cfg.VisibilityKeywordRoot(), Embedded: o.embedded, FacedVersion: "faced-lab",
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel()}))})
 	if err != nil {
-		return &exitError{exitFailure, err}
+		return cli.Exit(cli.ExitFailure, err)
 	}
 	src := wire.NewExporter(ix, ex)
 	paths := args
 	if o.all {
 		files, err := ix.Files(ctx, index.StatusDone)
 		if err != nil {
-			return &exitError{exitFailure, err}
+			return cli.Exit(cli.ExitFailure, err)
 		}
 		paths = paths[:0:0]
 		for _, f := range files {
@@ -102,7 +101,7 @@ func runExport(ctx context.Context, o exportOptions, args []string, w io.Writer)
 	enc := json.NewEncoder(w)
 	for _, path := range paths {
 		if err := ctx.Err(); err != nil {
-			return &exitError{exitFailure, err}
+			return cli.Exit(cli.ExitFailure, err)
 		}
 		line := exportLine{File: path}
 		res, err := exportOne(ctx, src, ex, path)
@@ -139,7 +138,7 @@ func runExport(ctx context.Context, o exportOptions, args []string, w io.Writer)
 		fmt.Fprintf(w, "%d written, %d already current, %d failed\n", wrote, current, failed)
 	}
 	if failed > 0 {
-		return &exitError{exitFailure, fmt.Errorf("export: %d of %d files failed", failed, len(paths))}
+		return cli.Exit(cli.ExitFailure, fmt.Errorf("export: %d of %d files failed", failed, len(paths)))
 	}
 	return nil
 }

@@ -1,5 +1,3 @@
-//go:build !lite
-
 package main
 
 import (
@@ -19,7 +17,7 @@ import (
 )
 
 // TestExportCommand indexes one real photo with a named person, runs
-// `facedctl export PATH` and `--all`, and reads the sidecar back with
+// `faced-lab export PATH` and `--all`, and reads the sidecar back with
 // exiftool.
 func TestExportCommand(t *testing.T) {
 	src := filepath.Join(shared.Dir(t, "testdata/photos/xmp_face_regions"), "immich_portrait.jpg")

@@ -1,5 +1,3 @@
-//go:build !lite
-
 package main
 
 import (
@@ -8,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/faced/faced/internal/cli"
 	"golang.org/x/term"
 	"io"
 	"math"
@@ -59,7 +58,7 @@ The seed's heads are always scored; --heads adds trained heads.`,
 			dir := args[0]
 			people, err := readLFWGenders(filepath.Join(dir, "genders.csv"))
 			if err != nil {
-				return &exitError{2, err}
+				return cli.Exit(cli.ExitUsage, err)
 			}
 			reg, err := openRegistry(ortLib, dataDir)
 			if err != nil {
@@ -94,7 +93,7 @@ The seed's heads are always scored; --heads adds trained heads.`,
 				files, _ := filepath.Glob(filepath.Join(dir, "images", person, "*.jpg"))
 				sort.Strings(files)
 				if len(files) == 0 {
-					return &exitError{2, fmt.Errorf("%s: no photos of %s", dir, person)}
+					return cli.Exit(cli.ExitUsage, fmt.Errorf("%s: no photos of %s", dir, person))
 				}
 				for _, f := range files {
 					res, err := an.Analyze(cmd.Context(), f)
@@ -262,7 +261,7 @@ func init() {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			samples, err := utkface.List(args[0])
 			if err != nil {
-				return &exitError{2, err}
+				return cli.Exit(cli.ExitUsage, err)
 			}
 			reg, err := openRegistry(ortLib, dataDir)
 			if err != nil {

@@ -1,10 +1,9 @@
-//go:build !lite
-
 package main
 
 import (
 	"errors"
 	"fmt"
+	"github.com/faced/faced/internal/cli"
 	"io"
 	"log/slog"
 	"os"
@@ -58,19 +57,19 @@ stay the default.`,
 				dir = args[0]
 			}
 			if dir == "" && fromIndex == "" {
-				return &exitError{2, errors.New("nothing to train on: give a folder of labelled chips, --from-index, or both")}
+				return cli.Exit(cli.ExitUsage, errors.New("nothing to train on: give a folder of labelled chips, --from-index, or both"))
 			}
 			if strings.TrimSpace(license) == "" {
-				return &exitError{2, errors.New("--license is required: give the training data's licence terms as you received them")}
+				return cli.Exit(cli.ExitUsage, errors.New("--license is required: give the training data's licence terms as you received them"))
 			}
 			if name == "" {
 				if dir == "" {
-					return &exitError{2, errors.New("--name is required with --from-index alone")}
+					return cli.Exit(cli.ExitUsage, errors.New("--name is required with --from-index alone"))
 				}
 				name = strings.ToLower(filepath.Base(filepath.Clean(dir)))
 			}
 			if err := heads.ValidName(name); err != nil {
-				return &exitError{2, err}
+				return cli.Exit(cli.ExitUsage, err)
 			}
 			if f := cmd.Flag("data"); f != nil && f.Changed {
 				dataDir = f.Value.String()
@@ -80,7 +79,7 @@ stay the default.`,
 				for _, s := range strings.Split(expertLambdas, ",") {
 					v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 					if err != nil || v <= 0 {
-						return &exitError{2, fmt.Errorf("--expert-lambdas: %q is not a positive number", s)}
+						return cli.Exit(cli.ExitUsage, fmt.Errorf("--expert-lambdas: %q is not a positive number", s))
 					}
 					opt.ExpertLambdas = append(opt.ExpertLambdas, v)
 				}
@@ -89,7 +88,7 @@ stay the default.`,
 				for _, s := range strings.Split(lambdas, ",") {
 					v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 					if err != nil || v <= 0 {
-						return &exitError{2, fmt.Errorf("--lambdas: %q is not a positive number", s)}
+						return cli.Exit(cli.ExitUsage, fmt.Errorf("--lambdas: %q is not a positive number", s))
 					}
 					opt.Lambdas = append(opt.Lambdas, v)
 				}
@@ -110,7 +109,7 @@ stay the default.`,
 				labels, err = heads.LabelsFromNames(dir)
 			}
 			if err != nil {
-				return &exitError{2, err}
+				return cli.Exit(cli.ExitUsage, err)
 			}
 
 			reg, err := openRegistry(ortLib, dataDir)

@@ -1,10 +1,9 @@
-//go:build !lite
-
 package main
 
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/faced/faced/internal/cli"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,7 +33,7 @@ func TestAnalyzeFolder(t *testing.T) {
 	rootCmd.SetArgs([]string{"analyze", "--json", "--data", data, dir})
 	defer rootCmd.SetArgs(nil)
 	err = rootCmd.Execute()
-	if ee, ok := err.(*exitError); !ok || ee.code != 2 {
+	if ee, ok := err.(*cli.ExitError); !ok || ee.Code != 2 {
 		t.Fatalf("one broken photo: want exit code 2, got %v", err)
 	}
 	var res []analyzeJSON
