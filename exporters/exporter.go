@@ -110,6 +110,9 @@ type UserName struct {
 	Name             string
 	Sidecar          string // file it was read from
 	Source           string // SourceRenamedRegion or SourceForeignRegion
+	// Replaces is, for SourceRenamedRegion, the name faced had written on
+	// the region the user renamed.
+	Replaces string
 }
 
 // Result reports what Export did.

@@ -436,7 +436,7 @@ func TestUserRenameKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := mustExport(t, e, p)
-	want := UserName{FaceID: 5, PersonID: 7, Name: "Alice", Sidecar: side, Source: SourceRenamedRegion}
+	want := UserName{FaceID: 5, PersonID: 7, Name: "Alice", Sidecar: side, Source: SourceRenamedRegion, Replaces: "Person 7"}
 	if !slices.Equal(r.UserNames, []UserName{want}) {
 		t.Fatalf("UserNames = %+v, want %+v", r.UserNames, want)
 	}

@@ -54,6 +54,10 @@ type want struct {
 	name string   // name to write ("" = none)
 	// deleted: the user deleted this face's region; faced keeps it out.
 	deleted bool
+	// shown is the name another tool or the user gives this face on this
+	// photo when it differs from the index's ("" = none): the photo keeps
+	// it, and faced writes no other name for the face there.
+	shown string
 }
 
 // exRegion is a region found in the document.
@@ -400,6 +404,7 @@ func merge(d *xmp.Doc, in mergeInput) mergeOut {
 		if f := foreignOf[w]; f != nil {
 			if f.hasName && f.name != "" && f.name != w.name {
 				users = append(users, UserName{FaceID: w.r.FaceID, PersonID: w.r.PersonID, Name: f.name, Sidecar: in.sidecar, Source: SourceForeignRegion})
+				w.shown = f.name
 			}
 			continue
 		}
@@ -407,7 +412,9 @@ func merge(d *xmp.Doc, in mergeInput) mergeOut {
 		x := ownOf[w]
 		if x != nil && x.userEdited(w.name) {
 			name, assigned = x.name, x.assigned
-			users = append(users, UserName{FaceID: w.r.FaceID, PersonID: w.r.PersonID, Name: x.name, Sidecar: in.sidecar, Source: SourceRenamedRegion})
+			users = append(users, UserName{FaceID: w.r.FaceID, PersonID: w.r.PersonID, Name: x.name, Sidecar: in.sidecar,
+				Source: SourceRenamedRegion, Replaces: x.assigned})
+			w.shown = x.name
 		}
 		// MWG.
 		if mwgRes == nil {
@@ -577,8 +584,8 @@ func writeFacedFaces(d *xmp.Doc, wants []*want, sw, sh int) {
 		li := xmp.AddItem(arr, "", true)
 		xmp.SetValue(li, NSFaced, "faced", "FaceID", strconv.FormatInt(w.r.FaceID, 10))
 		xmp.SetValue(li, NSFaced, "faced", "PersonID", strconv.FormatInt(w.r.PersonID, 10))
-		if w.name != "" {
-			xmp.SetValue(li, NSFaced, "faced", "Name", w.name)
+		if n := w.photoName(); n != "" {
+			xmp.SetValue(li, NSFaced, "faced", "Name", n)
 		}
 		xmp.SetValue(li, NSFaced, "faced", "Age", fmtRound(w.r.Age, 1))
 		xmp.SetValue(li, NSFaced, "faced", "MaleProb", fmtRound(w.r.MaleProb, 4))
@@ -596,29 +603,39 @@ func writeFacedFaces(d *xmp.Doc, wants []*want, sw, sh int) {
 
 // --- keywords ---------------------------------------------------------------
 
+// photoName is the name the photo gives w's face: the user's or another
+// tool's when they named it otherwise, else faced's.
+func (w *want) photoName() string {
+	if w.shown != "" {
+		return w.shown
+	}
+	return w.name
+}
+
 // wantedKeywords returns the keyword paths ("/"-separated) faced wants on
-// the photo: People/<name> per person, and the visibility keyword. The
-// name of a person whose every face on the photo had its region deleted by
-// the user is left out.
+// the photo: People/<name> per person, and the visibility keyword. A
+// person's name is left out when none of its faces on the photo shows it:
+// every region of the person's faces was deleted by the user or names the
+// face otherwise (another tool's region, a region the user renamed). So a
+// photo where a tool says "Anna" never gets the "Bob" that another photo of
+// the same cluster gave the person (the name policy in README.md).
 func wantedKeywords(p Photo, o Options, wants []*want) []string {
-	gone := map[string]bool{}
+	shows, denies := map[string]bool{}, map[string]bool{}
 	for _, w := range wants {
-		if w.deleted {
-			if n := SanitizeName(w.r.Name); n != "" {
-				gone[n] = true
-			}
+		n := SanitizeName(w.r.Name)
+		if n == "" {
+			continue
+		}
+		if w.deleted || w.shown != "" {
+			denies[n] = true
+		} else {
+			shows[n] = true
 		}
 	}
-	for _, w := range wants {
-		if !w.deleted {
-			delete(gone, SanitizeName(w.r.Name))
-			if w.r.PersonID > 0 {
-				for _, d := range wants {
-					if d.deleted && d.r.PersonID == w.r.PersonID {
-						delete(gone, SanitizeName(d.r.Name))
-					}
-				}
-			}
+	gone := map[string]bool{}
+	for n := range denies {
+		if !shows[n] {
+			gone[n] = true
 		}
 	}
 	var out []string

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"sync"
 
 	"github.com/faced/faced/daemon"
 	"github.com/faced/faced/exporters"
@@ -58,7 +60,10 @@ func (e *Exporter) Photo(ctx context.Context, path string) (exporters.Photo, err
 	return ph, nil
 }
 
-// Export implements daemon.Exporter.
+// Export implements daemon.Exporter. When the sidecar gave one of the
+// photo's persons its name (AdoptNames), the photo is built and merged
+// again at once, so one export pass leaves it as the next would: a second
+// pass writes nothing.
 func (e *Exporter) Export(ctx context.Context, path string) error {
 	ph, err := e.Photo(ctx, path)
 	if err != nil {
@@ -68,18 +73,45 @@ func (e *Exporter) Export(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	return AdoptNames(ctx, e.ix, res.UserNames)
+	changed, err := AdoptNames(ctx, e.ix, res.UserNames)
+	if err != nil || !changed {
+		return err
+	}
+	if ph, err = e.Photo(ctx, path); err != nil {
+		return err
+	}
+	_, err = e.ex.Export(ctx, ph)
+	return err
 }
 
+// adoptMu serialises AdoptNames: two sidecars exported at once that name one
+// unnamed person differently must not both see it unnamed.
+var adoptMu sync.Mutex
+
 // AdoptNames offers names users gave faced's faces in their photo manager
-// (read back from the sidecar by the exporter) to the index: the face's
-// person takes the name with source "sidecar", so a name the user set with
-// facedctl is never replaced, and an unassigned face becomes a new person of
-// that name (a user statement, so assigned with source "user"). The index
-// bumps the export revision of the person's files, and the daemon rewrites
-// their sidecars with the name.
-func AdoptNames(ctx context.Context, ix *index.Index, names []exporters.UserName) error {
+// (read back from the sidecar by the exporter) to the index, under the name
+// policy of exporters/README.md:
+//   - a name set with facedctl (source "user") is never replaced;
+//   - a tool's name names a person that has none (or only an automatic
+//     one), with source "sidecar";
+//   - a person already named from a sidecar keeps its name when another
+//     tool (or another photo) calls one of its faces differently: that is a
+//     conflict, logged, left for the user to settle (facedctl persons
+//     name/split); the photo keeps its tool's name for that face and faced
+//     writes no other name there. The one exception is a region faced wrote
+//     that the user renamed from the person's current name
+//     (UserName.Replaces): that renames the person;
+//   - an unassigned face named in a sidecar becomes a new person of that
+//     name (a user statement, assigned with source "user").
+//
+// A sidecar name that loses never changes the index, so exports cannot
+// ping-pong between two names. It reports whether a person was named
+// (their files need export again; the index bumped them).
+func AdoptNames(ctx context.Context, ix *index.Index, names []exporters.UserName) (bool, error) {
+	adoptMu.Lock()
+	defer adoptMu.Unlock()
 	var errs []error
+	changed := false
 	for _, un := range names {
 		if un.FaceID == 0 || un.Name == "" {
 			continue
@@ -93,9 +125,27 @@ func AdoptNames(ctx context.Context, ix *index.Index, names []exporters.UserName
 			continue
 		}
 		if f.PersonID != 0 {
-			if _, err := ix.SetName(ctx, f.PersonID, un.Name, index.SourceSidecar); err != nil && !errors.Is(err, index.ErrPersonInactive) {
+			p, err := ix.Person(ctx, f.PersonID)
+			if err != nil {
+				if !errors.Is(err, index.ErrNotFound) && !errors.Is(err, index.ErrPersonInactive) {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			switch {
+			case p.NameSource == index.SourceUser || p.Name == un.Name:
+				continue
+			case p.NameSource == index.SourceSidecar && p.Name != "" &&
+				!(un.Source == exporters.SourceRenamedRegion && un.Replaces == p.Name):
+				slog.Info("name conflict: the person keeps its name; the photo keeps its own for this face",
+					"person", p.ID, "name", p.Name, "other_name", un.Name, "sidecar", un.Sidecar, "face", un.FaceID)
+				continue
+			}
+			ok, err := ix.SetName(ctx, f.PersonID, un.Name, index.SourceSidecar)
+			if err != nil && !errors.Is(err, index.ErrPersonInactive) {
 				errs = append(errs, fmt.Errorf("name %q from %s: %w", un.Name, un.Sidecar, err))
 			}
+			changed = changed || ok
 			continue
 		}
 		id, err := ix.CreatePerson(ctx, index.Person{Name: un.Name, NameSource: index.SourceSidecar})
@@ -104,7 +154,9 @@ func AdoptNames(ctx context.Context, ix *index.Index, names []exporters.UserName
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("name %q from %s: %w", un.Name, un.Sidecar, err))
+			continue
 		}
+		changed = true
 	}
-	return errors.Join(errs...)
+	return changed, errors.Join(errs...)
 }
