@@ -134,18 +134,9 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 		app.closers = append(app.closers, an.Close)
 	}
 
-	// The engine's options tuned for the identity model, the config's
-	// DistanceThreshold (when a number) overriding the link radius.
-	copt := cluster.DefaultOptions()
-	if mi, err := reg.Model(agModel(cfg)); err == nil {
-		copt = cluster.OptionsFromThresholds(mi.Thresholds)
-	}
-	copt = copt.WithEps(cfg.DistanceThreshold())
-	copt.MinSize = max(cfg.MinNoPhotos(), 1)
-	persons := NewPersons(ix, PersonsOptions{Cluster: copt,
-		Rule:                cluster.PersonRule{MinNoPhotos: cfg.MinNoPhotos(), MinDays: cfg.MinDaysDifferenceBetweenPhotoMDates()},
-		MinFaceWidthPercent: cfg.MinFaceWidthPercent(), Logger: log,
-		SnapshotPath: filepath.Join(dataDir, SnapshotFile), SnapshotEvery: 30 * time.Second})
+	popt := PersonsOptionsFor(cfg, reg)
+	popt.Logger, popt.SnapshotPath, popt.SnapshotEvery = log, filepath.Join(dataDir, SnapshotFile), 30*time.Second
+	persons := NewPersons(ix, popt)
 
 	wopt := watcher.Options{SettleTime: cfg.SettleTime(), IgnoreGlobs: cfg.IgnoreGlobs(), Extensions: cfg.Extensions(),
 		RescanInterval: cfg.RescanInterval(), Logger: log,
@@ -188,6 +179,22 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	}
 	app.Daemon = d
 	return app, nil
+}
+
+// PersonsOptionsFor returns the clusterer's options for cfg: the engine's
+// options tuned for the identity model, the config's DistanceThreshold (when
+// a number) overriding the link radius, and the seed's person rule. The
+// daemon and `facedctl eval lifetime` share it.
+func PersonsOptionsFor(cfg *config.Config, reg *models.Registry) PersonsOptions {
+	copt := cluster.DefaultOptions()
+	if mi, err := reg.Model(agModel(cfg)); err == nil {
+		copt = cluster.OptionsFromThresholds(mi.Thresholds)
+	}
+	copt = copt.WithEps(cfg.DistanceThreshold())
+	copt.MinSize = max(cfg.MinNoPhotos(), 1)
+	return PersonsOptions{Cluster: copt,
+		Rule:                cluster.PersonRule{MinNoPhotos: cfg.MinNoPhotos(), MinDays: cfg.MinDaysDifferenceBetweenPhotoMDates()},
+		MinFaceWidthPercent: cfg.MinFaceWidthPercent()}
 }
 
 func agModel(cfg *config.Config) string {
