@@ -184,7 +184,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 // PersonsOptionsFor returns the clusterer's options for cfg: the engine's
 // options tuned for the identity model, the config's DistanceThreshold (when
 // a number) overriding the link radius, and the seed's person rule. The
-// daemon and `facedctl eval lifetime` share it.
+// daemon and `faced-lab eval lifetime` share it.
 func PersonsOptionsFor(cfg *config.Config, reg *models.Registry) PersonsOptions {
 	copt := cluster.DefaultOptions()
 	if mi, err := reg.Model(agModel(cfg)); err == nil {
