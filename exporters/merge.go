@@ -98,13 +98,20 @@ func regionName(r Region, o Options) string {
 	if n := SanitizeName(r.Name); n != "" {
 		return n
 	}
-	if o.UnnamedLabel == "" || r.PersonID <= 0 {
+	return UnnamedName(o.UnnamedLabel, r.PersonID)
+}
+
+// UnnamedName is the name sidecars carry for person id nobody named, made
+// from the UnnamedPersonLabel setting ("Person" gives "Person 7", a label
+// with a verb such as "P%03d" is formatted); "" when label is empty.
+func UnnamedName(label string, id int64) string {
+	if label == "" || id <= 0 {
 		return ""
 	}
-	if strings.Contains(o.UnnamedLabel, "%") {
-		return SanitizeName(fmt.Sprintf(o.UnnamedLabel, r.PersonID))
+	if strings.Contains(label, "%") {
+		return SanitizeName(fmt.Sprintf(label, id))
 	}
-	return SanitizeName(fmt.Sprintf("%s %d", o.UnnamedLabel, r.PersonID))
+	return SanitizeName(fmt.Sprintf("%s %d", label, id))
 }
 
 // normBox clamps b to the stored frame and normalises it.

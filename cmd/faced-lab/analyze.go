@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/faced/faced/internal/cli"
 	"io/fs"
 	"os"
 	"os/signal"
@@ -15,6 +14,7 @@ import (
 	"github.com/faced/faced/analyzer"
 	"github.com/faced/faced/config"
 	"github.com/faced/faced/face"
+	"github.com/faced/faced/internal/cli"
 )
 
 // analyzerFlags are the settings shared by analyze and bench.

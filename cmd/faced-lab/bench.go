@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/faced/faced/internal/cli"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/faced/faced/analyzer"
 	"github.com/faced/faced/face"
+	"github.com/faced/faced/internal/cli"
 )
 
 func init() {

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/faced/faced/internal/cli"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -23,6 +22,7 @@ import (
 	"github.com/faced/faced/analyzer"
 	"github.com/faced/faced/cluster"
 	"github.com/faced/faced/face"
+	"github.com/faced/faced/internal/cli"
 	"github.com/faced/faced/models"
 )
 

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/faced/faced/internal/cli"
 	"golang.org/x/term"
 	"io"
 	"math"
@@ -23,6 +22,7 @@ import (
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/heads"
 	"github.com/faced/faced/heads/hook"
+	"github.com/faced/faced/internal/cli"
 	"github.com/faced/faced/models"
 	"github.com/spf13/cobra"
 )

@@ -3,12 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/faced/faced/internal/cli"
 	"os"
 	"path/filepath"
 
 	"github.com/faced/faced/agegender"
 	"github.com/faced/faced/eval/utkface"
+	"github.com/faced/faced/internal/cli"
 	"github.com/faced/faced/models"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"

@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/faced/faced/internal/cli"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/faced/faced/internal/cli"
 	"github.com/faced/faced/internal/shared"
 )
 

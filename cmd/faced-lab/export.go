@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/faced/faced/internal/cli"
 	"io"
 	"log/slog"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/faced/faced/daemon/wire"
 	"github.com/faced/faced/exporters"
 	"github.com/faced/faced/index"
+	"github.com/faced/faced/internal/cli"
 )
 
 func init() { rootCmd.AddCommand(newExportCommand()) }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/faced/faced/internal/cli"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"gocv.io/x/gocv"
+
+	"github.com/faced/faced/internal/cli"
 )
 
 // sample is one derived photo: how its stored pixels are made from the

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/faced/faced/internal/cli"
 	"io"
 	"log/slog"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/faced/faced/heads"
 	"github.com/faced/faced/heads/hook"
 	"github.com/faced/faced/index"
+	"github.com/faced/faced/internal/cli"
 	"github.com/faced/faced/models"
 	"github.com/spf13/cobra"
 )

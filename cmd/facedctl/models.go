@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
-	"github.com/faced/faced/internal/cli"
 	"log/slog"
 	"os"
 	"text/tabwriter"
 	"time"
 
+	"github.com/faced/faced/internal/cli"
 	"github.com/faced/faced/models"
 	"github.com/spf13/cobra"
 )

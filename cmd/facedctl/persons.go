@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/faced/faced/internal/cli"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,7 +20,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faced/faced/config"
+	"github.com/faced/faced/exporters"
 	"github.com/faced/faced/index"
+	"github.com/faced/faced/internal/cli"
 )
 
 // personsIndexName is the index file inside DataDirectory.
@@ -30,8 +31,9 @@ const personsIndexName = "faces.db"
 func init() { rootCmd.AddCommand(newPersonsCommand()) }
 
 type personsCmd struct {
-	json bool
-	all  bool
+	json         bool
+	all          bool
+	unnamedLabel string // UnnamedPersonLabel of the config, set by open
 }
 
 func newPersonsCommand() *cobra.Command {
@@ -65,7 +67,7 @@ EXIT STATUS
 					}
 					return personsWriteJSON(w, ps)
 				}
-				printPersons(w, ps)
+				printPersons(w, ps, o.unnamedLabel)
 				return nil
 			})
 		},
@@ -98,7 +100,7 @@ EXIT STATUS
 						FaceList []index.FaceRecord `json:"face_list"`
 					}{p, faces})
 				}
-				printPersons(w, []index.Person{p})
+				printPersons(w, []index.Person{p}, o.unnamedLabel)
 				if p.MergedInto != 0 {
 					fmt.Fprintf(w, "\nmerged into person %d\n", p.MergedInto)
 				}
@@ -223,7 +225,8 @@ func (o *personsCmd) open(c *cobra.Command, open func(context.Context, string) (
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	path, err := personsIndexPath(configPath)
+	path, label, err := personsIndexPath(configPath)
+	o.unnamedLabel = label
 	if err != nil {
 		return cli.Exit(cli.ExitFailure, err)
 	}
@@ -287,13 +290,19 @@ func personsParseID(what, s string) (int64, error) {
 	return id, nil
 }
 
-func printPersons(w io.Writer, ps []index.Person) {
+// printPersons prints ps as a table; unnamedLabel is the config's
+// UnnamedPersonLabel, so unnamed persons show as their sidecars name them.
+func printPersons(w io.Writer, ps []index.Person, unnamedLabel string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tFACES\tFILES\tBORN\tGENDER\tSTATE")
 	for _, p := range ps {
 		name := p.Name
 		if name == "" {
-			name = "-"
+			// What the sidecars call this person, marked as not a name.
+			name = exporters.UnnamedName(unnamedLabel, p.ID) + " (unnamed)"
+			if unnamedLabel == "" {
+				name = "-"
+			}
 		} else if p.NameSource != index.SourceUser {
 			name += " (" + string(p.NameSource) + ")"
 		}
@@ -326,11 +335,12 @@ func personsWriteJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// personsIndexPath returns <DataDirectory>/faces.db of the configuration.
-func personsIndexPath(cfgPath string) (string, error) {
+// personsIndexPath returns <DataDirectory>/faces.db and the
+// UnnamedPersonLabel of the configuration.
+func personsIndexPath(cfgPath string) (string, string, error) {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return filepath.Join(cfg.DataDirectory(), personsIndexName), nil
+	return filepath.Join(cfg.DataDirectory(), personsIndexName), cfg.UnnamedPersonLabel(), nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/faced/faced/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/index"
+	"github.com/faced/faced/internal/cli"
 )
 
 // personsFixture writes a config whose DataDirectory holds an index with
@@ -161,3 +161,28 @@ func TestPersonsErrors(t *testing.T) {
 }
 
 func itoa(v int64) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestPersonsListUnnamedAsSidecars: an unnamed person is listed under the
+// name its sidecars carry (UnnamedPersonLabel + id), not as "-".
+func TestPersonsListUnnamedAsSidecars(t *testing.T) {
+	for _, tt := range []struct{ label, want string }{
+		{"", "Person 2 (unnamed)"}, // the default label
+		{"UnnamedPersonLabel = Friend %02d\n", "Friend 02 (unnamed)"},
+	} {
+		cfg, _ := personsFixture(t)
+		if tt.label != "" {
+			f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(tt.label)
+			f.Close()
+		}
+		for _, args := range [][]string{{"list"}, {"show", "2"}} {
+			out, err := runPersons(t, cfg, args...)
+			if err != nil || !strings.Contains(out, tt.want) {
+				t.Errorf("persons %v with %q: %v, want %q in\n%s", args, tt.label, err, tt.want, out)
+			}
+		}
+	}
+}

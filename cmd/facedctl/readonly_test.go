@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/faced/faced/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/faced/faced/api"
 	"github.com/faced/faced/index"
+	"github.com/faced/faced/internal/cli"
 )
 
 // The read-only commands (status with the daemon down, persons list and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/faced/faced/internal/cli"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/faced/faced/api"
+	"github.com/faced/faced/internal/cli"
 )
 
 type scanOptions struct {

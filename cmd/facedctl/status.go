@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/faced/faced/internal/cli"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/faced/faced/api"
 	"github.com/faced/faced/index"
+	"github.com/faced/faced/internal/cli"
 )
 
 // indexFile is the index's name inside DataDirectory (as daemon/wire names
