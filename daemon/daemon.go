@@ -80,7 +80,7 @@ type Daemon struct {
 	scanning atomic.Int64
 	meter    meter
 	errs     errorRing
-	scanMu   sync.Mutex // one reconciliation at a time
+	scanSem  chan struct{} // one reconciliation at a time (held by a send)
 	lastScan atomic.Pointer[time.Time]
 	coord    atomic.Pointer[coordinator]
 	idle     atomic.Bool
@@ -128,7 +128,7 @@ func New(opt Options, deps Deps) (*Daemon, error) {
 		opt.Logger = slog.Default()
 	}
 	return &Daemon{opt: opt, deps: deps, log: opt.Logger, root: root,
-		ops: make(chan op), errs: errorRing{max: 50}}, nil
+		ops: make(chan op), scanSem: make(chan struct{}, 1), errs: errorRing{max: 50}}, nil
 }
 
 // Root returns the absolute input folder.
@@ -237,7 +237,7 @@ func (d *Daemon) observeLoop(ctx context.Context, once bool, c *coordinator) {
 				d.send(ctx, op{missing: ev.Path})
 				continue
 			}
-			if _, err := d.observe(ctx, ev.Path, &ScanCounts{}); err != nil && ctx.Err() == nil {
+			if _, err := d.observe(ctx, ev.Path, &ScanCounts{}, 0); err != nil && ctx.Err() == nil {
 				d.log.Warn("cannot look at changed file", "file", ev.Path, "err", err)
 			}
 		case <-rescans:

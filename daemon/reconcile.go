@@ -64,19 +64,44 @@ func IsMedia(p string) bool {
 	return false
 }
 
+// maxFlips bounds how often one walk follows a path that turned from a
+// file into a folder under it (a path flipping between the two).
+const maxFlips = 4
+
 // reconcile compares the tree under dir with the index: new and changed
-// files are queued, known files that vanished are reported missing.
+// files are queued, known files that vanished are reported missing. One
+// reconciliation runs at a time; waiting for it ends with ctx.
 func (d *Daemon) reconcile(ctx context.Context, dir string) (ScanCounts, error) {
-	d.scanMu.Lock()
-	defer d.scanMu.Unlock()
+	select {
+	case d.scanSem <- struct{}{}:
+	case <-ctx.Done():
+		return ScanCounts{}, ctx.Err()
+	}
+	defer func() { <-d.scanSem }()
 	d.scanning.Add(1)
 	defer d.scanning.Add(-1)
 	start := time.Now()
+	c, err := d.walk(ctx, dir, 1)
+	if err != nil {
+		return c, err
+	}
+	now := time.Now()
+	d.lastScan.Store(&now)
+	d.log.Info("reconciliation done", "folder", dir, "seen", c.Seen, "queued", c.Queued,
+		"touched", c.Touched, "missing", c.Missing, "took", time.Since(start).Round(time.Millisecond))
+	return c, nil
+}
+
+// walk is reconcile's work; the caller holds scanSem. depth counts the
+// walks of this reconciliation nested because a path the walk reported as
+// a file had become a folder: they run under the same hold (taking scanSem
+// again would wait for ourselves, which hung every later scan).
+func (d *Daemon) walk(ctx context.Context, dir string, depth int) (ScanCounts, error) {
 	var c ScanCounts
 	seen := map[string]bool{}
 	err := d.opt.Walk(ctx, dir, func(p string) error {
 		seen[p] = true
-		_, err := d.observe(ctx, p, &c)
+		_, err := d.observe(ctx, p, &c, depth)
 		if err != nil && ctx.Err() == nil {
 			d.log.Warn("cannot look at file", "file", p, "err", err)
 			return nil
@@ -99,17 +124,14 @@ func (d *Daemon) reconcile(ctx context.Context, dir string) (ScanCounts, error) 
 			d.send(ctx, op{missing: f.Path})
 		}
 	}
-	now := time.Now()
-	d.lastScan.Store(&now)
-	d.log.Info("reconciliation done", "folder", dir, "seen", c.Seen, "queued", c.Queued,
-		"touched", c.Touched, "missing", c.Missing, "took", time.Since(start).Round(time.Millisecond))
 	return c, nil
 }
 
 // observe decides what a file that exists (or existed) at p needs: nothing,
 // a new size and mtime (same content), or analysis. It returns whether p
-// was queued.
-func (d *Daemon) observe(ctx context.Context, p string, c *ScanCounts) (bool, error) {
+// was queued. depth is 0 outside a reconciliation (a watcher event), else
+// the nesting of the walk that reported p (see walk).
+func (d *Daemon) observe(ctx context.Context, p string, c *ScanCounts, depth int) (bool, error) {
 	c.Seen++
 	rec, known, err := d.deps.Store.File(ctx, p)
 	if err != nil {
@@ -130,10 +152,19 @@ func (d *Daemon) observe(ctx context.Context, p string, c *ScanCounts) (bool, er
 	case statErr != nil:
 		// Unreadable, a symlink loop...: queue it so the reason is recorded.
 	case fi.IsDir():
-		cc, err := d.reconcile(ctx, p)
+		var cc ScanCounts
+		switch {
+		case depth == 0:
+			cc, err = d.reconcile(ctx, p)
+		case depth > maxFlips:
+			return false, fmt.Errorf("%s keeps changing between file and folder; the next scan looks again", p)
+		default:
+			cc, err = d.walk(ctx, p, depth+1)
+		}
 		c.Seen += cc.Seen - 1
 		c.Queued += cc.Queued
 		c.Touched += cc.Touched
+		c.Missing += cc.Missing
 		return false, err
 	case known && rec.State == StatePending:
 		return false, nil // already queued
