@@ -6,9 +6,14 @@
 // and list values are returned as copies. Relative paths are resolved against
 // the folder of the config file. Unknown keys, duplicate keys and bad values
 // are reported as a *LineError naming the file, the line and the reason.
+// InputDirectory and DataDirectory are never / or a system folder, and the
+// socket lives in DataDirectory or a runtime folder of faced's own (faced
+// removes a stale socket at start: never a file it does not own).
 //
-// The package opens no file other than the config itself and starts no
-// goroutines.
+// Load and Parse open no file other than the config itself; CheckPaths
+// looks at the folders the config names, and KeyError turns a later
+// problem with a value into an error naming the key and its line. The
+// package starts no goroutines.
 package config
 
 import (
@@ -44,7 +49,8 @@ const (
 // Config is a loaded, validated configuration. It is immutable: its fields
 // are unexported and read through methods.
 type Config struct {
-	file string // absolute path of the loaded file
+	file  string         // absolute path of the loaded file
+	lines map[string]int // key -> line it was set on (absent: default)
 
 	// The seed's keys.
 	inputDirectory        string
@@ -102,6 +108,9 @@ func (c *Config) MinFaceWidthPercent() float64 { return c.minFaceWidthPercent }
 // DataDirectory is the absolute path of the folder holding the index,
 // converted models and the socket.
 func (c *Config) DataDirectory() string { return c.dataDirectory }
+
+// MaxWorkers is the largest Workers value accepted.
+const MaxWorkers = 256
 
 // Workers is the configured number of analysis workers; 0 means one per CPU
 // core (see WorkerCount).
@@ -180,12 +189,29 @@ func (c *Config) String() string {
 }
 
 // LineError is a problem with one line (or, with Line 0, with the file as a
-// whole, such as a missing required key).
+// whole, such as a missing required key or a key left at its default).
 type LineError struct {
 	File   string
 	Line   int
 	Key    string
 	Reason string
+	Err    error // the underlying error, if any (KeyError)
+}
+
+func (e *LineError) Unwrap() error { return e.Err }
+
+// KeyError is err (a problem with the value of key found after loading,
+// such as a folder that does not exist) as a *LineError naming the file,
+// the key and the line that set it (line 0 when the key has its default).
+func (c *Config) KeyError(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	reason := err.Error()
+	if _, set := c.lines[key]; !set {
+		reason += " (not set: the default)"
+	}
+	return &LineError{File: c.file, Line: c.lines[key], Key: key, Reason: reason, Err: err}
 }
 
 func (e *LineError) Error() string {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -127,9 +128,12 @@ func TestParseValues(t *testing.T) {
 		}},
 		{"threshold number", "DistanceThreshold = 0.82\n", func(c *Config) bool { return c.DistanceThreshold() == 0.82 }},
 		{"threshold model any case", "DistanceThreshold = Model\n", func(c *Config) bool { return c.DistanceThreshold() == 0 }},
-		{"relative paths", "ORTLibrary = lib/libonnxruntime.so\nSocket = run/f.sock\n", func(c *Config) bool {
-			return c.ORTLibrary() == "/etc/faced/lib/libonnxruntime.so" && c.Socket() == "/etc/faced/run/f.sock"
+		{"relative paths", "ORTLibrary = lib/libonnxruntime.so\nSocket = ../../data/run/f.sock\n", func(c *Config) bool {
+			return c.ORTLibrary() == "/etc/faced/lib/libonnxruntime.so" && c.Socket() == "/data/run/f.sock"
 		}},
+		{"socket in runtime folder", "Socket = /run/faced/api.sock\n", func(c *Config) bool { return c.Socket() == "/run/faced/api.sock" }},
+		{"input inside /run and /var", "InputDirectory = /run/media/alice/SD\n", nil},
+		{"max workers", "Workers = 256\n", func(c *Config) bool { return c.Workers() == 256 }},
 		{"key case-insensitive", "sidecarnaming = BASE\n", func(c *Config) bool { return c.SidecarNaming() == SidecarBase }},
 		{"comments and blanks", "# x\n; y\n\n   \nWorkers=2\n", func(c *Config) bool { return c.Workers() == 2 }},
 		{"settle fraction", "SettleSeconds = 0.25\nRescanMinutes = 0\n", func(c *Config) bool {
@@ -148,11 +152,15 @@ func TestParseValues(t *testing.T) {
 		{"value with equals sign", "UnnamedPersonLabel = a=b\n", func(c *Config) bool { return c.UnnamedPersonLabel() == "a=b" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Parse(name, []byte(base+tc.extra))
+			src := base + tc.extra
+			if strings.HasPrefix(tc.extra, "InputDirectory") {
+				src = "[DEFAULT]\nDataDirectory = /data\n" + tc.extra
+			}
+			c, err := Parse(name, []byte(src))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !tc.check(c) {
+			if tc.check != nil && !tc.check(c) {
 				t.Errorf("unexpected values: %s", c)
 			}
 		})
@@ -190,7 +198,7 @@ func TestParseErrors(t *testing.T) {
 		{"threshold zero", base + "DistanceThreshold = 0\n", 4, "DistanceThreshold", "number > 0"},
 		{"threshold text", base + "DistanceThreshold = auto\n", 4, "DistanceThreshold", `"auto"`},
 		{"threshold NaN", base + "DistanceThreshold = NaN\n", 4, "DistanceThreshold", "NaN"},
-		{"negative workers", base + "Workers = -1\n", 4, "Workers", "≥ 0"},
+		{"negative workers", base + "Workers = -1\n", 4, "Workers", "0 (one per CPU core)"},
 		{"inline comment", base + "Workers = 2 # two\n", 4, "Workers", "whole number"},
 		{"min photos zero", base + "MinNoPhotos = 0\n", 4, "MinNoPhotos", "≥ 1"},
 		{"percent too big", base + "MinFaceWidthPercent = 101\n", 4, "MinFaceWidthPercent", "≤ 100"},
@@ -200,6 +208,20 @@ func TestParseErrors(t *testing.T) {
 		{"heads", base + "Heads = a b\n", 4, "Heads", "heads name"},
 		{"extension xmp", base + "Extensions = .jpg,.xmp\n", 4, "Extensions", "sidecar"},
 		{"extension empty", base + "Extensions = ,\n", 4, "Extensions", "at least one"},
+		{"extensions with semicolons", base + "Extensions = jpg;;png\n", 4, "Extensions", "bad extension"},
+		{"extension with space", base + "Extensions = jpg png\n", 4, "Extensions", "bad extension"},
+		{"workers too many", base + "Workers = 100000\n", 4, "Workers", "256"},
+		{"input is root", "[DEFAULT]\nDataDirectory = /d\nInputDirectory = /\n", 3, "InputDirectory", "system folder"},
+		{"input in proc", "[DEFAULT]\nInputDirectory = /proc/self\n", 2, "InputDirectory", "/proc"},
+		{"input is sys", "[DEFAULT]\nInputDirectory = /sys\n", 2, "InputDirectory", "/sys"},
+		{"input in etc", "[DEFAULT]\nInputDirectory = /etc/photos\n", 2, "InputDirectory", "/etc"},
+		{"input in usr", "[DEFAULT]\nInputDirectory = /usr/share\n", 2, "InputDirectory", "/usr"},
+		{"input is var", "[DEFAULT]\nInputDirectory = /var\n", 2, "InputDirectory", "system folder"},
+		{"input dotdot to root", "[DEFAULT]\nInputDirectory = ../..\n", 2, "InputDirectory", "system folder"},
+		{"data in dev", "[DEFAULT]\nInputDirectory = /p\nDataDirectory = /dev/shm/faced\n", 3, "DataDirectory", "/dev"},
+		{"socket over passwd", base + "Socket = /etc/passwd\n", 4, "Socket", "outside DataDirectory"},
+		{"socket beside data", base + "Socket = /data.sock\n", 4, "Socket", "outside DataDirectory"},
+		{"socket is data", base + "Socket = /data\n", 4, "Socket", "outside DataDirectory"},
 		{"bad glob", base + "IgnoreGlobs = [abc\n", 4, "IgnoreGlobs", "bad glob"},
 		{"negative settle", base + "SettleSeconds = -1\n", 4, "SettleSeconds", "≥ 0"},
 		{"bool", base + "EmbeddedXMP = maybe\n", 4, "EmbeddedXMP", "true or false"},
@@ -229,5 +251,72 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, tc.inError)
 			}
 		})
+	}
+}
+
+// CheckPaths names the key and its line for a missing, unlistable or
+// system InputDirectory or DataDirectory.
+func TestCheckPaths(t *testing.T) {
+	dir := t.TempDir()
+	photos := filepath.Join(dir, "photos")
+	file := filepath.Join(dir, "file")
+	toProc := filepath.Join(dir, "proc-link")
+	for _, p := range []string{photos} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/proc", toProc); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(dir, "config.txt")
+	for _, tc := range []struct {
+		name, src string
+		line      int
+		key       string
+		inError   string
+	}{
+		{"ok", "[DEFAULT]\nInputDirectory = photos\nDataDirectory = data\n", 0, "", ""},
+		{"missing input", "[DEFAULT]\nDataDirectory = data\n\nInputDirectory = nothing\n", 4, "InputDirectory", "no such file"},
+		{"input is a file", "[DEFAULT]\nInputDirectory = file\nDataDirectory = data\n", 2, "InputDirectory", "not a folder"},
+		{"input leads to /proc", "[DEFAULT]\nInputDirectory = proc-link\nDataDirectory = data\n", 2, "InputDirectory", "system folder /proc"},
+		{"data is a file", "[DEFAULT]\nInputDirectory = photos\nDataDirectory = file\n", 3, "DataDirectory", "not a folder"},
+		{"data leads to /proc", "[DEFAULT]\nInputDirectory = photos\n# x\nDataDirectory = proc-link/x/..\n", 4, "DataDirectory", "system folder /proc"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse(name, []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.CheckPaths()
+			if tc.key == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var le *LineError
+			if !errors.As(err, &le) {
+				t.Fatalf("got %v, want a *LineError", err)
+			}
+			if le.File != name || le.Line != tc.line || le.Key != tc.key || !strings.Contains(err.Error(), tc.inError) {
+				t.Errorf("got %q (%#v), want line %d key %s mentioning %q", err, le, tc.line, tc.key, tc.inError)
+			}
+			if !strings.Contains(err.Error(), fmt.Sprintf("%s:%d: %s", name, tc.line, tc.key)) {
+				t.Errorf("error %q does not start with file:line: key", err)
+			}
+		})
+	}
+	// A key left at its default is named, with line 0 and "default".
+	t.Setenv("XDG_DATA_HOME", file)
+	c, err := Parse(name, []byte("[DEFAULT]\nInputDirectory = photos\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckPaths(); err == nil || !strings.Contains(err.Error(), "DataDirectory") || !strings.Contains(err.Error(), "default") {
+		t.Errorf("default DataDirectory under a file: %v", err)
 	}
 }

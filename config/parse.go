@@ -39,7 +39,7 @@ func Parse(name string, src []byte) (*Config, error) {
 		return nil, fmt.Errorf("config %s: %w", name, err)
 	}
 	dir := filepath.Dir(abs)
-	c := &Config{file: abs}
+	c := &Config{file: abs, lines: map[string]int{}}
 	seen := map[string]int{} // canonical key -> line
 
 	lineErr := func(line int, key, format string, args ...any) error {
@@ -93,6 +93,7 @@ func Parse(name string, src []byte) (*Config, error) {
 			return nil, lineErr(n, s.name, "duplicate key (first set on line %d)", prev)
 		}
 		seen[s.name] = n
+		c.lines[s.name] = n
 		if err := s.set(c, v, dir); err != nil {
 			return nil, lineErr(n, s.name, "%v", err)
 		}
@@ -125,6 +126,8 @@ func Parse(name string, src []byte) (*Config, error) {
 	}
 	if c.socket == "" {
 		c.socket = DefaultSocket(c.dataDirectory)
+	} else if err := checkSocketPlace(c.socket, c.dataDirectory); err != nil {
+		return nil, lineErr(c.lines["Socket"], "Socket", "%v", err)
 	}
 	return c, nil
 }
@@ -179,6 +182,9 @@ type keySpec struct {
 var keys = []keySpec{
 	{name: "InputDirectory", required: true, set: func(c *Config, v, dir string) error {
 		p, err := pathValue(v, dir, false)
+		if err == nil {
+			err = checkNotSystem(p)
+		}
 		c.inputDirectory = p
 		return err
 	}},
@@ -207,10 +213,20 @@ var keys = []keySpec{
 	}},
 	{name: "DataDirectory", set: func(c *Config, v, dir string) error {
 		p, err := pathValue(v, dir, false)
+		if err == nil {
+			err = checkNotSystem(p)
+		}
 		c.dataDirectory = p
 		return err
 	}},
-	{name: "Workers", def: "0", set: intKey(0, func(c *Config, n int) { c.workers = n })},
+	{name: "Workers", def: "0", set: func(c *Config, v, _ string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > MaxWorkers {
+			return fmt.Errorf("want 0 (one per CPU core) or a whole number from 1 to %d, got %q", MaxWorkers, v)
+		}
+		c.workers = n
+		return nil
+	}},
 	{name: "SidecarNaming", def: "full", set: func(c *Config, v, _ string) error {
 		switch s := SidecarNaming(strings.ToLower(v)); s {
 		case SidecarFull, SidecarBase:
@@ -247,8 +263,8 @@ var keys = []keySpec{
 			if !strings.HasPrefix(e, ".") {
 				e = "." + e
 			}
-			if len(e) < 2 || strings.ContainsAny(e[1:], `./\*?[`) {
-				return fmt.Errorf("bad extension %q", e)
+			if !extRE.MatchString(e) {
+				return fmt.Errorf("bad extension %q: want letters and digits after the dot, items separated by commas", e)
 			}
 			if e == ".xmp" {
 				return errors.New(".xmp is a sidecar, never a media file")
@@ -338,6 +354,10 @@ func Keys() []string {
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// extRE is a media file extension: "jpg;;png" (a wrong separator) is one
+// bad extension, not a list.
+var extRE = regexp.MustCompile(`^\.[a-z0-9]+$`)
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 

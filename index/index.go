@@ -85,6 +85,11 @@ func open(ctx context.Context, path string, target int) (*Index, error) {
 	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("open index %s: folder %s does not exist", path, filepath.Dir(path))
 	}
+	// A new index is created private (SQLite gives its -wal and -shm the
+	// database file's mode): it holds biometric data.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	}
 	busy := fmt.Sprintf("_busy_timeout=%d", BusyTimeout.Milliseconds())
 	// page_size applies to a new database only: 16 KiB pages hold 1024-d
 	// feature rows (4 KiB each) without overflow pages.

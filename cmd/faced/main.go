@@ -120,7 +120,7 @@ func run(ctx context.Context, configPath string, once bool, stdout, stderr io.Wr
 	}
 	prog := service.NewProgram(func(ctx context.Context) error {
 		if _, err := app.Daemon.ServeAPI(ctx, app.Socket); err != nil {
-			return err
+			return cfg.KeyError("Socket", err)
 		}
 		return app.Daemon.Run(ctx)
 	}, 10*time.Second)

@@ -20,6 +20,7 @@ import (
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/heads/hook"
 	"github.com/faced/faced/index"
+	"github.com/faced/faced/internal/datadir"
 	"github.com/faced/faced/models"
 	"github.com/faced/faced/watcher"
 )
@@ -71,17 +72,26 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 			app.Close()
 		}
 	}()
+	if err := cfg.CheckPaths(); err != nil {
+		return nil, err
+	}
 	dataDir := cfg.DataDirectory()
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+	// The index holds biometric data: the folder and its files are
+	// faced's user's alone (or its "faced" group's), tightened if needed.
+	policy, err := datadir.Prepare(dataDir, log)
+	if err != nil {
+		return nil, cfg.KeyError("DataDirectory", err)
 	}
 	app.Socket = cfg.Socket()
 	if app.Socket == "" {
 		app.Socket = config.DefaultSocket(dataDir)
 	}
+	if err := datadir.CreateFile(filepath.Join(dataDir, IndexFile), policy.File); err != nil {
+		return nil, cfg.KeyError("DataDirectory", fmt.Errorf("create the index: %w", err))
+	}
 	ix, err := index.Open(ctx, filepath.Join(dataDir, IndexFile))
 	if err != nil {
-		return nil, err
+		return nil, cfg.KeyError("DataDirectory", err)
 	}
 	app.Index = ix
 	app.closers = append(app.closers, ix.Close)
