@@ -78,7 +78,36 @@ func (x *exRegion) userEdited(desired string) bool {
 	return x.hasName && x.name != "" && x.name != x.assigned && x.name != desired
 }
 
-func fmtF(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+// Coordinates are written with at most coordDecimals decimals: the box's
+// corner and size are on a 1e-6 grid (quantBox), so the MWG centre (corner +
+// size/2) needs 7 and the Microsoft corner form is the same box, digit for
+// digit (digiKam imports both lists and de-duplicates only equal integer
+// rectangles). Full float64 precision gave 17-18 decimals, which exiftool's
+// JSON output (exiftool 13.x, the one exiftool-vendored 38.3 bundles, as
+// Immich reads regions) emits as strings: Immich then added strings and
+// imported NaN boxes.
+const (
+	coordQuantum  = 1e6
+	coordDecimals = 7
+)
+
+// fmtCoord formats a normalised coordinate.
+func fmtCoord(v float64) string {
+	p := math.Pow(10, coordDecimals)
+	r := math.Round(v*p) / p
+	if r == 0 {
+		r = 0 // no "-0"
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64)
+}
+
+func q6(v float64) float64 { return math.Round(v*coordQuantum) / coordQuantum }
+
+// quantBox puts a normalised box's corner and size on the 1e-6 grid.
+func quantBox(b face.Box) face.Box {
+	x, y, w, h := q6(b.X1), q6(b.Y1), q6(b.W()), q6(b.H())
+	return face.Box{X1: x, Y1: y, X2: x + w, Y2: y + h}
+}
 
 func fmtRound(v float64, dec int) string {
 	p := math.Pow(10, float64(dec))
@@ -114,11 +143,19 @@ func UnnamedName(label string, id int64) string {
 	return SanitizeName(fmt.Sprintf("%s %d", label, id))
 }
 
+// edgeMargin keeps normalised boxes this far inside the frame. Immich
+// (metadata.service.ts @0090492a, orientRegionInfo) maps a rotated or
+// mirrored photo's regions with 1 - X in float64 and floors the pixel
+// corner: a face touching the right edge (X + W/2 = 1) comes out at
+// floor(-5e-15 · width) = -1, outside the image. One millionth of the frame
+// is far below a pixel and keeps that corner at 0.
+const edgeMargin = 1e-6
+
 // normBox clamps b to the stored frame and normalises it.
 func normBox(b face.Box, w, h int) face.Box {
 	fw, fh := float64(w), float64(h)
-	c := face.Box{X1: clamp(b.X1, 0, fw), Y1: clamp(b.Y1, 0, fh), X2: clamp(b.X2, 0, fw), Y2: clamp(b.Y2, 0, fh)}
-	return face.Box{X1: c.X1 / fw, Y1: c.Y1 / fh, X2: c.X2 / fw, Y2: c.Y2 / fh}
+	lo, hi := edgeMargin, 1-edgeMargin
+	return quantBox(face.Box{X1: clamp(b.X1/fw, lo, hi), Y1: clamp(b.Y1/fh, lo, hi), X2: clamp(b.X2/fw, lo, hi), Y2: clamp(b.Y2/fh, lo, hi)})
 }
 
 func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
@@ -542,10 +579,10 @@ func writeMWGRegion(res *xmp.Elem, w *want, name, assigned string) {
 
 func writeArea(a *xmp.Elem, b face.Box) {
 	w, h := b.W(), b.H()
-	xmp.SetValue(a, nsStArea, "stArea", "x", fmtF(b.X1+w/2))
-	xmp.SetValue(a, nsStArea, "stArea", "y", fmtF(b.Y1+h/2))
-	xmp.SetValue(a, nsStArea, "stArea", "w", fmtF(w))
-	xmp.SetValue(a, nsStArea, "stArea", "h", fmtF(h))
+	xmp.SetValue(a, nsStArea, "stArea", "x", fmtCoord(b.X1+w/2))
+	xmp.SetValue(a, nsStArea, "stArea", "y", fmtCoord(b.Y1+h/2))
+	xmp.SetValue(a, nsStArea, "stArea", "w", fmtCoord(w))
+	xmp.SetValue(a, nsStArea, "stArea", "h", fmtCoord(h))
 	xmp.SetValue(a, nsStArea, "stArea", "unit", "normalized")
 }
 
@@ -556,7 +593,7 @@ func writeMPRegion(res *xmp.Elem, w *want, name string) {
 		xmp.RemoveField(res, "PersonDisplayName", nsMPReg)
 	}
 	b := w.box
-	rect := fmt.Sprintf("%s, %s, %s, %s", fmtF(b.X1), fmtF(b.Y1), fmtF(b.W()), fmtF(b.H()))
+	rect := fmt.Sprintf("%s, %s, %s, %s", fmtCoord(b.X1), fmtCoord(b.Y1), fmtCoord(b.W()), fmtCoord(b.H()))
 	xmp.SetValue(res, nsMPReg, "MPReg", "Rectangle", rect)
 	xmp.SetValue(res, NSFaced, "faced", "FaceID", strconv.FormatInt(w.r.FaceID, 10))
 }

@@ -149,4 +149,14 @@ if ! [ -f "$VAR/samples/.prepared" ]; then
   bin/faced-lab samples make --from "$SAMPLE" --into "$VAR/samples"
   touch "$VAR/samples/.prepared"
 fi
+# --- 7. Immich's reader for the conformance suite (exporters/conformance) ------
+# exiftool-vendored, pinned in package-lock.json, as Immich runs it (it brings
+# its own Perl exiftool); installed into the ignored node_modules/ beside it.
+IMMICH_DIR="$ROOT/exporters/conformance/immich"
+if ! [ -f "$IMMICH_DIR/node_modules/exiftool-vendored/package.json" ]; then
+  command -v npm >/dev/null || apt_install nodejs npm
+  [ "${FACED_OFFLINE:-0}" = 1 ] && die "exiftool-vendored for the conformance suite is missing and FACED_OFFLINE=1"
+  log "installing exiftool-vendored (pinned) for the Immich conformance reader"
+  (cd "$IMMICH_DIR" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in $IMMICH_DIR failed"
+fi
 log "ready"
