@@ -64,6 +64,7 @@ type Config struct {
 	sidecarNaming         SidecarNaming
 	minFaceSize           int
 	ortLibrary            string
+	seedDirectory         string
 	modelVariant          ModelVariant
 	heads                 string
 	extensions            []string
@@ -133,6 +134,12 @@ func (c *Config) MinFaceSize() int { return c.minFaceSize }
 // ORTLibrary is the absolute path of the ONNX Runtime shared library, or ""
 // to find it automatically.
 func (c *Config) ORTLibrary() string { return c.ortLibrary }
+
+// SeedDirectory is the absolute path of a folder holding the seed's model
+// files or converted models, which faced installs into DataDirectory/models
+// when they are missing there; "" = the installed location (see
+// models.DefaultSources).
+func (c *Config) SeedDirectory() string { return c.seedDirectory }
 
 // ModelVariant is the precision of the age/gender/identity network.
 func (c *Config) ModelVariant() ModelVariant { return c.modelVariant }

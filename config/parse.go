@@ -241,6 +241,11 @@ var keys = []keySpec{
 		c.ortLibrary = p
 		return err
 	}},
+	{name: "SeedDirectory", def: "", set: func(c *Config, v, dir string) error {
+		p, err := pathValue(v, dir, true)
+		c.seedDirectory = p
+		return err
+	}},
 	{name: "ModelVariant", def: "int8", set: func(c *Config, v, _ string) error {
 		switch m := ModelVariant(strings.ToLower(v)); m {
 		case VariantInt8, VariantFloat32:

@@ -35,7 +35,7 @@ type ModelError struct {
 }
 
 func (e *ModelError) Error() string {
-	return fmt.Sprintf("%v: %s: %s; run `make setup` (or `facedctl models install --seed DIR --data DIR`) to (re)install the models", e.Kind, e.Path, e.Why)
+	return fmt.Sprintf("%v: %s: %s; faced installs missing models when it starts (from SeedDirectory or the installed location), or run `facedctl models install --seed DIR --data DIR`", e.Kind, e.Path, e.Why)
 }
 
 func (e *ModelError) Unwrap() error { return e.Kind }

@@ -24,6 +24,7 @@ import (
 	"github.com/faced/faced/daemon"
 	"github.com/faced/faced/daemon/service"
 	"github.com/faced/faced/daemon/wire"
+	"github.com/faced/faced/models"
 )
 
 // defaultMemoryLimit is the Go runtime's soft memory limit unless
@@ -103,6 +104,10 @@ func run(ctx context.Context, configPath string, once bool, stdout, stderr io.Wr
 		defer stopProfile()
 	}
 	begin := time.Now()
+	// First start in a new DataDirectory: install the models (or verify them).
+	if _, err := models.Ensure(ctx, cfg.DataDirectory(), modelSources(cfg), log); err != nil {
+		return err
+	}
 	app, err := wire.Open(ctx, cfg, wire.AppOptions{Version: version, Logger: log, Once: once})
 	if err != nil {
 		return err
@@ -135,6 +140,22 @@ func run(ctx context.Context, configPath string, once bool, stdout, stderr io.Wr
 	case err := <-prog.Done():
 		return err
 	}
+}
+
+// modelSources are where a first start looks for models: the config's
+// SeedDirectory, then the places of models.DefaultSources next to this binary.
+func modelSources(cfg *config.Config) []string {
+	var src []string
+	if d := cfg.SeedDirectory(); d != "" {
+		src = append(src, d)
+	}
+	if exe, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		src = append(src, models.DefaultSources(exe)...)
+	}
+	return src
 }
 
 // startCPUProfile writes a CPU profile of the whole run to path
