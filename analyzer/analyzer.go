@@ -9,12 +9,14 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"gocv.io/x/gocv"
 
 	"github.com/faced/faced/analyzer/internal/clock"
+	"github.com/faced/faced/media"
 
 	"github.com/faced/faced/agegender"
 	"github.com/faced/faced/analyzer/imgmeta"
@@ -284,25 +286,72 @@ func (a *Analyzer) Analyze(ctx context.Context, path string) (*face.Result, erro
 // AnalyzeTimed is Analyze that also reports the time per stage.
 func (a *Analyzer) AnalyzeTimed(ctx context.Context, path string) (*face.Result, Timings, error) {
 	t0 := clock.Now()
-	kind, ok := MediaKind(path)
 	var (
 		res *face.Result
 		tm  Timings
-		err error
 	)
-	switch {
-	case !ok:
-		return nil, tm, fileErr(path, ErrUnsupported, nil, "unsupported file type %q", extOf(path))
-	case kind == face.KindVideo:
+	id, err := identifyFile(path)
+	if err != nil {
+		return nil, tm, err
+	}
+	switch id.Decoder {
+	case media.DecVideo:
 		res, tm, err = a.analyzeVideo(ctx, path)
-	default:
+	case media.DecOpenCV:
 		res, tm, err = a.analyzePhoto(ctx, path)
+	default:
+		return nil, tm, fileErr(path, ErrUnsupported, nil, "%s files are not supported yet", strings.ToUpper(string(id.Format)))
 	}
 	tm.Total = clock.Since(t0)
 	if res != nil {
 		res.Model = "mtcnn+seed-" + a.opt.Variant
+		res.Format = string(id.Format)
+		if n := id.MismatchNote(); n != "" {
+			res.Note = joinNote(res.Note, n)
+		}
 	}
 	return res, tm, err
+}
+
+// identifyFile names the format of the file at path by its first bytes
+// (the extension when the bytes are not recognised).
+func identifyFile(path string) (media.Identity, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return media.Identity{}, err
+	}
+	if st.IsDir() {
+		return media.Identity{}, fileErr(path, ErrUnsupported, nil, "is a directory")
+	}
+	if !st.Mode().IsRegular() {
+		// Opening a FIFO or a device could block or read forever.
+		return media.Identity{}, fileErr(path, ErrUnsupported, nil, "not a regular file")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return media.Identity{}, err
+	}
+	defer f.Close()
+	head := make([]byte, media.HeadSize)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return media.Identity{}, err
+	}
+	if n == 0 {
+		return media.Identity{}, fileErr(path, ErrCorrupt, nil, "empty file")
+	}
+	id, ok := media.Identify(path, head[:n])
+	if !ok {
+		return id, fileErr(path, ErrUnsupported, nil, "unsupported file type %q", extOf(path))
+	}
+	return id, nil
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // photo is a decoded photo at some reduction.

@@ -3,11 +3,11 @@ package analyzer
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/faced/faced/analyzer/imgmeta"
 	"github.com/faced/faced/face"
+	"github.com/faced/faced/media"
 )
 
 // Kinds of file errors, for errors.Is on what Analyze returns.
@@ -49,18 +49,16 @@ func fileErr(path string, kind error, cause error, format string, a ...any) *Fil
 	return &FileError{Path: path, Kind: kind, Reason: fmt.Sprintf(format, a...), Err: cause}
 }
 
-var photoExt = map[string]bool{".jpg": true, ".jpeg": true, ".jpe": true, ".png": true, ".tif": true, ".tiff": true, ".webp": true, ".bmp": true}
-var videoExt = map[string]bool{".mov": true, ".avi": true, ".mp4": true, ".m4v": true, ".mkv": true}
-
-// MediaKind tells by the extension (case-insensitive) whether path is a
-// photo or a video faced analyses.
+// MediaKind tells by the extension (case-insensitive, the media table)
+// whether path is a photo (raw files and motion photos included) or a video
+// faced analyses.
 func MediaKind(path string) (face.Kind, bool) {
-	ext := strings.ToLower(filepath.Ext(path))
+	e, ok := media.ByPath(path)
 	switch {
-	case photoExt[ext]:
-		return face.KindPhoto, true
-	case videoExt[ext]:
+	case !ok:
+		return "", false
+	case e.Kind.IsVideo():
 		return face.KindVideo, true
 	}
-	return "", false
+	return face.KindPhoto, true
 }

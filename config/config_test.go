@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faced/faced/internal/shared"
+	"github.com/faced/faced/media"
 )
 
 // The committed config.txt is the working default: it must load, and its
@@ -120,7 +121,7 @@ func TestParseValues(t *testing.T) {
 				c.MinDaysDifferenceBetweenPhotoMDates() == 0 && c.MinFaceWidthPercent() == 7 &&
 				c.Workers() == 0 && c.WorkerCount() == runtime.NumCPU() && c.SidecarNaming() == SidecarFull &&
 				c.MinFaceSize() == 32 && c.ORTLibrary() == "" && c.ModelVariant() == VariantInt8 &&
-				c.Heads() == "seed" && slices.Equal(c.Extensions(), []string{".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".mov", ".avi", ".mp4", ".m4v", ".mkv"}) &&
+				c.Heads() == "seed" && slices.Equal(c.Extensions(), media.Extensions()) &&
 				len(c.IgnoreGlobs()) == 0 && c.SettleTime() == time.Second && c.RescanInterval() == time.Hour &&
 				c.VideoFramesPerSecond() == 2 && c.MinNoFrames() == 10 && c.UnnamedPersonLabel() == "Person" &&
 				c.VisibilityKeywordRoot() == "faced" && !c.EmbeddedXMP() && c.LogLevel() == slog.LevelInfo &&
@@ -222,6 +223,7 @@ func TestParseErrors(t *testing.T) {
 		{"socket over passwd", base + "Socket = /etc/passwd\n", 4, "Socket", "outside DataDirectory"},
 		{"socket beside data", base + "Socket = /data.sock\n", 4, "Socket", "outside DataDirectory"},
 		{"socket is data", base + "Socket = /data\n", 4, "Socket", "outside DataDirectory"},
+		{"extension unknown", base + "Extensions = .jpg,.xyz\n", 4, "Extensions", "cannot read .xyz"},
 		{"bad glob", base + "IgnoreGlobs = [abc\n", 4, "IgnoreGlobs", "bad glob"},
 		{"negative settle", base + "SettleSeconds = -1\n", 4, "SettleSeconds", "≥ 0"},
 		{"bool", base + "EmbeddedXMP = maybe\n", 4, "EmbeddedXMP", "true or false"},

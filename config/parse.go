@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faced/faced/media"
 )
 
 // Load reads and validates the configuration file at path.
@@ -261,7 +263,7 @@ var keys = []keySpec{
 		c.heads = v
 		return nil
 	}},
-	{name: "Extensions", def: ".jpg,.jpeg,.png,.tif,.tiff,.webp,.bmp,.mov,.avi,.mp4,.m4v,.mkv", set: func(c *Config, v, _ string) error {
+	{name: "Extensions", def: strings.Join(media.Extensions(), ","), set: func(c *Config, v, _ string) error {
 		var exts []string
 		for _, e := range splitList(v) {
 			e = strings.ToLower(e)
@@ -273,6 +275,9 @@ var keys = []keySpec{
 			}
 			if e == ".xmp" {
 				return errors.New(".xmp is a sidecar, never a media file")
+			}
+			if !media.Known(e) {
+				return fmt.Errorf("faced cannot read %s files (it reads %s)", e, strings.Join(media.Extensions(), " "))
 			}
 			exts = append(exts, e)
 		}

@@ -41,7 +41,7 @@ type Options struct {
 	// crashes the process); 0 = never give up.
 	MaxAttempts int
 	// Walk lists candidate files; default: WalkDir skipping hidden names,
-	// sidecars and extensions outside DefaultExtensions.
+	// sidecars and extensions outside the media table.
 	Walk WalkFunc
 	// Logger gets structured logs; default slog.Default().
 	Logger *slog.Logger

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/faced/faced/media"
 )
 
 // ScanCounts is what a reconciliation found.
@@ -22,12 +24,8 @@ type ScanCounts struct {
 	Missing int // known files no longer on disk (removed after a grace)
 }
 
-// DefaultExtensions are the media file extensions DefaultWalk accepts.
-var DefaultExtensions = []string{".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp",
-	".mp4", ".mov", ".avi", ".mkv", ".m4v"}
-
 // DefaultWalk walks root with filepath.WalkDir, skipping hidden names and
-// files whose extension is not in DefaultExtensions. Symbolic links are
+// files whose extension is not in the media table. Symbolic links are
 // reported, not followed.
 func DefaultWalk(ctx context.Context, root string, fn func(path string) error) error {
 	return filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
@@ -46,22 +44,11 @@ func DefaultWalk(ctx context.Context, root string, fn func(path string) error) e
 			}
 			return nil
 		}
-		if de.IsDir() || !IsMedia(p) {
+		if de.IsDir() || !media.IsMedia(p) {
 			return nil
 		}
 		return fn(p)
 	})
-}
-
-// IsMedia reports whether p has one of DefaultExtensions (case-insensitive).
-func IsMedia(p string) bool {
-	ext := strings.ToLower(filepath.Ext(p))
-	for _, e := range DefaultExtensions {
-		if ext == e {
-			return true
-		}
-	}
-	return false
 }
 
 // maxFlips bounds how often one walk follows a path that turned from a

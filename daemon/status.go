@@ -178,3 +178,11 @@ func (d *Daemon) ReportError(path, reason string) {
 	d.errs.add(path, reason)
 	d.log.Warn("skipped", "file", path, "reason", reason)
 }
+
+// ReportNote records something the user should know about a file that was
+// analysed (its bytes disagree with its extension, say): status lists it
+// beside the errors, prefixed "note: ".
+func (d *Daemon) ReportNote(path, note string) {
+	d.errs.add(path, "note: "+note)
+	d.log.Info("note", "file", path, "note", note)
+}

@@ -93,4 +93,11 @@ type Result struct {
 	// metadata (EXIF DateTimeOriginal, wall-clock time); zero when the file
 	// does not say, and the caller falls back to the file's mtime.
 	CaptureTime time.Time `json:"capture_time,omitzero"`
+	// Format is the format the file was read as (media.Format: "jpeg",
+	// "heic", "cr2", "mp4", ...), named by its bytes.
+	Format string `json:"format,omitempty"`
+	// Note is something the user should know about how the file was read
+	// (bytes disagreeing with the extension, a raw read through its
+	// preview); empty when nothing is worth saying.
+	Note string `json:"note,omitempty"`
 }

@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/faced/faced/media"
 )
 
 // Sentinel kinds of header errors, for errors.Is.
@@ -23,16 +25,16 @@ var (
 	ErrCorrupt = errors.New("corrupt file")
 )
 
-// Format is an image container format.
-type Format string
+// Format is an image container format (media's names).
+type Format = media.Format
 
-// Supported formats.
+// Formats whose headers Read reads.
 const (
-	JPEG Format = "jpeg"
-	PNG  Format = "png"
-	TIFF Format = "tiff"
-	WebP Format = "webp"
-	BMP  Format = "bmp"
+	JPEG = media.JPEG
+	PNG  = media.PNG
+	TIFF = media.TIFF
+	WebP = media.WebP
+	BMP  = media.BMP
 )
 
 // Info is what the header says.
@@ -51,19 +53,13 @@ type Info struct {
 	CaptureTime time.Time
 }
 
-// Sniff returns the format of a file from its first bytes.
+// Sniff returns the format of a file from its first bytes when it is one
+// whose header Read reads (media.Sniff names every format faced knows).
 func Sniff(head []byte) (Format, bool) {
-	switch {
-	case len(head) >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF:
-		return JPEG, true
-	case len(head) >= 8 && bytes.Equal(head[:8], []byte("\x89PNG\r\n\x1a\n")):
-		return PNG, true
-	case len(head) >= 4 && (bytes.Equal(head[:4], []byte("II*\x00")) || bytes.Equal(head[:4], []byte("MM\x00*"))):
-		return TIFF, true
-	case len(head) >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "WEBP":
-		return WebP, true
-	case len(head) >= 2 && head[0] == 'B' && head[1] == 'M':
-		return BMP, true
+	f, ok := media.Sniff(head, "")
+	switch f {
+	case JPEG, PNG, TIFF, WebP, BMP:
+		return f, ok
 	}
 	return "", false
 }
@@ -84,7 +80,7 @@ func ReadFile(path string) (Info, error) {
 
 // Read reads the header of an image of the given size.
 func Read(r io.ReaderAt, size int64) (Info, error) {
-	head := make([]byte, 32)
+	head := make([]byte, media.HeadSize)
 	n, _ := r.ReadAt(head, 0)
 	head = head[:n]
 	if n == 0 {

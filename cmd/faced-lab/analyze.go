@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faced/faced/analyzer"
+	"github.com/faced/faced/analyzer/anconfig"
 	"github.com/faced/faced/config"
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/internal/cli"
@@ -36,7 +37,6 @@ func (f *analyzerFlags) register(cmd *cobra.Command) {
 
 // openAnalyzer reads the config (when present) and opens an Analyzer.
 func (f *analyzerFlags) open() (*analyzer.Analyzer, error) {
-	opt := analyzer.Options{MinSize: f.minSize, Variant: f.variant, Exact: f.exact, Threads: f.threads}
 	dataDir, ortLib := f.data, ""
 	cfg, err := config.Load(configPath)
 	switch {
@@ -45,17 +45,9 @@ func (f *analyzerFlags) open() (*analyzer.Analyzer, error) {
 			dataDir = cfg.DataDirectory()
 		}
 		ortLib = cfg.ORTLibrary()
-		if opt.MinSize == 0 {
-			opt.MinSize = cfg.MinFaceSize()
-		}
-		if opt.Variant == "" {
-			opt.Variant = string(cfg.ModelVariant())
-		}
-		opt.VideoFPS = cfg.VideoFramesPerSecond()
-		opt.SeedVideoSampling = cfg.VideoFramesPerSecond() == 0
-		opt.MinNoFrames = cfg.MinNoFrames()
 	case errors.Is(err, fs.ErrNotExist) && !rootCmd.PersistentFlags().Changed("config"):
 		// No config file: defaults.
+		cfg = nil
 	default:
 		return nil, err
 	}
@@ -63,6 +55,11 @@ func (f *analyzerFlags) open() (*analyzer.Analyzer, error) {
 		dataDir = "var/data"
 	}
 	reg, err := openRegistry(ortLib, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	// The daemon's mapping of the config, the flags on top.
+	opt, err := anconfig.AnalyzerOptions(cfg, reg, anconfig.Overrides{MinSize: f.minSize, Variant: f.variant, Exact: f.exact, Threads: &f.threads})
 	if err != nil {
 		return nil, err
 	}

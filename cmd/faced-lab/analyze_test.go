@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/faced/faced/internal/cli"
@@ -48,5 +49,26 @@ func TestAnalyzeFolder(t *testing.T) {
 	}
 	if res[1].File != filepath.Join(dir, "b.jpg") || res[1].Error == "" {
 		t.Errorf("b.jpg (truncated): %+v, want an error", res[1])
+	}
+}
+
+// TestAnalyzeUsesConfiguredHeads: `facedctl analyze` takes its options from
+// the config as the daemon does, Heads included: heads the config names but
+// the data directory lacks are an error, not silently the seed's.
+func TestAnalyzeUsesConfiguredHeads(t *testing.T) {
+	src := filepath.Join(shared.Dir(t, "testdata/photos/group"), "face_recognition_two_people.jpg")
+	data := shared.DataDir(t)
+	t.Setenv("FACED_ORT_LIB", filepath.Join(shared.VarDir(), "lib", "libonnxruntime.so.1.24.1"))
+	cfg := filepath.Join(t.TempDir(), "config.txt")
+	os.WriteFile(cfg, []byte("[DEFAULT]\nInputDirectory = /tmp\nDataDirectory = "+data+"\nHeads = no-such-heads\n"), 0o644)
+	var out bytes.Buffer
+	rootCmd.SetOut(&out)
+	defer rootCmd.SetOut(nil)
+	rootCmd.SetArgs([]string{"--config", cfg, "analyze", "--json", src})
+	defer rootCmd.SetArgs(nil)
+	defer func() { configPath = "config.txt" }()
+	err := rootCmd.Execute()
+	if err == nil || !strings.Contains(err.Error(), `heads "no-such-heads"`) {
+		t.Fatalf("config names heads that do not exist: want an error naming them, got %v\n%s", err, out.String())
 	}
 }

@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/faced/faced/analyzer"
+	"github.com/faced/faced/analyzer/anconfig"
 	"github.com/faced/faced/cluster"
 	"github.com/faced/faced/config"
 	"github.com/faced/faced/daemon"
 	"github.com/faced/faced/exporters"
 	"github.com/faced/faced/face"
-	"github.com/faced/faced/heads/hook"
 	"github.com/faced/faced/index"
 	"github.com/faced/faced/internal/datadir"
 	"github.com/faced/faced/models"
@@ -43,11 +43,13 @@ type AppOptions struct {
 
 // App is a fully wired daemon and what it owns.
 type App struct {
-	Config  *config.Config
-	Index   *index.Index
-	Daemon  *daemon.Daemon
-	Socket  string
-	closers []func() error
+	Config *config.Config
+	Index  *index.Index
+	Daemon *daemon.Daemon
+	Socket string
+	// AnalyzerOptions are the effective options of the daemon's analyzer.
+	AnalyzerOptions analyzer.Options
+	closers         []func() error
 }
 
 // Close releases the analyzer and the index.
@@ -121,18 +123,15 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	if os.Getenv("MALLOC_MMAP_THRESHOLD_") == "" && os.Getenv("MALLOC_TRIM_THRESHOLD_") == "" {
 		setMallocThresholds(mem.mmapThreshold, mem.trimThreshold)
 	}
-	// Trained heads only when the config names them; "seed" (the default)
-	// keeps the network's own age and gender outputs.
-	hk, err := hook.Open(reg, string(cfg.ModelVariant()), cfg.Heads())
+	aopt, err := anconfig.AnalyzerOptions(cfg, reg, anconfig.Overrides{})
 	if err != nil {
-		return nil, fmt.Errorf("heads %q: %w", cfg.Heads(), err)
+		return nil, err
 	}
-	aopt := analyzer.Options{MinSize: cfg.MinFaceSize(), Variant: string(cfg.ModelVariant()),
-		Threads: 1, VideoFPS: cfg.VideoFramesPerSecond(), MinNoFrames: cfg.MinNoFrames(), Heads: hk}
 	an, err := analyzer.New(reg, aopt)
 	if err != nil {
 		return nil, err
 	}
+	app.AnalyzerOptions = an.Options()
 	var idleAn *idleAnalyzer
 	if mem.releaseIdle > 0 && !o.Once {
 		// ORT's arenas keep the largest working set seen (12 MP photos:
@@ -183,7 +182,11 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	}
 	d, err = daemon.New(daemon.Options{InputDirectory: cfg.InputDirectory(), Workers: workers, Version: o.Version,
 		Logger: log, Walk: Walk(walkOpt), MaxAttempts: 5, OnAnalyzed: o.OnAnalyzed},
-		daemon.Deps{Store: store, Analyzer: Analyzer{A: an, Idle: idleAn, Trim: trim}, Clusterer: persons, Exporter: NewExporter(ix, ex), Watcher: dw})
+		daemon.Deps{Store: store, Analyzer: Analyzer{A: an, Idle: idleAn, Trim: trim, Note: func(p, n string) {
+			if d != nil {
+				d.ReportNote(p, n)
+			}
+		}}, Clusterer: persons, Exporter: NewExporter(ix, ex), Watcher: dw})
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +227,9 @@ type Analyzer struct {
 	// Trim, when set, returns freed C heap memory to the kernel after
 	// analyses (see trimmer).
 	Trim *trimmer
+	// Note, when set, receives a result's note (face.Result.Note) for
+	// status.
+	Note func(path, note string)
 }
 
 // Analyze implements daemon.Analyzer.
@@ -242,6 +248,9 @@ func (a Analyzer) Analyze(ctx context.Context, p string) (*face.Result, error) {
 			return nil, &reasonError{msg: strings.TrimPrefix(err.Error(), p+": "), err: err}
 		}
 		return nil, err
+	}
+	if res != nil && res.Note != "" && a.Note != nil {
+		a.Note(p, res.Note)
 	}
 	return res, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/faced/faced/daemon"
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/index"
+	"github.com/faced/faced/media"
 )
 
 // Store is the index seen as the daemon's Store.
@@ -31,10 +32,9 @@ func NewStore(ix *index.Index) *Store {
 	return &Store{ix: ix, worker: fmt.Sprintf("faced@%s:%d", h, os.Getpid())}
 }
 
-// KindOf tells a video from a photo by the extension.
+// KindOf tells a video from a photo by the extension (the media table).
 func KindOf(p string) face.Kind {
-	switch strings.ToLower(filepath.Ext(p)) {
-	case ".mp4", ".mov", ".avi", ".mkv", ".m4v":
+	if e, ok := media.ByPath(p); ok && e.Kind.IsVideo() {
 		return face.KindVideo
 	}
 	return face.KindPhoto
