@@ -32,7 +32,7 @@ func AnalyzerOptions(cfg *config.Config, reg *models.Registry, o Overrides) (ana
 	if cfg == nil {
 		var err error
 		// The defaults of every key, from the parser itself.
-		if cfg, err = config.Parse("defaults", []byte("[DEFAULT]\nInputDirectory = /\nDataDirectory = /\n")); err != nil {
+		if cfg, err = config.Parse("defaults", []byte("[DEFAULT]\nInputDirectory = /photos\nDataDirectory = /var/lib/faced\n")); err != nil {
 			return analyzer.Options{}, err
 		}
 	}

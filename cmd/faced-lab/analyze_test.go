@@ -60,7 +60,7 @@ func TestAnalyzeUsesConfiguredHeads(t *testing.T) {
 	data := shared.DataDir(t)
 	t.Setenv("FACED_ORT_LIB", filepath.Join(shared.VarDir(), "lib", "libonnxruntime.so.1.24.1"))
 	cfg := filepath.Join(t.TempDir(), "config.txt")
-	os.WriteFile(cfg, []byte("[DEFAULT]\nInputDirectory = /tmp\nDataDirectory = "+data+"\nHeads = no-such-heads\n"), 0o644)
+	os.WriteFile(cfg, []byte("[DEFAULT]\nInputDirectory = "+t.TempDir()+"\nDataDirectory = "+data+"\nHeads = no-such-heads\n"), 0o644)
 	var out bytes.Buffer
 	rootCmd.SetOut(&out)
 	defer rootCmd.SetOut(nil)
