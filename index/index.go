@@ -30,9 +30,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Errors callers branch on.
@@ -48,7 +50,30 @@ var (
 	ErrSchemaTooNew = errors.New("index schema is newer than this program")
 	// ErrInvalid: an argument is out of range (the message says which).
 	ErrInvalid = errors.New("invalid argument")
+	// ErrNoSpace: a write failed because the disk holding the index is full
+	// (SQLITE_FULL). Such errors match syscall.ENOSPC too, so a caller that
+	// does not import index tests errors.Is(err, syscall.ENOSPC).
+	ErrNoSpace = errors.New("data disk full")
 )
+
+// noSpaceError marks a write that failed for lack of disk space.
+type noSpaceError struct{ err error }
+
+func (e noSpaceError) Error() string   { return "data disk full: " + e.err.Error() }
+func (e noSpaceError) Unwrap() []error { return []error{ErrNoSpace, syscall.ENOSPC, e.err} }
+
+// classify marks SQLite's "database or disk is full" (and a plain ENOSPC
+// from the VFS) as ErrNoSpace.
+func classify(err error) error {
+	if err == nil || errors.Is(err, ErrNoSpace) {
+		return err
+	}
+	var se *sqlite.Error
+	if (errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL) || errors.Is(err, syscall.ENOSPC) {
+		return noSpaceError{err}
+	}
+	return err
+}
 
 // BusyTimeout is how long a connection waits for a lock held by another
 // connection or process before failing with SQLITE_BUSY.
@@ -199,13 +224,13 @@ func (ix *Index) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	tx, err := ix.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return classify(err)
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return classify(err)
 	}
-	return tx.Commit()
+	return classify(tx.Commit())
 }
 
 // stmt returns query bound to tx. Queries listed in hotQueries were prepared
