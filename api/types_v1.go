@@ -39,6 +39,11 @@ type Status struct {
 	ETASeconds float64 `json:"eta_seconds"`
 	// Errors are the latest failures, newest first.
 	Errors []FileError `json:"errors"`
+	// Problems are daemon-wide conditions that hold work back (a full data
+	// disk, failing sidecar writes, failing clustering), oldest first, each
+	// with a count; empty when all is well. The work waits and is retried
+	// with backoff: nothing is lost.
+	Problems []Problem `json:"problems,omitempty"`
 	// Idle is true when the daemon has nothing left to do: queue empty,
 	// nothing in analysis, persons clustered and sidecars written.
 	Idle bool `json:"idle"`
@@ -53,6 +58,25 @@ type FileCounts struct {
 	Done    int `json:"done"`
 	Failed  int `json:"failed"`
 	Pending int `json:"pending"`
+	// SidecarFailed counts analysed files whose sidecar could not be
+	// written (retried with backoff and by retry).
+	SidecarFailed int `json:"sidecar_failed,omitempty"`
+}
+
+// Problem is a daemon-wide condition in Status.Problems.
+type Problem struct {
+	// Kind is one of "data_disk_full", "index_writes_failing",
+	// "sidecar_writes_failing", "clustering_failing".
+	Kind string `json:"kind"`
+	// Message says it for people, counts included.
+	Message string `json:"message"`
+	// Count is how many files (for clustering: attempts) wait on it.
+	Count int `json:"count"`
+	// Since is the first failure; RetryAt the next attempt.
+	Since   time.Time `json:"since,omitzero"`
+	RetryAt time.Time `json:"retry_at,omitzero"`
+	// Error is the last error.
+	Error string `json:"error,omitempty"`
 }
 
 // FileError is a file faced could not process and why.
@@ -84,6 +108,8 @@ type ScanResult struct {
 type RetryResult struct {
 	// Requeued is the number of failed files put back in the queue.
 	Requeued int `json:"requeued"`
+	// Sidecars is the number of failed sidecar writes tried again now.
+	Sidecars int `json:"sidecars,omitempty"`
 }
 
 // ErrorBody is the JSON body of every non-2xx answer.

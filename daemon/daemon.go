@@ -48,6 +48,15 @@ type Options struct {
 	// OnAnalyzed, when set, is called after each analysis attempt (tests
 	// count analyses with it).
 	OnAnalyzed func(path string, err error)
+	// RetryMin and RetryMax bound the backoff of writes that failed (a
+	// full data or library disk: index writes, sidecars, clustering):
+	// retried after RetryMin, then twice as long each time up to RetryMax;
+	// defaults 1 s and 30 s.
+	RetryMin, RetryMax time.Duration
+	// MaxHeld bounds the new files kept in memory while the index cannot
+	// be written; beyond it a full rescan after recovery finds the rest;
+	// default 10 000.
+	MaxHeld int
 	// PollInterval is how often an idle daemon looks for changes other
 	// processes made to the index (facedctl persons name, merge, split,
 	// forget): Clusterer.Update, then the export of every sidecar whose
@@ -73,7 +82,7 @@ type Daemon struct {
 	root string
 
 	ops     chan op
-	started time.Time
+	started atomic.Pointer[time.Time] // set by Run (Status may be asked before)
 
 	// live counters for the status API.
 	inFlight atomic.Int64
@@ -84,6 +93,18 @@ type Daemon struct {
 	lastScan atomic.Pointer[time.Time]
 	coord    atomic.Pointer[coordinator]
 	idle     atomic.Bool
+	health   health
+	// rescanReq asks the observer for a full reconciliation (files that
+	// arrived while the index could not be written and were not held).
+	rescanReq chan struct{}
+}
+
+// requestRescan asks for a full reconciliation soon.
+func (d *Daemon) requestRescan() {
+	select {
+	case d.rescanReq <- struct{}{}:
+	default:
+	}
 }
 
 // New checks opt and deps and returns a Daemon.
@@ -118,6 +139,15 @@ func New(opt Options, deps Deps) (*Daemon, error) {
 	if opt.PollInterval <= 0 {
 		opt.PollInterval = 2 * time.Second
 	}
+	if opt.RetryMin <= 0 {
+		opt.RetryMin = time.Second
+	}
+	if opt.RetryMax < opt.RetryMin {
+		opt.RetryMax = max(30*time.Second, opt.RetryMin)
+	}
+	if opt.MaxHeld <= 0 {
+		opt.MaxHeld = 10000
+	}
 	if opt.ShutdownTimeout <= 0 {
 		opt.ShutdownTimeout = 10 * time.Second
 	}
@@ -128,7 +158,7 @@ func New(opt Options, deps Deps) (*Daemon, error) {
 		opt.Logger = slog.Default()
 	}
 	return &Daemon{opt: opt, deps: deps, log: opt.Logger, root: root,
-		ops: make(chan op), scanSem: make(chan struct{}, 1), errs: errorRing{max: 50}}, nil
+		ops: make(chan op), scanSem: make(chan struct{}, 1), rescanReq: make(chan struct{}, 1), errs: errorRing{max: 50}}, nil
 }
 
 // Root returns the absolute input folder.
@@ -174,10 +204,16 @@ func (d *Daemon) RunOnce(ctx context.Context) (Summary, error) {
 }
 
 func (d *Daemon) run(ctx context.Context, once bool) (Summary, error) {
-	d.started = time.Now()
+	started := time.Now()
+	d.started.Store(&started)
 	c := newCoordinator(d, once)
 	if n, failed, err := d.deps.Store.RecoverLeases(ctx, d.opt.MaxAttempts); err != nil {
-		return Summary{}, fmt.Errorf("recover queue: %w", err)
+		if once || !IsNoSpace(err) {
+			return Summary{}, fmt.Errorf("recover queue: %w", err)
+		}
+		// A full data disk at start: run, and recover once writes work.
+		c.recoverDue = true
+		c.writeFailed("recover queue", err)
 	} else if n+failed > 0 {
 		d.log.Info("requeued work interrupted by the last shutdown", "files", n, "given_up", failed)
 	}
@@ -194,7 +230,7 @@ func (d *Daemon) run(ctx context.Context, once bool) (Summary, error) {
 	sum, err := c.loop(ctx)
 	stopObs()
 	wg.Wait()
-	sum.Duration = time.Since(d.started)
+	sum.Duration = time.Since(started)
 	return sum, err
 }
 
@@ -241,6 +277,8 @@ func (d *Daemon) observeLoop(ctx context.Context, once bool, c *coordinator) {
 				d.log.Warn("cannot look at changed file", "file", ev.Path, "err", err)
 			}
 		case <-rescans:
+			d.rescan(ctx)
+		case <-d.rescanReq:
 			d.rescan(ctx)
 		case <-tick:
 			d.rescan(ctx)

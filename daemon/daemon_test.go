@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,15 +52,31 @@ func (a *fakeAnalyzer) Analyze(ctx context.Context, p string) (*face.Result, err
 	return nil, errors.New("not a photo: unknown format")
 }
 
-type fakeClusterer struct{ calls atomic.Int64 }
+type fakeClusterer struct {
+	calls atomic.Int64
+	full  atomic.Bool // fail as on a full data disk
+}
 
-func (c *fakeClusterer) Update(context.Context) error { c.calls.Add(1); return nil }
+func (c *fakeClusterer) Update(context.Context) error {
+	c.calls.Add(1)
+	if c.full.Load() {
+		return fmt.Errorf("assign faces: %w", errMemFull)
+	}
+	return nil
+}
 
 // fakeExporter writes "<photo>.xmp" with the face count; it refuses to
-// overwrite a sidecar that says "corrupt".
-type fakeExporter struct{ st *memStore }
+// overwrite a sidecar that says "corrupt", and fails as on a full disk
+// while full is set.
+type fakeExporter struct {
+	st   *memStore
+	full *atomic.Bool
+}
 
 func (e *fakeExporter) Export(_ context.Context, p string) error {
+	if e.full != nil && e.full.Load() {
+		return &os.PathError{Op: "write", Path: p + ".xmp.tmp", Err: syscall.ENOSPC}
+	}
 	old, err := os.ReadFile(p + ".xmp")
 	if err == nil && bytes.HasPrefix(old, []byte("corrupt")) {
 		return errors.New("existing sidecar is not valid XMP")
@@ -93,6 +110,8 @@ type rig struct {
 	cl  *fakeClusterer
 	w   *fakeWatcher
 	d   *Daemon
+	// libFull makes sidecar writes fail as on a full library disk.
+	libFull atomic.Bool
 }
 
 func newRig(t *testing.T, opt Options) *rig {
@@ -114,7 +133,7 @@ func newRig(t *testing.T, opt Options) *rig {
 	if opt.BatchDelay == 0 {
 		opt.BatchDelay = 50 * time.Millisecond
 	}
-	d, err := New(opt, Deps{Store: r.st, Analyzer: r.an, Clusterer: r.cl, Exporter: &fakeExporter{r.st}, Watcher: r.w})
+	d, err := New(opt, Deps{Store: r.st, Analyzer: r.an, Clusterer: r.cl, Exporter: &fakeExporter{r.st, &r.libFull}, Watcher: r.w})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +223,7 @@ func TestRunOnce(t *testing.T) {
 	// A second run finds nothing to do and analyses nothing again.
 	calls := r.an.calls.Load()
 	r2 := &rig{dir: r.dir, st: r.st, an: r.an, cl: r.cl, w: r.w}
-	d2, _ := New(r.d.opt, Deps{Store: r.st, Analyzer: r.an, Clusterer: r.cl, Exporter: &fakeExporter{r.st}})
+	d2, _ := New(r.d.opt, Deps{Store: r.st, Analyzer: r.an, Clusterer: r.cl, Exporter: &fakeExporter{st: r.st}})
 	r2.d = d2
 	sum, err = d2.RunOnce(context.Background())
 	if err != nil || sum.Queued != 0 || r.an.calls.Load() != calls {

@@ -3,10 +3,13 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/faced/faced/face"
@@ -20,7 +23,11 @@ type memStore struct {
 	nextID  int64
 	seq     int64
 	persons int
+	// full makes every write fail as on a full disk.
+	full atomic.Bool
 }
+
+var errMemFull = fmt.Errorf("memstore: database or disk is full: %w", syscall.ENOSPC)
 
 type memFile struct {
 	FileRecord
@@ -125,6 +132,9 @@ func (m *memStore) PendingExports(_ context.Context, n int) ([]ExportItem, error
 }
 
 func (m *memStore) Enqueue(_ context.Context, p, _ string) error {
+	if m.full.Load() {
+		return errMemFull
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if f, ok := m.files[p]; ok {
@@ -145,6 +155,9 @@ func (m *memStore) Enqueue(_ context.Context, p, _ string) error {
 }
 
 func (m *memStore) Touch(_ context.Context, p string, size int64, mt time.Time) error {
+	if m.full.Load() {
+		return errMemFull
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if f, ok := m.files[p]; ok {
@@ -157,6 +170,9 @@ func (m *memStore) Touch(_ context.Context, p string, size int64, mt time.Time) 
 }
 
 func (m *memStore) Rename(_ context.Context, from, to string, size int64, mt time.Time) error {
+	if m.full.Load() {
+		return errMemFull
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f, ok := m.files[from]
@@ -171,6 +187,9 @@ func (m *memStore) Rename(_ context.Context, from, to string, size int64, mt tim
 }
 
 func (m *memStore) Remove(_ context.Context, p string) error {
+	if m.full.Load() {
+		return errMemFull
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.files, p)
@@ -178,6 +197,9 @@ func (m *memStore) Remove(_ context.Context, p string) error {
 }
 
 func (m *memStore) RecoverLeases(context.Context, int) (int, int, error) {
+	if m.full.Load() {
+		return 0, 0, errMemFull
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
@@ -191,6 +213,9 @@ func (m *memStore) RecoverLeases(context.Context, int) (int, int, error) {
 }
 
 func (m *memStore) Lease(_ context.Context, n int) ([]Job, error) {
+	if m.full.Load() {
+		return nil, errMemFull
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var free []*memJob
@@ -225,6 +250,9 @@ func (m *memStore) release(j Job) (requeued bool, err error) {
 }
 
 func (m *memStore) Done(_ context.Context, j Job, size int64, mt time.Time, h string, res *face.Result) error {
+	if m.full.Load() {
+		return errMemFull
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	again, err := m.release(j)
@@ -247,6 +275,9 @@ func (m *memStore) Done(_ context.Context, j Job, size int64, mt time.Time, h st
 }
 
 func (m *memStore) Fail(_ context.Context, j Job, size int64, mt time.Time, h, reason string) error {
+	if m.full.Load() {
+		return errMemFull
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, err := m.release(j); err != nil {
@@ -262,6 +293,9 @@ func (m *memStore) Fail(_ context.Context, j Job, size int64, mt time.Time, h, r
 }
 
 func (m *memStore) Requeue(_ context.Context, j Job) error {
+	if m.full.Load() {
+		return errMemFull
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	q, ok := m.queue[j.Path]
@@ -273,6 +307,9 @@ func (m *memStore) Requeue(_ context.Context, j Job) error {
 }
 
 func (m *memStore) Drop(_ context.Context, j Job) error {
+	if m.full.Load() {
+		return errMemFull
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_, err := m.release(j)
@@ -283,6 +320,9 @@ func (m *memStore) Drop(_ context.Context, j Job) error {
 }
 
 func (m *memStore) RetryFailed(context.Context) (int, error) {
+	if m.full.Load() {
+		return 0, errMemFull
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
@@ -299,6 +339,9 @@ func (m *memStore) RetryFailed(context.Context) (int, error) {
 }
 
 func (m *memStore) Exported(_ context.Context, it ExportItem) error {
+	if m.full.Load() {
+		return errMemFull
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if f, ok := m.files[it.Path]; ok {

@@ -74,6 +74,18 @@ func (e *errorRing) list() []FileError {
 	return append([]FileError(nil), e.errs...)
 }
 
+// remove forgets path's error (its problem was resolved).
+func (e *errorRing) remove(path string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, fe := range e.errs {
+		if fe.Path == path {
+			e.errs = append(e.errs[:i], e.errs[i+1:]...)
+			return
+		}
+	}
+}
+
 func (e *errorRing) reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -87,22 +99,35 @@ func (d *Daemon) Status(ctx context.Context) (api.Status, error) {
 		return api.Status{}, fmt.Errorf("index stats: %w", err)
 	}
 	now := time.Now()
+	started := now
+	if t := d.started.Load(); t != nil {
+		started = *t
+	}
+	problems, held := d.health.get()
+	st.Queue += held
+	st.Pending += held
 	s := api.Status{
 		Running:         true,
 		Version:         d.opt.Version,
 		PID:             os.Getpid(),
-		Started:         d.started,
-		UptimeSeconds:   now.Sub(d.started).Seconds(),
+		Started:         started,
+		UptimeSeconds:   now.Sub(started).Seconds(),
 		InputDirectory:  d.root,
 		Queue:           st.Queue,
 		InFlight:        int(d.inFlight.Load()),
 		Files:           api.FileCounts{Done: st.Done, Failed: st.Failed, Pending: st.Pending},
 		Faces:           st.Faces,
 		Persons:         st.Persons,
-		PhotosPerSecond: d.meter.rate(now, d.started),
+		PhotosPerSecond: d.meter.rate(now, started),
 		Scanning:        d.scanning.Load() > 0,
 		Idle:            d.idle.Load() && d.scanning.Load() == 0,
 		Errors:          []api.FileError{},
+		Problems:        problems,
+	}
+	for _, p := range problems {
+		if p.Kind == ProblemSidecarWrites {
+			s.Files.SidecarFailed = p.Count
+		}
 	}
 	if t := d.lastScan.Load(); t != nil {
 		s.LastScan = *t
@@ -146,13 +171,15 @@ func (d *Daemon) Scan(ctx context.Context, req api.ScanRequest) (api.ScanResult,
 	if err != nil {
 		return api.ScanResult{}, err
 	}
+	// Sidecars under p whose write failed are written again now.
+	d.send(ctx, op{retryExports: p})
 	return api.ScanResult{Seen: c.Seen, Queued: c.Queued, Removed: c.Missing}, nil
 }
 
 // Retry implements api.Backend.
 func (d *Daemon) Retry(ctx context.Context) (api.RetryResult, error) {
-	n, err := d.sendN(ctx, op{retry: true})
-	return api.RetryResult{Requeued: n}, err
+	r := d.sendOp(ctx, op{retry: true})
+	return api.RetryResult{Requeued: r.n, Sidecars: r.sidecars}, r.err
 }
 
 // inside resolves p against the input folder and refuses paths outside it.

@@ -41,5 +41,8 @@ func runRetry(ctx context.Context, w io.Writer) error {
 		return apiErr(err)
 	}
 	fmt.Fprintf(w, "requeued %d failed files\n", res.Requeued)
+	if res.Sidecars > 0 {
+		fmt.Fprintf(w, "writing %d failed sidecars again\n", res.Sidecars)
+	}
 	return nil
 }

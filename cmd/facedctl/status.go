@@ -145,8 +145,21 @@ func printStatus(w io.Writer, st api.Status) {
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "files:   %d done, %d failed, %d pending\n", st.Files.Done, st.Files.Failed, st.Files.Pending)
+	fmt.Fprintf(w, "files:   %d done, %d failed, %d pending", st.Files.Done, st.Files.Failed, st.Files.Pending)
+	if st.Files.SidecarFailed > 0 {
+		fmt.Fprintf(w, ", %d without sidecar (writes failing)", st.Files.SidecarFailed)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "faces:   %d\npersons: %d\n", st.Faces, st.Persons)
+	if len(st.Problems) > 0 {
+		fmt.Fprintln(w, "problems:")
+		for _, p := range st.Problems {
+			fmt.Fprintf(w, "  ERROR %s\n", p.Message)
+			if p.Error != "" {
+				fmt.Fprintf(w, "        last error: %s\n", p.Error)
+			}
+		}
+	}
 	if len(st.Errors) > 0 {
 		fmt.Fprintln(w, "last errors:")
 		for _, e := range st.Errors {
