@@ -321,9 +321,11 @@ type mergeOut struct {
 	deleted []int64
 }
 
-// writtenBefore returns the face ids listed in faced:Faces, the record of
-// the faces faced wrote last time; ok is false when there is no record (a
-// first export, an older faced, or a tool dropped faced's namespace).
+// writtenBefore returns the face ids listed in faced:Faces with a name (or
+// marked RegionDeleted), the record of the faces faced wrote a region for
+// last time (an unnamed face gets no region, so a missing region proves
+// nothing); ok is false when there is no record (a first export, an older
+// faced, or a tool dropped faced's namespace).
 func writtenBefore(d *xmp.Doc) (ids map[int64]bool, ok bool) {
 	f, found := d.FindTop("Faces", NSFaced)
 	if !found || f.El == nil {
@@ -335,7 +337,13 @@ func writtenBefore(d *xmp.Doc) (ids map[int64]bool, ok bool) {
 	}
 	ids = map[int64]bool{}
 	for _, li := range xmp.Items(arr) {
-		if v, ok := xmp.Value(xmp.Resource(li), "FaceID", NSFaced); ok {
+		r := xmp.Resource(li)
+		name, _ := xmp.Value(r, "Name", NSFaced)
+		del, _ := xmp.Value(r, "RegionDeleted", NSFaced)
+		if strings.TrimSpace(name) == "" && !strings.EqualFold(strings.TrimSpace(del), "true") {
+			continue
+		}
+		if v, ok := xmp.Value(r, "FaceID", NSFaced); ok {
 			if id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
 				ids[id] = true
 			}
@@ -460,11 +468,28 @@ func merge(d *xmp.Doc, in mergeInput) mergeOut {
 				Source: SourceRenamedRegion, Replaces: x.assigned})
 			w.shown = x.name
 		}
+		if name == "" {
+			// No region without a name. PhotoPrism (build 260728,
+			// internal/meta json_exiftool faces) pairs exiftool's RegionName
+			// list with the area lists by position, and exiftool leaves an
+			// unnamed region out of RegionName: every later name lands on
+			// the wrong face. digiKam 8 imports it as "Unknown", Immich skips
+			// it. The face stays in faced:Faces.
+			if x != nil {
+				x.arr.RemoveChild(x.li)
+			}
+			continue
+		}
 		// MWG.
 		if mwgRes == nil {
 			mwgRes = topStruct(d, nsMWGRS, "mwg-rs", "Regions", true)
 		}
-		if _, ok := xmp.FindField(mwgRes, "AppliedToDimensions", nsMWGRS); !ok {
+		// AppliedToDimensions is added only to a region list faced owns
+		// alone: Immich (metadata.service.ts @0090492a) imports a list only
+		// when it has one, and scales every region by it, so adding faced's
+		// to another tool's list that had none made Immich import that
+		// tool's regions (in pixel or odd units) as boxes of -5120..5120.
+		if _, ok := xmp.FindField(mwgRes, "AppliedToDimensions", nsMWGRS); !ok && !hasForeign(mwg) {
 			dim := xmp.AddStruct(mwgRes, nsMWGRS, "mwg-rs", "AppliedToDimensions")
 			xmp.SetValue(dim, nsStDim, "stDim", "w", strconv.Itoa(p.StoredWidth))
 			xmp.SetValue(dim, nsStDim, "stDim", "h", strconv.Itoa(p.StoredHeight))
@@ -544,6 +569,17 @@ func merge(d *xmp.Doc, in mergeInput) mergeOut {
 	mergeKeywords(d, wantedKeywords(p, o, wants))
 	out.users = users
 	return out
+}
+
+// hasForeign reports whether a region list holds a region faced did not
+// write.
+func hasForeign(rs []*exRegion) bool {
+	for _, x := range rs {
+		if !x.ours {
+			return true
+		}
+	}
+	return false
 }
 
 // untaggedMP returns the unused Microsoft region without faced:FaceID that

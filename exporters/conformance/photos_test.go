@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"flag"
+	"fmt"
 	"image"
 	_ "image/jpeg"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/faced/faced/exporters"
@@ -48,87 +50,146 @@ const (
 func facesFor(path string, w, h int) exporters.Photo {
 	fw, fh := float64(w), float64(h)
 	return exporters.Photo{Path: path, StoredWidth: w, StoredHeight: h, Keywords: []string{nameNamed}, Regions: []exporters.Region{
+		// First, so that a region written for it would shift the names of
+		// the others in readers that pair lists by position.
+		{FaceID: 3, StoredBox: face.Box{X1: fw * 0.05, Y1: fh * 0.6, X2: fw * 0.3, Y2: fh * 0.95}, Age: 50, MaleProb: 0.5, Score: 0.8},
 		{FaceID: 1, PersonID: 1, Name: nameNamed, StoredBox: face.Box{X1: fw*0.1 + 0.3, Y1: fh*0.12 + 0.7, X2: fw*0.1 + 0.3 + fw/3.7, Y2: fh*0.12 + 0.7 + fh/3.3},
 			Age: 31.25, MaleProb: 0.123456, Score: 0.987654, Model: "conformance"},
 		{FaceID: 2, PersonID: 2, StoredBox: face.Box{X1: fw * 0.6, Y1: fh * 0.55, X2: fw, Y2: fh}, Age: 8, MaleProb: 0.9, Score: 0.9},
-		{FaceID: 3, StoredBox: face.Box{X1: fw * 0.05, Y1: fh * 0.6, X2: fw * 0.3, Y2: fh * 0.95}, Age: 50, MaleProb: 0.5, Score: 0.8},
 	}}
 }
 
-// libraryOf copies every shared test JPEG into a temporary library, reads
-// its stored size and EXIF orientation, and exports faced's sidecar for it.
-func libraryOf(t *testing.T) []testPhoto {
-	t.Helper()
-	base := shared.Dir(t, "testdata/photos")
-	if _, err := exec.LookPath("exiftool"); err != nil {
-		t.Skipf("exiftool not installed: %v", err)
-	}
-	lib := t.TempDir()
-	ex, err := exporters.New(exporters.Options{UnnamedLabel: "Person", VisibilityKeywordRoot: "faced", FacedVersion: "conformance"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []testPhoto
-	for _, d := range photoDirs {
-		files, _ := filepath.Glob(filepath.Join(base, d, "*.jpg"))
-		sort.Strings(files)
-		for _, f := range files {
-			dst := filepath.Join(lib, d+"__"+filepath.Base(f))
-			copyFile(t, f, dst)
-			w, h := storedSize(t, dst)
-			tp := testPhoto{name: d + "/" + filepath.Base(f), path: dst, w: w, h: h, orientation: orientationOf(t, dst)}
-			tp.faces = facesFor(dst, w, h)
-			tp.faces.Visibility = "private"
-			if _, err := ex.Export(context.Background(), tp.faces); err != nil {
-				t.Fatalf("export %s: %v", tp.name, err)
-			}
-			out = append(out, tp)
+// named returns the regions faced writes a name for (their person's, or
+// "Person 2"), with that name.
+func named(p exporters.Photo) map[string]exporters.Region {
+	out := map[string]exporters.Region{}
+	for _, r := range p.Regions {
+		switch {
+		case r.Name != "":
+			out[r.Name] = r
+		case r.PersonID > 0:
+			out[fmt.Sprintf("Person %d", r.PersonID)] = r
 		}
-	}
-	if len(out) == 0 {
-		t.Skip("no shared test photos")
 	}
 	return out
 }
 
-func copyFile(t *testing.T, src, dst string) {
+var (
+	libOnce  sync.Once
+	libDir   string
+	libPhoto []testPhoto
+	libErr   string
+	libSkip  string
+)
+
+// TestMain removes the shared library after the tests.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if libDir != "" {
+		os.RemoveAll(libDir)
+	}
+	os.Exit(code)
+}
+
+// libraryOf copies every shared test JPEG into a temporary library (once
+// per test binary), reads its stored size and EXIF orientation, and exports
+// faced's sidecar for it.
+func libraryOf(t *testing.T) []testPhoto {
 	t.Helper()
+	libOnce.Do(buildLibrary)
+	if libSkip != "" {
+		t.Skip(libSkip)
+	}
+	if libErr != "" {
+		t.Fatal(libErr)
+	}
+	return libPhoto
+}
+
+func buildLibrary() {
+	base := filepath.Join(shared.SharedDir(), "testdata", "photos")
+	if _, err := os.Stat(base); err != nil {
+		libSkip = fmt.Sprintf("evaluation data %s not present (%v): this test needs ../shared next to the repository", base, err)
+		return
+	}
+	if _, err := exec.LookPath("exiftool"); err != nil {
+		libSkip = fmt.Sprintf("exiftool not installed: %v", err)
+		return
+	}
+	var err error
+	if libDir, err = os.MkdirTemp("", "faced-conformance-"); err != nil {
+		libErr = err.Error()
+		return
+	}
+	ex, err := exporters.New(exporters.Options{UnnamedLabel: "Person", VisibilityKeywordRoot: "faced", FacedVersion: "conformance"})
+	if err != nil {
+		libErr = err.Error()
+		return
+	}
+	for _, d := range photoDirs {
+		files, _ := filepath.Glob(filepath.Join(base, d, "*.jpg"))
+		sort.Strings(files)
+		for _, f := range files {
+			dst := filepath.Join(libDir, d+"__"+filepath.Base(f))
+			if err := copyPlain(f, dst); err != nil {
+				libErr = err.Error()
+				return
+			}
+			w, h, err := storedSize(dst)
+			if err != nil {
+				libErr = err.Error()
+				return
+			}
+			tp := testPhoto{name: d + "/" + filepath.Base(f), path: dst, w: w, h: h, orientation: orientationOf(dst)}
+			tp.faces = facesFor(dst, w, h)
+			tp.faces.Visibility = "private"
+			if _, err := ex.Export(context.Background(), tp.faces); err != nil {
+				libErr = fmt.Sprintf("export %s: %v", tp.name, err)
+				return
+			}
+			libPhoto = append(libPhoto, tp)
+		}
+	}
+	if len(libPhoto) == 0 {
+		libSkip = "no shared test photos"
+	}
+}
+
+func copyPlain(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer in.Close()
 	o, err := os.Create(dst)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if _, err := io.Copy(o, in); err != nil {
-		t.Fatal(err)
+		o.Close()
+		return err
 	}
-	if err := o.Close(); err != nil {
-		t.Fatal(err)
-	}
+	return o.Close()
 }
 
-func storedSize(t *testing.T, path string) (int, int) {
-	t.Helper()
+func storedSize(path string) (int, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		t.Fatal(err)
+		return 0, 0, err
 	}
 	defer f.Close()
 	c, _, err := image.DecodeConfig(f)
 	if err != nil {
-		t.Fatalf("%s: %v", path, err)
+		return 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	return c.Width, c.Height
+	return c.Width, c.Height, nil
 }
 
-func orientationOf(t *testing.T, path string) int {
-	t.Helper()
+func orientationOf(path string) int {
 	out, err := exec.Command("exiftool", "-s3", "-n", "-IFD0:Orientation", path).Output()
 	if err != nil {
-		t.Fatalf("exiftool %s: %v", path, err)
+		return 1
 	}
 	o, err := strconv.Atoi(strings.TrimSpace(string(out)))
 	if err != nil {
