@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -457,8 +459,8 @@ func (c *coordinator) retryWrites(ctx context.Context) {
 	}
 	if len(c.held) > 0 {
 		n := len(c.held)
-		for p, reason := range c.held {
-			if c.enqueue(ctx, p, reason) != nil {
+		for _, p := range slices.Sorted(maps.Keys(c.held)) { // in path order, as a scan queues them
+			if c.enqueue(ctx, p, c.held[p]) != nil {
 				return
 			}
 		}

@@ -31,6 +31,21 @@ func Mount(t testing.TB, size int64) string {
 	return dir
 }
 
+// MountAt mounts a tmpfs of size bytes on the existing folder dir (hiding
+// what it held); the test's cleanup unmounts it. It skips the test when
+// mounting is not allowed.
+func MountAt(t testing.TB, dir string, size int64) {
+	t.Helper()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0755", size)); err != nil {
+		t.Skipf("full-disk test skipped: cannot mount a tmpfs (needs root with mount allowed): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+}
+
 // Fill writes a filler file into dir until the file system is full and
 // returns a function that deletes it (space returns).
 func Fill(t testing.TB, dir string) (free func()) {
