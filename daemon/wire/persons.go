@@ -727,7 +727,6 @@ func (p *Persons) visibility(ctx context.Context, files []index.File) error {
 			}
 		}
 	}
-	clear(p.dirty)
 	v := map[int64]index.Visibility{}
 	for _, f := range files {
 		ids := p.byFile[f.ID]
@@ -745,10 +744,13 @@ func (p *Persons) visibility(ctx context.Context, files []index.File) error {
 			v[f.ID] = vis
 		}
 	}
-	if len(v) == 0 {
-		return nil
+	if len(v) > 0 {
+		if err := p.ix.SetVisibility(ctx, v); err != nil {
+			return err // the dirty files stay dirty: the next Update decides them
+		}
 	}
-	return p.ix.SetVisibility(ctx, v)
+	clear(p.dirty)
+	return nil
 }
 
 // Save writes the engine's snapshot now (the daemon calls it when it
