@@ -299,6 +299,8 @@ func (a *Analyzer) AnalyzeTimed(ctx context.Context, path string) (*face.Result,
 		res, tm, err = a.analyzeVideo(ctx, path)
 	case media.DecOpenCV:
 		res, tm, err = a.analyzePhoto(ctx, path)
+	case media.DecHEIF:
+		res, tm, err = a.analyzeHEIF(ctx, path, id)
 	default:
 		return nil, tm, fileErr(path, ErrUnsupported, nil, "%s files are not supported yet", strings.ToUpper(string(id.Format)))
 	}

@@ -19,7 +19,10 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 
 # --- 1. Debian packages ------------------------------------------------------
-PKGS="libopencv-dev libjpeg-dev libimage-exiftool-perl ffmpeg exiv2 pkg-config gcc g++ curl ca-certificates"
+# libheif-dev (HEIC/AVIF decoding, 1.15), libjxl-dev (JPEG XL, 0.7); the tools
+# make the test files: heif-enc/heif-info (libheif-examples), avifenc
+# (libavif-bin), cjxl (libjxl-tools).
+PKGS="libopencv-dev libjpeg-dev libimage-exiftool-perl ffmpeg exiv2 pkg-config gcc g++ curl ca-certificates libheif-dev libheif-examples libavif-bin libjxl-dev libjxl-tools"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 apt_install() {
   log "installing Debian packages: $*"

@@ -465,3 +465,17 @@ func JPEGComplete(b []byte) bool {
 	}
 	return false
 }
+
+// FromEXIF reads the Orientation and capture time of an Exif block given
+// from its TIFF header on (HEIF's Exif item, a raw file's IFD0); Width and
+// Height stay 0. Orientation is 1 when absent or invalid.
+func FromEXIF(tiff []byte) Info {
+	info := Info{Orientation: 1}
+	if len(tiff) >= 8 {
+		_ = readTIFF(bytes.NewReader(tiff), &info, false)
+	}
+	if info.Orientation < 1 || info.Orientation > 8 {
+		info.Orientation, info.OrientationTagged = 1, false
+	}
+	return info
+}

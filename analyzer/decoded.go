@@ -1,0 +1,137 @@
+package analyzer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+
+	"gocv.io/x/gocv"
+
+	"github.com/faced/faced/analyzer/heif"
+	"github.com/faced/faced/analyzer/imgmeta"
+	"github.com/faced/faced/analyzer/internal/clock"
+	"github.com/faced/faced/analyzer/mtcnn"
+	"github.com/faced/faced/face"
+	"github.com/faced/faced/media"
+)
+
+// readLimited reads the file at path into *into after checking its size
+// against MaxFileMB.
+func (a *Analyzer) readLimited(path string, into *[]byte) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > int64(a.opt.MaxFileMB)<<20 {
+		return nil, fileErr(path, ErrTooLarge, nil, "file is %d MB, more than the %d MB allowed", st.Size()>>20, a.opt.MaxFileMB)
+	}
+	return readFile(path, into)
+}
+
+func (a *Analyzer) checkPixels(path string, w, h int) error {
+	if mp := float64(w) * float64(h) / 1e6; mp > a.opt.MaxMegapixels {
+		return fileErr(path, ErrTooLarge, nil, "header claims %dx%d (%.0f megapixels), more than the %.0f allowed", w, h, mp, a.opt.MaxMegapixels)
+	}
+	return nil
+}
+
+// analyzeHEIF analyses a HEIC, HEIF or AVIF file: libheif decodes the
+// primary image with its transformations applied, at full resolution (HEVC
+// and AV1 have no reduced decode); detection then runs on it reduced to
+// DetectMaxSide and faces are cut from it at full resolution.
+//
+// Frame of the stored boxes: readers show a HEIF file with its
+// transformations applied and map MWG regions through the Exif Orientation
+// (exiftool, and through it Immich and digiKam's region reader). So with an
+// Exif Orientation the stored boxes are given in the delivered image turned
+// back by it (for a phone's HEIC, whose Orientation tells the same as its
+// irot box, that is the coded frame, as for a JPEG from the same phone);
+// without one, in the delivered frame with orientation 1.
+func (a *Analyzer) analyzeHEIF(ctx context.Context, path string, id media.Identity) (*face.Result, Timings, error) {
+	var tm Timings
+	t0 := clock.Now()
+	fb := fileBufs.Get(0)
+	defer func() { fileBufs.Put(fb) }()
+	buf, err := a.readLimited(path, &fb)
+	if err != nil {
+		return nil, tm, err
+	}
+	pr, err := heif.Probe(buf)
+	if err != nil {
+		return nil, tm, heifErr(path, id, err)
+	}
+	if err := a.checkPixels(path, pr.Width, pr.Height); err != nil {
+		return nil, tm, err
+	}
+	img, in, err := heif.Decode(buf)
+	if err != nil {
+		return nil, tm, heifErr(path, id, err)
+	}
+	defer img.Close()
+	ex := imgmeta.FromEXIF(in.Exif)
+	res := &face.Result{File: path, Kind: face.KindPhoto, Width: in.Width, Height: in.Height, Orientation: 1,
+		StoredWidth: in.Width, StoredHeight: in.Height, Faces: []face.Face{}, CaptureTime: ex.CaptureTime}
+	if ex.OrientationTagged && ex.Orientation != 1 {
+		res.Orientation = ex.Orientation
+		res.StoredWidth, res.StoredHeight = imgmeta.UprightSize(ex.Orientation, in.Width, in.Height)
+	}
+	tm.Decode = clock.Since(t0)
+	// Without an Exif Orientation nothing says the transformations were
+	// set by a camera: retry sideways as for an untagged JPEG.
+	retry := !a.opt.NoRotationRetry && (a.opt.RetryTagged || !ex.OrientationTagged)
+	if err := a.analyzeUpright(ctx, img, res, retry, &tm); err != nil {
+		return nil, tm, fmt.Errorf("%s: %w", path, err)
+	}
+	return res, tm, nil
+}
+
+func heifErr(path string, id media.Identity, err error) error {
+	name := string(id.Format)
+	if errors.Is(err, heif.ErrNoDecoder) {
+		return fileErr(path, ErrUnsupported, err, "unsupported format: no %s decoder: %v", name, err)
+	}
+	return fileErr(path, ErrCorrupt, err, "cannot decode the %s data: %v", name, err)
+}
+
+// analyzeUpright finds and describes the faces of img, the whole upright
+// image at full resolution (res.Width × res.Height), into res: detection on
+// img reduced to DetectMaxSide (fast mode), crops from img itself. This is
+// analyzePhoto's path for a photo decoded at full resolution, for decoders
+// without a reduced decode.
+func (a *Analyzer) analyzeUpright(ctx context.Context, img gocv.Mat, res *face.Result, retry bool, tm *Timings) error {
+	t0 := clock.Now()
+	det := img
+	minSize := a.opt.MinSize
+	if !a.opt.Exact {
+		long := max(img.Cols(), img.Rows())
+		if long > a.opt.DetectMaxSide {
+			s := float64(a.opt.DetectMaxSide) / float64(long)
+			det = gocv.NewMat()
+			defer det.Close()
+			mtcnn.ResizeArea(img, &det, max(1, int(math.Round(float64(img.Cols())*s))), max(1, int(math.Round(float64(img.Rows())*s))))
+		}
+		k := float64(det.Cols()) / float64(res.Width)
+		minSize = max(a.opt.MinDetectSize, int(math.Round(float64(a.opt.MinSize)*k)))
+	}
+	tm.Decode += clock.Since(t0)
+	faces, dt, err := a.detectWithRetry(ctx, det, minSize, retry, a.retryImage(det, res.Width))
+	tm.Add(dt)
+	if err != nil || len(faces) == 0 {
+		return err
+	}
+	sx, sy := float64(res.Width)/float64(det.Cols()), float64(res.Height)/float64(det.Rows())
+	for i := range faces {
+		scaleFace(&faces[i], sx, sy)
+	}
+	cs := cropSource{img: img, sx: float64(img.Cols()) / float64(res.Width), sy: float64(img.Rows()) / float64(res.Height)}
+	if _, err := a.describeFrom(ctx, cs, res.Width, res.Height, faces, tm); err != nil {
+		return err
+	}
+	for i := range faces {
+		faces[i].StoredBox = imgmeta.BoxToStored(res.Orientation, res.Width, res.Height, faces[i].Box)
+	}
+	res.Faces = faces
+	return nil
+}
