@@ -318,6 +318,11 @@ func (a *Analyzer) AnalyzeTimed(ctx context.Context, path string) (*face.Result,
 // identifyFile names the format of the file at path by its first bytes
 // (the extension when the bytes are not recognised).
 func identifyFile(path string) (media.Identity, error) {
+	if !media.IsMedia(path) {
+		// Only names the media table lists are media files (as for the
+		// watcher): a photo renamed .txt is left alone.
+		return media.Identity{}, fileErr(path, ErrUnsupported, nil, "unsupported file type %q", extOf(path))
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return media.Identity{}, err
