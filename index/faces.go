@@ -249,7 +249,9 @@ const (
 	qInsertFace = `INSERT INTO faces (file_id, frame_time, frames, x1, y1, x2, y2,
 		sx1, sy1, sx2, sy2, score, landmarks, age, male_prob, birth_year, model, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
-	qSetFeatures = `INSERT INTO face_features (face_id, features) VALUES (?, ?)
+	// A forgotten face's features are never stored again (see Forget).
+	qSetFeatures = `INSERT INTO face_features (face_id, features)
+		SELECT ?1, ?2 WHERE (SELECT forgotten_by FROM faces WHERE id = ?1) IS NULL
 		ON CONFLICT (face_id) DO UPDATE SET features = excluded.features`
 	qFileAnalysed = `UPDATE files SET status = 'done', error = '', error_at = NULL, model = ?,
 		analysed_at = ?, analyses = analyses + 1, export_rev = export_rev + 1 WHERE id = ?`
@@ -485,6 +487,8 @@ func (ix *Index) Faces(ctx context.Context, q FaceQuery) ([]FaceRecord, error) {
 // Face returns one face, or ErrNotFound.
 func (ix *Index) Face(ctx context.Context, id int64) (FaceRecord, error) {
 	s, _ := FaceQuery{}.sql()
+	// A forgotten face has no features left: still a face.
+	s = strings.Replace(s, " JOIN face_features", " LEFT JOIN face_features", 1)
 	s = strings.Replace(s, " ORDER BY f.id", " WHERE f.id = ?", 1)
 	var rec FaceRecord
 	err := scanFace(ix.rd().QueryRowContext(ctx, s, id), &rec)

@@ -29,23 +29,25 @@ type Person struct {
 	Name       string `json:"name,omitempty"`
 	NameSource Source `json:"name_source,omitempty"`
 	// BirthYear is 0 when unknown.
-	BirthYear       int       `json:"birth_year,omitempty"`
-	BirthYearSource Source    `json:"birth_year_source,omitempty"`
-	Gender          Gender    `json:"gender,omitempty"`
-	GenderSource    Source    `json:"gender_source,omitempty"`
-	OptOut          bool      `json:"opt_out,omitempty"`
-	MergedInto      int64     `json:"merged_into,omitempty"`
-	Faces           int       `json:"faces"` // faces assigned now
-	Files           int       `json:"files"` // distinct files of those faces
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	BirthYear       int    `json:"birth_year,omitempty"`
+	BirthYearSource Source `json:"birth_year_source,omitempty"`
+	Gender          Gender `json:"gender,omitempty"`
+	GenderSource    Source `json:"gender_source,omitempty"`
+	OptOut          bool   `json:"opt_out,omitempty"`
+	// Hidden persons are never exported (no region, no keyword).
+	Hidden     bool      `json:"hidden,omitempty"`
+	MergedInto int64     `json:"merged_into,omitempty"`
+	Faces      int       `json:"faces"` // faces assigned now
+	Files      int       `json:"files"` // distinct files of those faces
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Active tells whether faces may be assigned to p.
 func (p Person) Active() bool { return !p.OptOut && p.MergedInto == 0 }
 
 const personCols = `p.id, p.name, p.name_source, COALESCE(p.birth_year, 0), p.birth_year_source, p.gender, p.gender_source,
-	p.opt_out, COALESCE(p.merged_into, 0), p.created_at, p.updated_at,
+	p.opt_out, p.hidden, COALESCE(p.merged_into, 0), p.created_at, p.updated_at,
 	(SELECT COUNT(*) FROM assignments a WHERE a.person_id = p.id),
 	(SELECT COUNT(DISTINCT f.file_id) FROM assignments a JOIN faces f ON f.id = a.face_id WHERE a.person_id = p.id)`
 
@@ -53,7 +55,7 @@ func scanPerson(r rowScanner) (Person, error) {
 	var p Person
 	var ns, bs, g, gs string
 	var created, updated int64
-	err := r.Scan(&p.ID, &p.Name, &ns, &p.BirthYear, &bs, &g, &gs, &p.OptOut, &p.MergedInto, &created, &updated,
+	err := r.Scan(&p.ID, &p.Name, &ns, &p.BirthYear, &bs, &g, &gs, &p.OptOut, &p.Hidden, &p.MergedInto, &created, &updated,
 		&p.Faces, &p.Files)
 	if err != nil {
 		return Person{}, err
@@ -345,6 +347,10 @@ func (ix *Index) Merge(ctx context.Context, into, from int64) error {
 			{`DELETE FROM cannot_link_faces WHERE a IN (SELECT face_id FROM assignments WHERE person_id = ?1)
 				AND b IN (SELECT face_id FROM assignments WHERE person_id = ?1)`, []any{into}},
 			{`UPDATE age_samples SET person_id = ? WHERE person_id = ?`, []any{into, from}},
+			{`INSERT OR IGNORE INTO different_persons (a, b, created_at)
+				SELECT min(?1, CASE WHEN a = ?2 THEN b ELSE a END), max(?1, CASE WHEN a = ?2 THEN b ELSE a END), created_at
+				FROM different_persons WHERE (a = ?2 OR b = ?2) AND a != ?1 AND b != ?1`, []any{into, from}},
+			{`DELETE FROM different_persons WHERE a = ?1 OR b = ?1`, []any{from}},
 			{`UPDATE persons SET merged_into = ?1, updated_at = ?2 WHERE id = ?3 OR merged_into = ?3`, []any{into, now, from}},
 		}
 		for _, s := range stmts {
@@ -417,11 +423,12 @@ func (ix *Index) Split(ctx context.Context, id int64, faceIDs []int64) (int64, e
 
 // Forget opts person id out: its faces lose their assignment and are marked
 // forgotten (FaceRecord.ForgottenBy) so that no automatic assignment takes
-// them again, its name, birth year and gender are erased, and the person
-// stays as an opted-out row so its id never comes back. Files that showed
-// the person need export again (to drop the name from sidecars).
-// Features of the faces stay: the clusterer needs them to recognise the
-// person's future faces and keep them unassigned.
+// them again, their identity features are erased (a re-analysis of the
+// photo does not store them again), its name, birth year and gender are
+// erased, and the person stays as an opted-out row so its id never comes
+// back. Files that showed the person need export again (to drop the name
+// and the regions from sidecars). With the features gone faced cannot
+// recognise the person's future faces: those form a new, unnamed person.
 func (ix *Index) Forget(ctx context.Context, id int64) error {
 	err := ix.write(ctx, func(tx *sql.Tx) error {
 		p, err := getPerson(ctx, tx, id)
@@ -437,8 +444,10 @@ func (ix *Index) Forget(ctx context.Context, id int64) error {
 		now := ix.now().UnixNano()
 		for _, q := range []string{
 			`UPDATE faces SET forgotten_by = ?1 WHERE id IN (SELECT face_id FROM assignments WHERE person_id = ?1)`,
+			`DELETE FROM face_features WHERE face_id IN (SELECT id FROM faces WHERE forgotten_by = ?1)`,
 			`DELETE FROM assignments WHERE person_id = ?1`,
 			`DELETE FROM age_samples WHERE person_id = ?1`,
+			`DELETE FROM different_persons WHERE a = ?1 OR b = ?1`,
 			`UPDATE persons SET opt_out = 1, name = '', name_source = '', birth_year = NULL, birth_year_source = '',
 				gender = '', gender_source = '', updated_at = ?2 WHERE id = ?1`,
 		} {
@@ -654,4 +663,65 @@ func (ix *Index) CannotLinks(ctx context.Context) (CannotLinks, error) {
 		}
 	}
 	return cl, nil
+}
+
+// SetHidden hides person id (never exported: no region, no keyword) or
+// shows it again. Files that show the person need export again.
+func (ix *Index) SetHidden(ctx context.Context, id int64, hidden bool) error {
+	err := ix.write(ctx, func(tx *sql.Tx) error {
+		if err := checkActive(ctx, tx, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE persons SET hidden = ?, updated_at = ? WHERE id = ?`,
+			hidden, ix.now().UnixNano(), id); err != nil {
+			return err
+		}
+		return bumpExportOfPersons(ctx, tx, id)
+	})
+	if err != nil {
+		return fmt.Errorf("hide person #%d: %w", id, err)
+	}
+	return nil
+}
+
+// MarkDifferent records that persons a and b are different (a rejected
+// merge suggestion).
+func (ix *Index) MarkDifferent(ctx context.Context, a, b int64) error {
+	if a == b {
+		return fmt.Errorf("person #%d different from itself: %w", a, ErrInvalid)
+	}
+	a, b = min(a, b), max(a, b)
+	err := ix.write(ctx, func(tx *sql.Tx) error {
+		for _, id := range []int64{a, b} {
+			if err := checkActive(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO different_persons (a, b, created_at) VALUES (?, ?, ?)`,
+			a, b, ix.now().UnixNano())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("persons #%d and #%d are different: %w", a, b, err)
+	}
+	return nil
+}
+
+// DifferentPersons returns the pairs (a < b) of persons the user said are
+// different.
+func (ix *Index) DifferentPersons(ctx context.Context) ([][2]int64, error) {
+	rows, err := ix.rd().QueryContext(ctx, `SELECT a, b FROM different_persons ORDER BY a, b`)
+	if err != nil {
+		return nil, fmt.Errorf("read different persons: %w", err)
+	}
+	defer rows.Close()
+	var out [][2]int64
+	for rows.Next() {
+		var p [2]int64
+		if err := rows.Scan(&p[0], &p[1]); err != nil {
+			return nil, fmt.Errorf("read different persons: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }

@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"errors"
+	"github.com/faced/faced/face"
 	"slices"
 	"testing"
 )
@@ -226,9 +227,24 @@ func TestForget(t *testing.T) {
 	}
 	for _, f := range fa {
 		rec, _ := ix.Face(ctx, f)
-		if rec.PersonID != 0 || rec.ForgottenBy != a {
-			t.Fatalf("face %d: person %d forgotten_by %d", f, rec.PersonID, rec.ForgottenBy)
+		if rec.PersonID != 0 || rec.ForgottenBy != a || rec.Features != nil {
+			t.Fatalf("face %d: person %d forgotten_by %d, %d features", f, rec.PersonID, rec.ForgottenBy, len(rec.Features))
 		}
+	}
+	// The identity features are gone, and a re-analysis does not store
+	// them again.
+	if set, err := ix.LoadFaceSet(ctx, FaceQuery{IDs: fa}, Float32); err != nil || len(set.Faces) != 0 {
+		t.Fatalf("features of forgotten faces: %v, %v", set, err)
+	}
+	rec, _ := ix.Face(ctx, fa[0])
+	nf := rec.Face
+	nf.Features = make([]float32, 8)
+	nf.Features[0] = 1
+	if ids, err := ix.ReplaceFaces(ctx, rec.FileID, []face.Face{nf}, "m2"); err != nil || ids[0] != fa[0] {
+		t.Fatalf("re-analysis of a forgotten face: %v, %v", ids, err)
+	}
+	if set, _ := ix.LoadFaceSet(ctx, FaceQuery{IDs: fa[:1]}, Float32); len(set.Faces) != 0 {
+		t.Fatal("a re-analysis stored the features of a forgotten face again")
 	}
 	// Automatic assignment never takes the faces again, not even to another person.
 	if c, _ := ix.AssignFaces(ctx, map[int64]int64{fa[0]: b}, SourceAuto); c != 0 {

@@ -22,11 +22,12 @@ import (
 	"github.com/faced/faced/index"
 	"github.com/faced/faced/internal/datadir"
 	"github.com/faced/faced/models"
+	"github.com/faced/faced/persons"
 	"github.com/faced/faced/watcher"
 )
 
 // IndexFile is the index's file name inside DataDirectory.
-const IndexFile = "faces.db"
+const IndexFile = persons.IndexFile
 
 // SnapshotFile holds the cluster engine's state inside DataDirectory.
 const SnapshotFile = "clusters.snapshot"
@@ -49,7 +50,11 @@ type App struct {
 	Socket string
 	// AnalyzerOptions are the effective options of the daemon's analyzer.
 	AnalyzerOptions analyzer.Options
-	closers         []func() error
+	// Persons runs the person verbs (local API, review page); Clusterer is
+	// the daemon's clusterer over the same lock.
+	Persons   *persons.Service
+	Clusterer *persons.Clusterer
+	closers   []func() error
 }
 
 // Close releases the analyzer and the index.
@@ -88,6 +93,13 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	if app.Socket == "" {
 		app.Socket = config.DefaultSocket(dataDir)
 	}
+	// The writers' lock: while this process runs, facedctl edits persons
+	// through the local API, never behind its back.
+	lock, err := persons.TakeLock(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	app.closers = append(app.closers, lock.Unlock)
 	if err := datadir.CreateFile(filepath.Join(dataDir, IndexFile), policy.File); err != nil {
 		return nil, cfg.KeyError("DataDirectory", fmt.Errorf("create the index: %w", err))
 	}
@@ -143,9 +155,22 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 		app.closers = append(app.closers, an.Close)
 	}
 
+	thumbs, err := persons.NewThumbs(ix, cfg.InputDirectory(), filepath.Join(dataDir, persons.ThumbsDir))
+	if err != nil {
+		return nil, err
+	}
+	app.Persons = persons.New(ix, persons.Options{Thumbs: thumbs})
 	popt := PersonsOptionsFor(cfg, reg)
 	popt.Logger, popt.SnapshotPath, popt.SnapshotEvery = log, filepath.Join(dataDir, SnapshotFile), 30*time.Second
-	persons := NewPersons(ix, popt)
+	clusterer := persons.NewClusterer(app.Persons, popt)
+	app.Clusterer = clusterer
+	// An edit through the API or the review page reaches the engine at
+	// once; the daemon's next poll (PollInterval) writes the sidecars.
+	app.Persons.AfterEdit(func(ctx context.Context) {
+		if err := clusterer.Update(ctx); err != nil {
+			log.Error("clustering after an edit failed", "err", err)
+		}
+	})
 
 	wopt := watcher.Options{SettleTime: cfg.SettleTime(), IgnoreGlobs: cfg.IgnoreGlobs(), Extensions: cfg.Extensions(),
 		RescanInterval: cfg.RescanInterval(), Logger: log,
@@ -171,7 +196,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	trim := newTrimmer(mem)
 	app.closers = append(app.closers, func() error { trim.stop(); return nil })
 	store := NewStore(ix)
-	store.OnDone = persons.NoteDone
+	store.OnDone = clusterer.NoteDone
 	var d *daemon.Daemon
 	walkOpt := wopt
 	walkOpt.OnError = func(err error) {
@@ -186,7 +211,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 			if d != nil {
 				d.ReportNote(p, n)
 			}
-		}}, Clusterer: persons, Exporter: NewExporter(ix, ex), Watcher: dw})
+		}}, Clusterer: clusterer, Exporter: NewExporter(ix, ex), Watcher: dw})
 	if err != nil {
 		return nil, err
 	}
@@ -198,14 +223,14 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 // options tuned for the identity model, the config's DistanceThreshold (when
 // a number) overriding the link radius, and the seed's person rule. The
 // daemon and `faced-lab eval lifetime` share it.
-func PersonsOptionsFor(cfg *config.Config, reg *models.Registry) PersonsOptions {
+func PersonsOptionsFor(cfg *config.Config, reg *models.Registry) persons.ClustererOptions {
 	copt := cluster.DefaultOptions()
 	if mi, err := reg.Model(agModel(cfg)); err == nil {
 		copt = cluster.OptionsFromThresholds(mi.Thresholds)
 	}
 	copt = copt.WithEps(cfg.DistanceThreshold())
 	copt.MinSize = max(cfg.MinNoPhotos(), 1)
-	return PersonsOptions{Cluster: copt,
+	return persons.ClustererOptions{Cluster: copt,
 		Rule:                cluster.PersonRule{MinNoPhotos: cfg.MinNoPhotos(), MinDays: cfg.MinDaysDifferenceBetweenPhotoMDates()},
 		MinFaceWidthPercent: cfg.MinFaceWidthPercent()}
 }
@@ -216,6 +241,8 @@ func agModel(cfg *config.Config) string {
 	}
 	return "agegender-int8"
 }
+
+var _ daemon.Clusterer = (*persons.Clusterer)(nil)
 
 // Analyzer reports analyzer errors without the path (the daemon names the
 // file beside the reason).

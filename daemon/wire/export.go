@@ -39,7 +39,22 @@ func (e *Exporter) Photo(ctx context.Context, path string) (exporters.Photo, err
 	ph := exporters.Photo{Path: f.Path, Kind: f.Kind, StoredWidth: f.StoredWidth, StoredHeight: f.StoredHeight,
 		Visibility: string(f.Visibility)}
 	names := map[int64]string{}
+	hidden := map[int64]bool{}
 	for _, r := range faces {
+		if r.ForgottenBy != 0 {
+			continue // a forgotten person's faces leave the sidecar
+		}
+		if r.PersonID != 0 {
+			h, ok := hidden[r.PersonID]
+			if !ok {
+				p, err := e.ix.Person(ctx, r.PersonID)
+				h = err == nil && p.Hidden
+				hidden[r.PersonID] = h
+			}
+			if h {
+				continue // hidden persons are never exported
+			}
+		}
 		reg := exporters.Region{FaceID: r.ID, PersonID: r.PersonID, StoredBox: r.StoredBox, Age: r.Age,
 			MaleProb: r.MaleProb, Score: r.Score, Model: r.Model}
 		if r.PersonID != 0 {

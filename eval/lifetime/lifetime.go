@@ -8,7 +8,7 @@
 // date birth date + age (FG-NET has no EXIF dates; the originals are never
 // touched); the copies are analysed with the daemon's analyzer options and
 // recorded in a fresh index exactly as the daemon records them, and the
-// daemon's clusterer (wire.Persons, default config) forms the persons and
+// daemon's clusterer (persons.Clusterer, default config) forms the persons and
 // their birth years. The report scores the person of each photo's labelled
 // face (the largest, most central one) against the folders: BCubed
 // precision/recall/F1, persons per identity, photos left without a person,
@@ -44,6 +44,7 @@ import (
 	"github.com/faced/faced/heads"
 	"github.com/faced/faced/heads/hook"
 	"github.com/faced/faced/index"
+	"github.com/faced/faced/persons"
 	"github.com/faced/faced/models"
 )
 
@@ -317,7 +318,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		popt.Cluster = *o.Cluster
 	}
 	rep.ClusterOptions = fmt.Sprintf("%+v", popt.Cluster)
-	pers := wire.NewPersons(ix, popt)
+	pers := persons.NewClusterer(persons.New(ix, persons.Options{}), popt)
 	fileIDs := make([]int64, len(samples))
 	for i, r := range ce.Results {
 		if r == nil {

@@ -1,4 +1,4 @@
-package wire
+package persons
 
 import (
 	"context"
@@ -81,7 +81,7 @@ func (w *world) photo(who string) int64 {
 	return ids[0]
 }
 
-func (w *world) persons(p *Persons) {
+func (w *world) persons(p *Clusterer) {
 	w.t.Helper()
 	if err := p.Update(context.Background()); err != nil {
 		w.t.Fatal(err)
@@ -111,8 +111,8 @@ func (w *world) activePersons() []index.Person {
 	return ps
 }
 
-func testPersons(ix *index.Index, snapshot string) *Persons {
-	return NewPersons(ix, PersonsOptions{Cluster: cluster.DefaultOptions(), Rule: cluster.PersonRule{MinNoPhotos: 2},
+func testPersons(ix *index.Index, snapshot string) *Clusterer {
+	return NewClusterer(New(ix, Options{}), ClustererOptions{Cluster: cluster.DefaultOptions(), Rule: cluster.PersonRule{MinNoPhotos: 2},
 		MinFaceWidthPercent: 90, SnapshotPath: snapshot, SnapshotEvery: time.Hour,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }

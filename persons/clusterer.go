@@ -1,4 +1,4 @@
-package wire
+package persons
 
 import (
 	"context"
@@ -15,13 +15,12 @@ import (
 	"github.com/google/renameio/v2"
 
 	"github.com/faced/faced/cluster"
-	"github.com/faced/faced/daemon"
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/index"
 )
 
-// PersonsOptions configure Persons.
-type PersonsOptions struct {
+// ClustererOptions configure a Clusterer.
+type ClustererOptions struct {
 	// Cluster are the engine's options (Eps, MinSize, ...).
 	Cluster cluster.Options
 	// Rule is the seed's person rule (MinNoPhotos, MinDays).
@@ -56,7 +55,7 @@ type personState struct {
 	optOut bool
 }
 
-// Persons keeps an incremental cluster engine in step with the index.
+// Clusterer keeps an incremental cluster engine in step with the index.
 //
 // It follows the index's change feed (index.FaceChanges from the last
 // revision), so each Update costs reads in proportion to what changed: new
@@ -75,9 +74,10 @@ type personState struct {
 //
 // In memory it keeps a few dozen bytes per face (no features); the engine
 // holds the vectors.
-type Persons struct {
+type Clusterer struct {
+	svc *Service
 	ix  *index.Index
-	opt PersonsOptions
+	opt ClustererOptions
 	log *slog.Logger
 	eng *cluster.Engine
 
@@ -114,29 +114,28 @@ type UpdateStats struct {
 	Assigned         int // automatic assignment changes written
 }
 
-var _ daemon.Clusterer = (*Persons)(nil)
-
-// NewPersons returns the clusterer of ix.
-func NewPersons(ix *index.Index, opt PersonsOptions) *Persons {
+// NewClusterer returns the clusterer of s's index. Its Update and s's
+// verbs never run at the same time (they share s's lock).
+func NewClusterer(s *Service, opt ClustererOptions) *Clusterer {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	return &Persons{ix: ix, opt: opt, log: opt.Logger, eng: cluster.NewEngine(opt.Cluster),
+	return &Clusterer{svc: s, ix: s.ix, opt: opt, log: opt.Logger, eng: cluster.NewEngine(opt.Cluster),
 		done: map[int64]bool{}, faces: map[int64]*faceState{}, byFile: map[int64][]int64{},
 		e2i: map[int64]int64{}, i2e: map[int64]int64{}, pst: map[int64]personState{}, pending: map[int64]int64{},
 		clFaces: map[[2]int64]bool{}, clPerson: map[[2]int64]bool{}, attrs: map[int64][2]int{}, dirty: map[int64]bool{}}
 }
 
-// NoteDone tells Persons that a file was analysed (its visibility must be
+// NoteDone tells the clusterer that a file was analysed (its visibility must be
 // decided even when it has no face). Safe for concurrent use.
-func (p *Persons) NoteDone(fileID int64) {
+func (p *Clusterer) NoteDone(fileID int64) {
 	p.mu.Lock()
 	p.done[fileID] = true
 	p.mu.Unlock()
 }
 
 // LastUpdate returns the counts of the last Update.
-func (p *Persons) LastUpdate() UpdateStats { return p.last }
+func (p *Clusterer) LastUpdate() UpdateStats { return p.last }
 
 func captureYear(t time.Time) int { return t.UTC().Year() }
 
@@ -163,7 +162,7 @@ func analysisSum(r *index.FaceRecord) uint64 {
 	return h
 }
 
-func (p *Persons) setFace(r *index.FaceRecord, sum uint64) {
+func (p *Clusterer) setFace(r *index.FaceRecord, sum uint64) {
 	m := p.faces[r.ID]
 	if m == nil {
 		m = &faceState{}
@@ -180,7 +179,7 @@ func (p *Persons) setFace(r *index.FaceRecord, sum uint64) {
 	p.dirty[r.FileID] = true
 }
 
-func (p *Persons) dropFace(id int64) {
+func (p *Clusterer) dropFace(id int64) {
 	m := p.faces[id]
 	if m == nil {
 		return
@@ -200,7 +199,7 @@ func dropID(s []int64, id int64) []int64 {
 	return s
 }
 
-func (p *Persons) item(id int64, vec []float32) cluster.Item {
+func (p *Clusterer) item(id int64, vec []float32) cluster.Item {
 	m := p.faces[id]
 	return cluster.Item{ID: id, Photo: m.file, Features: vec, BirthYear: m.birth, Year: captureYear(m.capture)}
 }
@@ -211,8 +210,16 @@ type edit struct {
 	source                    index.Source
 }
 
-// Update implements daemon.Clusterer.
-func (p *Persons) Update(ctx context.Context) error {
+// Update implements daemon.Clusterer: it follows what changed in the index
+// since the last call. It holds the Service's lock, so a verb never runs
+// in the middle of it.
+func (p *Clusterer) Update(ctx context.Context) error {
+	p.svc.mu.Lock()
+	defer p.svc.mu.Unlock()
+	return p.update(ctx)
+}
+
+func (p *Clusterer) update(ctx context.Context) error {
 	if !p.started {
 		return p.start(ctx)
 	}
@@ -248,6 +255,17 @@ func (p *Persons) Update(ctx context.Context) error {
 		m := p.faces[r.ID]
 		sum := analysisSum(r)
 		switch {
+		case r.ForgottenBy != 0:
+			// Forgotten: the index erased its features; the engine lets
+			// go of its vector too.
+			if m != nil {
+				if _, err := p.eng.Remove(r.ID); err != nil && !errors.Is(err, cluster.ErrUnknownFace) {
+					p.log.Warn("cluster: remove face", "face", r.ID, "err", err)
+				}
+				if m.forgotten != r.ForgottenBy {
+					edits = append(edits, edit{face: r.ID, from: m.person, forgotten: r.ForgottenBy, source: r.Source})
+				}
+			}
 		case m == nil:
 			need = append(need, r.ID)
 			if r.Source == index.SourceUser {
@@ -295,7 +313,7 @@ func (p *Persons) Update(ctx context.Context) error {
 
 // addVectors loads the vectors of faces ids in one read and adds them to
 // the engine.
-func (p *Persons) addVectors(ctx context.Context, ids []int64) error {
+func (p *Clusterer) addVectors(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -321,7 +339,7 @@ func (p *Persons) addVectors(ctx context.Context, ids []int64) error {
 // (linear time), else by linking every face; then replays the user's
 // decisions stored in the index (a snapshot older than them, or none, does
 // not have them) and applies the result.
-func (p *Persons) start(ctx context.Context) error {
+func (p *Clusterer) start(ctx context.Context) error {
 	p.last = UpdateStats{}
 	all, _, rev, err := p.ix.FaceChanges(ctx, 0, index.FaceQuery{NoFeatures: true})
 	if err != nil {
@@ -412,7 +430,7 @@ func (p *Persons) start(ctx context.Context) error {
 // person that the user merged others into (the engine of a snapshot older
 // than the merge, or re-linked from scratch, has them apart, and the merge
 // in the index keeps no face-level trace but the faces' new person).
-func (p *Persons) replayMerges() {
+func (p *Clusterer) replayMerges() {
 	target := map[int64]bool{}
 	for _, st := range p.pst {
 		if st.merged != 0 {
@@ -439,7 +457,7 @@ func (p *Persons) replayMerges() {
 
 // userEdits brings the engine in line with assignment changes made outside
 // this clusterer: merges, user assignments, cannot-links.
-func (p *Persons) userEdits(ctx context.Context, edits []edit) error {
+func (p *Clusterer) userEdits(ctx context.Context, edits []edit) error {
 	touched := map[int64]bool{}
 	for _, e := range edits {
 		for _, id := range []int64{e.from, e.to, e.forgotten} {
@@ -484,13 +502,13 @@ func (p *Persons) userEdits(ctx context.Context, edits []edit) error {
 	return p.syncCannotLinks(ctx)
 }
 
-func (p *Persons) active(ip int64) bool {
+func (p *Clusterer) active(ip int64) bool {
 	st, ok := p.pst[ip]
 	return ok && st.merged == 0 && !st.optOut
 }
 
 // link maps engine person ep to index person ip (one to one).
-func (p *Persons) link(ep, ip int64) {
+func (p *Clusterer) link(ep, ip int64) {
 	if old, ok := p.e2i[ep]; ok && p.i2e[old] == ep {
 		delete(p.i2e, old)
 	}
@@ -502,7 +520,7 @@ func (p *Persons) link(ep, ip int64) {
 }
 
 // mergeInto follows a user merge of index person from into into.
-func (p *Persons) mergeInto(into, from int64) {
+func (p *Clusterer) mergeInto(into, from int64) {
 	ef, ok := p.i2e[from]
 	if !ok {
 		return
@@ -523,7 +541,7 @@ func (p *Persons) mergeInto(into, from int64) {
 }
 
 // assign follows a user assignment of face to index person ip.
-func (p *Persons) assign(faceID, ip int64) {
+func (p *Clusterer) assign(faceID, ip int64) {
 	if ep, ok := p.i2e[ip]; ok {
 		_, _, err := p.eng.Assign(faceID, ep)
 		if err == nil {
@@ -544,7 +562,7 @@ func (p *Persons) assign(faceID, ip int64) {
 
 // syncCannotLinks gives the engine the index's cannot-links it does not
 // have yet.
-func (p *Persons) syncCannotLinks(ctx context.Context) error {
+func (p *Clusterer) syncCannotLinks(ctx context.Context) error {
 	cl, err := p.ix.CannotLinks(ctx)
 	if err != nil {
 		return err
@@ -577,7 +595,7 @@ func (p *Persons) syncCannotLinks(ctx context.Context) error {
 
 // vote picks the index person most of faces belong to (forgotten faces vote
 // for the person who opted out), among those not taken; 0 when none.
-func (p *Persons) vote(faces []int64, taken map[int64]bool) int64 {
+func (p *Clusterer) vote(faces []int64, taken map[int64]bool) int64 {
 	votes := map[int64]int{}
 	for _, id := range faces {
 		m := p.faces[id]
@@ -604,7 +622,7 @@ func (p *Persons) vote(faces []int64, taken map[int64]bool) int64 {
 // apply writes the engine's persons into the index: assignments, birth
 // year and gender, then the visibility of the dirty files (of files, when
 // given: start-up).
-func (p *Persons) apply(ctx context.Context, files []index.File) error {
+func (p *Clusterer) apply(ctx context.Context, files []index.File) error {
 	want := map[int64]int64{} // face -> index person
 	taken := map[int64]bool{}
 	members := map[int64][]int64{}
@@ -712,7 +730,7 @@ func (p *Persons) apply(ctx context.Context, files []index.File) error {
 // visibility applies the seed's rule to the given files, or to the dirty
 // ones: a file with a face of a person or a large face is private, every
 // other analysed file potentially public.
-func (p *Persons) visibility(ctx context.Context, files []index.File) error {
+func (p *Clusterer) visibility(ctx context.Context, files []index.File) error {
 	if files == nil {
 		for id := range p.dirty {
 			f, err := p.ix.FileByID(ctx, id)
@@ -755,7 +773,9 @@ func (p *Persons) visibility(ctx context.Context, files []index.File) error {
 
 // Save writes the engine's snapshot now (the daemon calls it when it
 // stops).
-func (p *Persons) Save() {
+func (p *Clusterer) Save() {
+	p.svc.mu.Lock()
+	defer p.svc.mu.Unlock()
 	if p.opt.SnapshotPath != "" && p.started {
 		p.save()
 	}
@@ -763,7 +783,7 @@ func (p *Persons) Save() {
 
 // save writes the engine's snapshot atomically; a failure only costs
 // start-up time.
-func (p *Persons) save() {
+func (p *Clusterer) save() {
 	p.saved = time.Now()
 	b, err := p.eng.Snapshot()
 	if err == nil {
