@@ -552,9 +552,22 @@ func merge(d *xmp.Doc, in mergeInput) mergeOut {
 			x.arr.RemoveChild(x.li)
 		}
 	}
+	// A Microsoft region carries no faced:AssignedName: the name faced last
+	// wrote for that face is the one on its MWG region.
+	mwgAssigned := map[int64]string{}
+	for _, x := range mwg {
+		if x.ours {
+			mwgAssigned[x.faceID] = x.assigned
+		}
+	}
 	for _, x := range mp {
-		if x.ours && !keepMP[x] && !x.userEdited("") {
-			x.arr.RemoveChild(x.li)
+		if x.ours && !keepMP[x] {
+			if x.assigned == "" {
+				x.assigned = mwgAssigned[x.faceID]
+			}
+			if !x.userEdited("") {
+				x.arr.RemoveChild(x.li)
+			}
 		}
 	}
 

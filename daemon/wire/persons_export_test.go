@@ -109,7 +109,7 @@ func TestForgetAndHideLeaveTheSidecar(t *testing.T) {
 			t.Errorf("sidecar keeps the region of face %d", f.ID)
 		}
 	}
-	if n := strings.Count(x, "mwg-rs:Name"); n != 1 {
+	if n := strings.Count(x, "<mwg-rs:Name>"); n != 1 {
 		t.Errorf("%d named regions left, want 1 (Carol):\n%s", n, x)
 	}
 }
