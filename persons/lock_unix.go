@@ -16,4 +16,5 @@ func flock(f *os.File) error {
 	}
 	return err
 }
+
 const oNoFollow = unix.O_NOFOLLOW

@@ -44,8 +44,8 @@ import (
 	"github.com/faced/faced/heads"
 	"github.com/faced/faced/heads/hook"
 	"github.com/faced/faced/index"
-	"github.com/faced/faced/persons"
 	"github.com/faced/faced/models"
+	"github.com/faced/faced/persons"
 )
 
 // ErrBadName: a photo's name does not follow PPPAxx[a|b].JPG.
@@ -204,13 +204,13 @@ type Report struct {
 	BirthYearCoverage   float64 `json:"birth_year_coverage"`
 	// BirthYearWithin45 counts identities whose birth year is within 4.5
 	// years.
-	BirthYearWithin45 int `json:"birth_year_within_4_5"`
-	AgeBands            []Band  `json:"apparent_age"`
-	AgeMAE              float64 `json:"apparent_age_mae"`
-	ClusterOptions      string  `json:"cluster_options"`
-	Cached              bool    `json:"features_from_cache"`
-	AnalyzeSec          float64 `json:"analyze_sec"`
-	ClusterSec          float64 `json:"cluster_sec"`
+	BirthYearWithin45 int     `json:"birth_year_within_4_5"`
+	AgeBands          []Band  `json:"apparent_age"`
+	AgeMAE            float64 `json:"apparent_age_mae"`
+	ClusterOptions    string  `json:"cluster_options"`
+	Cached            bool    `json:"features_from_cache"`
+	AnalyzeSec        float64 `json:"analyze_sec"`
+	ClusterSec        float64 `json:"cluster_sec"`
 }
 
 // cacheEntry is the cached analysis of the set.
