@@ -24,12 +24,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/faced/faced/exporters/xmp"
@@ -92,7 +94,20 @@ type Options struct {
 	ExifTool string
 	// Logger receives warnings (nil = slog.Default()).
 	Logger *slog.Logger
+	// Library is the photo folder (InputDirectory). A sidecar that is a
+	// symbolic link is merged (into its target, temp file beside it) only
+	// when it resolves inside Library; otherwise, or when Library is "",
+	// it is refused with ErrSidecarOutside and left as it is.
+	Library string
+	// MaxSidecarBytes is the largest sidecar faced reads (0 = 32 MiB);
+	// a bigger one is left untouched with ErrSidecarTooLarge.
+	MaxSidecarBytes int64
 }
+
+// DefaultMaxSidecarBytes is the default Options.MaxSidecarBytes: well above
+// a 200 000-keyword sidecar (about 20 MB), well below what makes a merge
+// slow or big in memory.
+const DefaultMaxSidecarBytes = 32 << 20
 
 // Sources of a UserName.
 const (
@@ -141,6 +156,16 @@ var (
 	ErrConcurrentWrite = errors.New("sidecar changed during export")
 	// ErrNoExifTool: embedded mode needs exiftool.
 	ErrNoExifTool = errors.New("exiftool not found")
+	// ErrSidecarNotRegular: a sidecar path is a FIFO, socket, device or
+	// folder. faced never opens it for reading (a FIFO would block) and
+	// never replaces it.
+	ErrSidecarNotRegular = errors.New("sidecar is not a regular file (FIFO, socket, device or folder); left untouched")
+	// ErrSidecarOutside: a sidecar is a symbolic link that leads outside
+	// the photo folder (or dangles); faced neither reads nor replaces it.
+	ErrSidecarOutside = errors.New("sidecar is a symbolic link leading outside the photo folder; left untouched")
+	// ErrSidecarTooLarge: a sidecar is over the size, depth or element
+	// limits faced parses; it is left untouched.
+	ErrSidecarTooLarge = errors.New("sidecar over faced's parse limits (size, depth or elements); left untouched")
 )
 
 // Exporter writes sidecars. It is safe for concurrent use on different
@@ -162,6 +187,15 @@ func New(opts Options) (*Exporter, error) {
 	if opts.ExifTool == "" {
 		opts.ExifTool = "exiftool"
 	}
+	if opts.MaxSidecarBytes <= 0 {
+		opts.MaxSidecarBytes = DefaultMaxSidecarBytes
+	}
+	if opts.Library != "" {
+		if real, err := filepath.EvalSymlinks(opts.Library); err == nil {
+			opts.Library = real
+		}
+		opts.Library = filepath.Clean(opts.Library)
+	}
 	l := opts.Logger
 	if l == nil {
 		l = slog.Default()
@@ -177,13 +211,15 @@ func SidecarNames(photo string) (full, base string) {
 
 // Sidecars returns the sidecars of photo that exist (both names, any case
 // of the .xmp suffix, each file once) and the path a new one gets under
-// naming.
+// naming. Whatever exists under a sidecar name is listed, FIFOs and
+// symbolic links included (nothing is opened here): Export refuses those
+// by name instead of creating a file in their place.
 func Sidecars(photo, naming string) (existing []string, create string) {
 	full, base := SidecarNames(photo)
 	var infos []os.FileInfo
 	for _, c := range []string{full, strings.TrimSuffix(full, ".xmp") + ".XMP", base, strings.TrimSuffix(base, ".xmp") + ".XMP"} {
-		fi, err := os.Stat(c)
-		if err != nil || !fi.Mode().IsRegular() {
+		fi, err := os.Lstat(c)
+		if err != nil {
 			continue
 		}
 		dup := false
@@ -216,18 +252,34 @@ func (e *Exporter) Export(ctx context.Context, p Photo) (Result, error) {
 	if len(targets) == 0 {
 		targets = []string{create}
 	}
+	var refused []error
 	for _, t := range targets {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		wrote, m, err := e.exportSidecar(ctx, p, t)
+		real, err := e.sidecarTarget(t)
+		if err != nil {
+			// This one is left as it is; the photo's other sidecars are
+			// still written, and the error names it.
+			refused = append(refused, err)
+			continue
+		}
+		wrote, m, err := e.exportSidecar(ctx, p, real)
+		if errors.Is(err, ErrSidecarNotRegular) || errors.Is(err, ErrSidecarOutside) || errors.Is(err, ErrSidecarTooLarge) {
+			refused = append(refused, err)
+			continue
+		}
 		if err != nil {
 			return res, err
 		}
 		if wrote {
-			res.Written = append(res.Written, t)
+			res.Written = append(res.Written, real)
 		}
 		res.add(m)
+	}
+	if len(refused) > 0 {
+		res.Unchanged = len(res.Written) == 0
+		return res, errors.Join(refused...)
 	}
 	if e.opts.Embedded {
 		wrote, m, err := e.exportEmbedded(ctx, p)
@@ -268,6 +320,43 @@ func appendUsers(dst, src []UserName) []UserName {
 	return dst
 }
 
+// sidecarTarget returns the file a sidecar path is written to: the path
+// itself, or the target of a symbolic link that stays inside the library.
+// FIFOs, sockets, devices, folders and links leading out are refused (from
+// lstat: nothing is opened).
+func (e *Exporter) sidecarTarget(path string) (string, error) {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return path, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("exporters: %s: %w", path, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		t, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return "", fmt.Errorf("%w: %s: %v", ErrSidecarOutside, path, err)
+		}
+		if e.opts.Library == "" || !within(e.opts.Library, t) {
+			return "", fmt.Errorf("%w: %s -> %s", ErrSidecarOutside, path, t)
+		}
+		if fi, err = os.Lstat(t); err != nil {
+			return "", fmt.Errorf("exporters: %s: %w", t, err)
+		}
+		path = t
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%w: %s (%s)", ErrSidecarNotRegular, path, fi.Mode().Type())
+	}
+	return path, nil
+}
+
+// within reports whether path lies in folder dir (both clean, absolute).
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
 func validate(p Photo) error {
 	if p.Path == "" {
 		return fmt.Errorf("%w: empty path", ErrInvalidPhoto)
@@ -280,7 +369,7 @@ func validate(p Photo) error {
 	default:
 		return fmt.Errorf("%w: %s: visibility %q (want private or public)", ErrInvalidPhoto, p.Path, p.Visibility)
 	}
-	fi, err := os.Stat(p.Path)
+	fi, err := os.Stat(p.Path) // never opened here: a FIFO is refused below
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidPhoto, err)
 	}
@@ -298,34 +387,63 @@ type snapshot struct {
 	data   []byte
 }
 
-func takeSnapshot(path string) (snapshot, error) {
-	fi, err := os.Stat(path)
+func takeSnapshot(path string, max int64) (snapshot, error) {
+	data, fi, err := readRegular(path, max)
 	if errors.Is(err, fs.ErrNotExist) {
 		return snapshot{}, nil
 	}
 	if err != nil {
 		return snapshot{}, err
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return snapshot{}, err
-	}
 	return snapshot{exists: true, size: fi.Size(), mtime: fi.ModTime(), data: data}, nil
 }
 
+// readRegular reads a sidecar without ever blocking or following a link:
+// the open is non-blocking and refuses symbolic links (a FIFO or link
+// swapped in after sidecarTarget looked), the opened file must be regular
+// (fstat), and at most max bytes are read.
+func readRegular(path string, max int64) ([]byte, os.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, nil, fmt.Errorf("%w: %s became a symbolic link", ErrSidecarOutside, path)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%w: %s (%s)", ErrSidecarNotRegular, path, fi.Mode().Type())
+	}
+	if fi.Size() > max {
+		return nil, nil, fmt.Errorf("%w: %s has %d bytes, faced reads at most %d", ErrSidecarTooLarge, path, fi.Size(), max)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, nil, fmt.Errorf("%w: %s grew past %d bytes", ErrSidecarTooLarge, path, max)
+	}
+	return data, fi, nil
+}
+
 // unchangedSince reports whether path still is what s saw.
-func unchangedSince(path string, s snapshot) bool {
-	fi, err := os.Stat(path)
+func unchangedSince(path string, s snapshot, max int64) bool {
+	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return !s.exists
 	}
-	if err != nil || !s.exists {
+	if err != nil || !s.exists || !fi.Mode().IsRegular() {
 		return false
 	}
 	if fi.Size() != s.size || !fi.ModTime().Equal(s.mtime) {
 		return false
 	}
-	data, err := os.ReadFile(path)
+	data, _, err := readRegular(path, max)
 	return err == nil && bytes.Equal(data, s.data)
 }
 
@@ -337,13 +455,15 @@ var testHookBeforeCheck func(path string)
 
 func (e *Exporter) exportSidecar(ctx context.Context, p Photo, target string) (bool, mergeOut, error) {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		snap, err := takeSnapshot(target)
+		snap, err := takeSnapshot(target, e.opts.MaxSidecarBytes)
 		if err != nil {
 			return false, mergeOut{}, fmt.Errorf("exporters: read %s: %w", target, err)
 		}
 		var doc *xmp.Doc
 		if snap.exists {
-			if doc, err = xmp.Parse(snap.data); err != nil {
+			if doc, err = xmp.Parse(snap.data); errors.Is(err, xmp.ErrLimit) {
+				return false, mergeOut{}, fmt.Errorf("%w: %s: %v", ErrSidecarTooLarge, target, err)
+			} else if err != nil {
 				return false, mergeOut{}, fmt.Errorf("%w: %s: %v", ErrUnreadableSidecar, target, err)
 			}
 		} else {
@@ -370,7 +490,7 @@ func (e *Exporter) exportSidecar(ctx context.Context, p Photo, target string) (b
 			if testHookBeforeCheck != nil {
 				testHookBeforeCheck(target)
 			}
-			return unchangedSince(target, snap)
+			return unchangedSince(target, snap, e.opts.MaxSidecarBytes)
 		}, e.opts.OnWrite)
 		if errors.Is(err, errChanged) {
 			e.log.Debug("sidecar changed while merging; merging again", "file", target, "attempt", attempt+1)

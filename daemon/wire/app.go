@@ -185,7 +185,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	}
 	ex, err := exporters.New(exporters.Options{Naming: string(cfg.SidecarNaming()), UnnamedLabel: cfg.UnnamedPersonLabel(),
 		VisibilityKeywordRoot: cfg.VisibilityKeywordRoot(), Embedded: cfg.EmbeddedXMP(), FacedVersion: o.Version,
-		Logger: log, OnWrite: func(p string) {
+		Library: cfg.InputDirectory(), Logger: log, OnWrite: func(p string) {
 			if w != nil {
 				w.Suppress(p, 5*time.Second)
 			}

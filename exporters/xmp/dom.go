@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -75,9 +76,36 @@ type Doc struct {
 // ErrSyntax is wrapped by Parse errors for malformed XML.
 var ErrSyntax = errors.New("malformed XMP")
 
-// Parse reads an XMP packet or sidecar. A leading UTF-8 byte order mark is
-// dropped.
-func Parse(data []byte) (*Doc, error) {
+// Limits bound what Parse builds, so that a hostile or runaway document
+// costs bounded memory and time. Zero fields take the defaults.
+type Limits struct {
+	MaxDepth    int // element nesting
+	MaxElements int // elements in all
+}
+
+// Default limits: far above real sidecars (a 200 000-keyword sidecar in
+// three keyword families has about 600 000 elements, depth 7).
+const (
+	DefaultMaxDepth    = 64
+	DefaultMaxElements = 2_000_000
+)
+
+// ErrLimit is wrapped by Parse errors for documents over the Limits.
+var ErrLimit = errors.New("XMP over faced's parse limits")
+
+// Parse reads an XMP packet or sidecar with the default Limits. A leading
+// UTF-8 byte order mark is dropped.
+func Parse(data []byte) (*Doc, error) { return ParseLimited(data, Limits{}) }
+
+// ParseLimited is Parse with explicit limits.
+func ParseLimited(data []byte, lim Limits) (*Doc, error) {
+	if lim.MaxDepth <= 0 {
+		lim.MaxDepth = DefaultMaxDepth
+	}
+	if lim.MaxElements <= 0 {
+		lim.MaxElements = DefaultMaxElements
+	}
+	depth, elems := 0, 0
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = true
@@ -107,6 +135,14 @@ func Parse(data []byte) (*Doc, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			depth++
+			elems++
+			if depth > lim.MaxDepth {
+				return nil, fmt.Errorf("%w: elements nested deeper than %d", ErrLimit, lim.MaxDepth)
+			}
+			if elems > lim.MaxElements {
+				return nil, fmt.Errorf("%w: more than %d elements", ErrLimit, lim.MaxElements)
+			}
 			e := &Elem{Prefix: t.Name.Space, Local: t.Name.Local, Parent: cur}
 			for _, a := range t.Attr {
 				e.Attrs = append(e.Attrs, Attr{Prefix: a.Name.Space, Local: a.Name.Local, Value: a.Value})
@@ -118,6 +154,7 @@ func Parse(data []byte) (*Doc, error) {
 				return nil, fmt.Errorf("%w: unexpected end element </%s>", ErrSyntax, qname(t.Name.Space, t.Name.Local))
 			}
 			cur = cur.Parent
+			depth--
 		case xml.CharData:
 			add(Text(string(t)))
 		case xml.Comment:
@@ -307,6 +344,16 @@ func (e *Elem) Elems() []*Elem {
 	return out
 }
 
+// hasElem reports whether e has an element child.
+func (e *Elem) hasElem() bool {
+	for _, c := range e.Children {
+		if _, ok := c.(*Elem); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Text returns the concatenated character data directly inside e.
 func (e *Elem) Text() string {
 	var b strings.Builder
@@ -393,32 +440,33 @@ func (e *Elem) indentOf() (string, bool) {
 
 // AppendChild appends c as the last element child of e, keeping the
 // surrounding layout (one element per line, indented one more space than
-// e, when e's document is laid out on lines).
+// e, when e's document is laid out on lines). It costs what follows the
+// last element (usually one whitespace node), not the number of children:
+// appending n keywords is linear in n.
 func (e *Elem) AppendChild(c *Elem) {
 	c.Parent = e
-	lastElem := -1
-	firstElem := -1
-	for i, n := range e.Children {
-		if _, ok := n.(*Elem); ok {
-			if firstElem < 0 {
-				firstElem = i
-			}
+	lastElem, firstElem := -1, -1
+	for i := len(e.Children) - 1; i >= 0; i-- {
+		if _, ok := e.Children[i].(*Elem); ok {
 			lastElem = i
+			break
 		}
 	}
 	if lastElem >= 0 {
-		sep := Text("")
-		if firstElem > 0 {
-			if t, ok := e.Children[firstElem-1].(Text); ok && strings.TrimSpace(string(t)) == "" {
-				sep = t
+		for i, n := range e.Children {
+			if _, ok := n.(*Elem); ok {
+				firstElem = i
+				break
 			}
 		}
-		rest := append([]Node{}, e.Children[lastElem+1:]...)
-		e.Children = append(e.Children[:lastElem+1:lastElem+1], sep, c)
-		e.Children = append(e.Children, rest...)
-		if sep == "" {
-			e.Children = removeEmptyText(e.Children)
+		var ins []Node
+		if firstElem > 0 {
+			if t, ok := e.Children[firstElem-1].(Text); ok && strings.TrimSpace(string(t)) == "" && t != "" {
+				ins = append(ins, t)
+			}
 		}
+		ins = append(ins, c)
+		e.Children = slices.Insert(e.Children, lastElem+1, ins...)
 		return
 	}
 	if strings.TrimSpace(e.Text()) != "" {
@@ -431,17 +479,6 @@ func (e *Elem) AppendChild(c *Elem) {
 	} else {
 		e.Children = []Node{Text(" "), c, Text(" ")}
 	}
-}
-
-func removeEmptyText(ns []Node) []Node {
-	out := ns[:0]
-	for _, n := range ns {
-		if t, ok := n.(Text); ok && t == "" {
-			continue
-		}
-		out = append(out, n)
-	}
-	return out
 }
 
 // RemoveChild removes c from e together with the whitespace before it.
@@ -458,7 +495,7 @@ func (e *Elem) RemoveChild(c *Elem) {
 		}
 		e.Children = append(e.Children[:start], e.Children[i+1:]...)
 		// An element left with only whitespace becomes empty, as written.
-		if len(e.Elems()) == 0 && strings.TrimSpace(e.Text()) == "" {
+		if !e.hasElem() && strings.TrimSpace(e.Text()) == "" {
 			e.Children = nil
 		}
 		c.Parent = nil
