@@ -301,6 +301,8 @@ func (a *Analyzer) AnalyzeTimed(ctx context.Context, path string) (*face.Result,
 		res, tm, err = a.analyzePhoto(ctx, path)
 	case media.DecHEIF:
 		res, tm, err = a.analyzeHEIF(ctx, path, id)
+	case media.DecRawPreview:
+		res, tm, err = a.analyzeRaw(ctx, path, id)
 	default:
 		return nil, tm, fileErr(path, ErrUnsupported, nil, "%s files are not supported yet", strings.ToUpper(string(id.Format)))
 	}
@@ -490,6 +492,17 @@ func (a *Analyzer) analyzePhoto(ctx context.Context, path string) (*face.Result,
 	if err != nil {
 		return nil, tm, err
 	}
+	read := clock.Since(t0)
+	res, tm, err := a.analyzeBuf(ctx, path, buf, info)
+	tm.Decode += read
+	return res, tm, err
+}
+
+// analyzeBuf analyses the photo whose bytes (checked by readPhoto or a
+// caller doing the same) are buf, with header info.
+func (a *Analyzer) analyzeBuf(ctx context.Context, path string, buf []byte, info imgmeta.Info) (*face.Result, Timings, error) {
+	var tm Timings
+	t0 := clock.Now()
 	res := &face.Result{File: path, Kind: face.KindPhoto, StoredWidth: info.Width, StoredHeight: info.Height, Orientation: info.Orientation, Faces: []face.Face{},
 		CaptureTime: info.CaptureTime}
 	res.Width, res.Height = imgmeta.UprightSize(info.Orientation, info.Width, info.Height)

@@ -479,3 +479,13 @@ func FromEXIF(tiff []byte) Info {
 	}
 	return info
 }
+
+// FromEXIFReader is FromEXIF reading the TIFF structure through r.
+func FromEXIFReader(r io.ReaderAt) Info {
+	info := Info{Orientation: 1}
+	_ = readTIFF(r, &info, false)
+	if info.Orientation < 1 || info.Orientation > 8 {
+		info.Orientation, info.OrientationTagged = 1, false
+	}
+	return info
+}
