@@ -461,7 +461,9 @@ func (e *Exporter) exportSidecar(ctx context.Context, p Photo, target string) (b
 		}
 		var doc *xmp.Doc
 		if snap.exists {
-			if doc, err = xmp.Parse(snap.data); errors.Is(err, xmp.ErrLimit) {
+			if doc, err = xmp.ParseContext(ctx, snap.data, xmp.Limits{}); ctx.Err() != nil {
+				return false, mergeOut{}, ctx.Err()
+			} else if errors.Is(err, xmp.ErrLimit) {
 				return false, mergeOut{}, fmt.Errorf("%w: %s: %v", ErrSidecarTooLarge, target, err)
 			} else if err != nil {
 				return false, mergeOut{}, fmt.Errorf("%w: %s: %v", ErrUnreadableSidecar, target, err)
@@ -470,7 +472,12 @@ func (e *Exporter) exportSidecar(ctx context.Context, p Photo, target string) (b
 			doc = e.seed(ctx, p.Path)
 		}
 		before := doc.Bytes()
-		m := merge(doc, mergeInput{photo: p, opts: e.opts, sidecar: target})
+		m := merge(doc, mergeInput{photo: p, opts: e.opts, sidecar: target, stop: &stopper{ctx: ctx}})
+		if err := ctx.Err(); err != nil {
+			// Stopped (SIGTERM): the merged document is dropped, the
+			// sidecar stays as it was; the next run writes it.
+			return false, mergeOut{}, err
+		}
 		out := doc.Bytes()
 		if snap.exists && bytes.Equal(out, before) {
 			return false, m, nil

@@ -1,6 +1,7 @@
 package exporters
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -45,6 +46,25 @@ type mergeInput struct {
 	photo   Photo
 	opts    Options
 	sidecar string
+	// stop, when set, ends the long loops early once its context ends;
+	// the caller then discards the half-merged document.
+	stop *stopper
+}
+
+// stopper checks a context every few thousand steps of a loop.
+type stopper struct {
+	ctx context.Context
+	n   int
+}
+
+// stopped reports whether the context has ended (checked every 4096
+// calls). A nil stopper never stops.
+func (s *stopper) stopped() bool {
+	if s == nil {
+		return false
+	}
+	s.n++
+	return s.n&4095 == 0 && s.ctx.Err() != nil
 }
 
 // want is one region as faced wants it written.
@@ -579,7 +599,7 @@ func merge(d *xmp.Doc, in mergeInput) mergeOut {
 		}
 		xmp.SetValue(top, NSFaced, "faced", "Visibility", p.Visibility)
 	}
-	mergeKeywords(d, wantedKeywords(p, o, wants))
+	mergeKeywords(d, wantedKeywords(p, o, wants), in.stop)
 	out.users = users
 	return out
 }
@@ -793,7 +813,7 @@ func (f kwField) toPath(v string) string {
 // mergeKeywords writes the union of every keyword family plus wanted into
 // each family, and takes back the keywords faced added earlier that are no
 // longer wanted (faced:AddedKeywords).
-func mergeKeywords(d *xmp.Doc, wanted []string) {
+func mergeKeywords(d *xmp.Doc, wanted []string, st *stopper) {
 	arrs := make([]*xmp.Elem, len(kwFields))
 	also := make([]*xmp.Elem, len(kwFields))
 	var union []string
@@ -874,7 +894,9 @@ func mergeKeywords(d *xmp.Doc, wanted []string) {
 		}
 		for _, a := range []*xmp.Elem{arr, also[i]} {
 			if a != nil {
-				writeKeywords(a, f, final, finalLeaves, removed)
+				if writeKeywords(a, f, final, finalLeaves, removed, st) {
+					return
+				}
 			}
 		}
 	}
@@ -884,9 +906,13 @@ func mergeKeywords(d *xmp.Doc, wanted []string) {
 
 // writeKeywords makes keyword array arr of field f hold every path of
 // final (in f's form), dropping the values of removed paths.
-func writeKeywords(arr *xmp.Elem, f kwField, final []string, finalLeaves, removed map[string]bool) {
+// It reports whether st stopped it (the document is then half-written).
+func writeKeywords(arr *xmp.Elem, f kwField, final []string, finalLeaves, removed map[string]bool, st *stopper) bool {
 	have := map[string]bool{}
 	for _, li := range xmp.Items(arr) {
+		if st.stopped() {
+			return true
+		}
 		v := strings.TrimSpace(li.Text())
 		drop := removed[f.toPath(v)]
 		if f.sep == "" {
@@ -904,12 +930,16 @@ func writeKeywords(arr *xmp.Elem, f kwField, final []string, finalLeaves, remove
 		have[v] = true
 	}
 	for _, p := range final {
+		if st.stopped() {
+			return true
+		}
 		v := f.form(p)
 		if !have[v] {
 			xmp.AddItem(arr, v, false)
 			have[v] = true
 		}
 	}
+	return false
 }
 
 // setTopBag makes top-level Bag local hold exactly values (removing it when

@@ -14,6 +14,7 @@ package xmp
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -70,7 +71,8 @@ func (Directive) isNode() {}
 
 // Doc is a parsed document: the top-level nodes in order.
 type Doc struct {
-	Nodes []Node
+	Nodes  []Node
+	srcLen int // size of the parsed text: the buffer Bytes starts with
 }
 
 // ErrSyntax is wrapped by Parse errors for malformed XML.
@@ -99,6 +101,12 @@ func Parse(data []byte) (*Doc, error) { return ParseLimited(data, Limits{}) }
 
 // ParseLimited is Parse with explicit limits.
 func ParseLimited(data []byte, lim Limits) (*Doc, error) {
+	return ParseContext(context.Background(), data, lim)
+}
+
+// ParseContext is ParseLimited that gives up with ctx's error when ctx ends
+// (a sidecar of tens of MB takes seconds to parse).
+func ParseContext(ctx context.Context, data []byte, lim Limits) (*Doc, error) {
 	if lim.MaxDepth <= 0 {
 		lim.MaxDepth = DefaultMaxDepth
 	}
@@ -116,7 +124,7 @@ func ParseLimited(data []byte, lim Limits) (*Doc, error) {
 		}
 		return nil, fmt.Errorf("%w: unsupported encoding %q", ErrSyntax, label)
 	}
-	doc := &Doc{}
+	doc := &Doc{srcLen: len(data)}
 	var cur *Elem
 	add := func(n Node) {
 		if cur == nil {
@@ -125,7 +133,12 @@ func ParseLimited(data []byte, lim Limits) (*Doc, error) {
 			cur.Children = append(cur.Children, n)
 		}
 	}
-	for {
+	for tokens := 1; ; tokens++ {
+		if tokens&4095 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		tok, err := dec.RawToken()
 		if err == io.EOF {
 			break
@@ -184,6 +197,7 @@ func qname(prefix, local string) string {
 // Bytes serialises the document.
 func (d *Doc) Bytes() []byte {
 	var b bytes.Buffer
+	b.Grow(d.srcLen + d.srcLen/2 + 4096)
 	for _, n := range d.Nodes {
 		writeNode(&b, n)
 	}
