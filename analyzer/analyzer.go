@@ -303,6 +303,8 @@ func (a *Analyzer) AnalyzeTimed(ctx context.Context, path string) (*face.Result,
 		res, tm, err = a.analyzeHEIF(ctx, path, id)
 	case media.DecRawPreview:
 		res, tm, err = a.analyzeRaw(ctx, path, id)
+	case media.DecJXL:
+		res, tm, err = a.analyzeJXL(ctx, path)
 	default:
 		return nil, tm, fileErr(path, ErrUnsupported, nil, "%s files are not supported yet", strings.ToUpper(string(id.Format)))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/faced/faced/analyzer/heif"
 	"github.com/faced/faced/analyzer/imgmeta"
 	"github.com/faced/faced/analyzer/internal/clock"
+	"github.com/faced/faced/analyzer/jxl"
 	"github.com/faced/faced/analyzer/mtcnn"
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/media"
@@ -134,4 +135,42 @@ func (a *Analyzer) analyzeUpright(ctx context.Context, img gocv.Mat, res *face.R
 	}
 	res.Faces = faces
 	return nil
+}
+
+// analyzeJXL analyses a JPEG XL file: libjxl decodes the stored pixels at
+// full resolution, turned upright here by the codestream's orientation (what
+// cjxl takes from a JPEG's EXIF); the stored boxes are in the coded frame
+// with that orientation, as for a JPEG's EXIF.
+func (a *Analyzer) analyzeJXL(ctx context.Context, path string) (*face.Result, Timings, error) {
+	var tm Timings
+	t0 := clock.Now()
+	fb := fileBufs.Get(0)
+	defer func() { fileBufs.Put(fb) }()
+	buf, err := a.readLimited(path, &fb)
+	if err != nil {
+		return nil, tm, err
+	}
+	stored, in, err := jxl.Decode(buf, int(math.Ceil(a.opt.MaxMegapixels)))
+	switch {
+	case errors.Is(err, jxl.ErrTooLarge):
+		return nil, tm, fileErr(path, ErrTooLarge, err, "%v, more than the %.0f megapixels allowed", err, a.opt.MaxMegapixels)
+	case err != nil:
+		return nil, tm, fileErr(path, ErrCorrupt, err, "%v", err)
+	}
+	img := stored
+	if in.Orientation != 1 {
+		img = orientMat(stored, in.Orientation)
+		stored.Close()
+	}
+	defer img.Close()
+	res := &face.Result{File: path, Kind: face.KindPhoto, Width: img.Cols(), Height: img.Rows(), Orientation: in.Orientation,
+		StoredWidth: in.Width, StoredHeight: in.Height, Faces: []face.Face{}}
+	tm.Decode = clock.Since(t0)
+	// The codestream always has an orientation field: retry sideways only
+	// where it is the default, as for an untagged JPEG.
+	retry := !a.opt.NoRotationRetry && (a.opt.RetryTagged || in.Orientation == 1)
+	if err := a.analyzeUpright(ctx, img, res, retry, &tm); err != nil {
+		return nil, tm, fmt.Errorf("%s: %w", path, err)
+	}
+	return res, tm, nil
 }
