@@ -27,6 +27,10 @@ type Options struct {
 	// AgeWeight weighs the seed's age term 0.1·(a_i−a_j)²/(a_i+a_j); the seed
 	// uses 0.1, 0 turns the term off.
 	AgeWeight float64
+	// AgeLink, when > 0, widens the link radius of two faces by AgeLink
+	// times the facial change expected between their ages (see age.go),
+	// at most AgeLinkMax; it needs the items' Age and When. 0 turns it off.
+	AgeLink float64
 	// Link is the share of linked pairs two groups need before they merge
 	// (the number of links between groups A and B must be at least
 	// Link·|A|·|B|). 0 merges on any link (single linkage); larger values
@@ -99,7 +103,7 @@ type Options struct {
 // agree with the exact persons at BCubed F1 0.998 after 30 Adds. Regions up
 // to 2 000 faces (all of LFW's) stay exact.
 func DefaultOptions() Options {
-	return Options{Eps: 0.82, JoinEps: 0.80, MinPts: 5, Link: 0.35, AgeWeight: 0, MinSize: 2, MaxRegion: 2000, LocalLinks: 16}
+	return Options{Eps: 0.82, JoinEps: 0.80, MinPts: 5, Link: 0.35, AgeWeight: 0, AgeLink: 0.2, MinSize: 2, MaxRegion: 2000, LocalLinks: 16}
 }
 
 // Errors returned by the Engine's editing methods.
@@ -133,6 +137,8 @@ type node struct {
 	photo   int64
 	birth   float64
 	year    int
+	age     float64 // apparent age, 0 unknown
+	when    float64 // capture time in decimal years, 0 unknown
 	deleted bool
 	label   int64 // person the user assigned this face to (must-link), 0 none
 	person  int64 // current person, 0 none (candidate)
@@ -355,7 +361,28 @@ func (e *Engine) distDot(i, j int32, dot float32) float64 {
 		a, b := &e.nodes[i], &e.nodes[j]
 		d += e.opt.AgeWeight / AgeWeight * ageTerm(Item{BirthYear: a.birth, Year: a.year}, Item{BirthYear: b.birth, Year: b.year})
 	}
+	if e.opt.AgeLink > 0 {
+		// a widened radius is stored as a distance scaled to Eps, so the
+		// core rule, JoinEps and the merge order see it like any link
+		a, b := &e.nodes[i], &e.nodes[j]
+		if w := ageLinkWiden(e.opt.AgeLink, a.age, a.when, b.age, b.when); w != 0 {
+			d *= e.opt.Eps / (e.opt.Eps + w)
+		}
+	}
 	return d
+}
+
+// itemNode is the node of a new face.
+func itemNode(it *Item) node {
+	return node{id: it.ID, photo: it.Photo, birth: it.BirthYear, year: it.Year, age: it.Age, when: it.When}
+}
+
+// scanEps is the feature distance up to which a pair can link.
+func (e *Engine) scanEps() float64 {
+	if e.opt.AgeLink > 0 {
+		return e.opt.Eps + AgeLinkMax
+	}
+	return e.opt.Eps
 }
 
 // dot32 is the dot product of a and b[:len(a)]. It must give the same bits
@@ -417,7 +444,7 @@ func (e *Engine) insert(it Item) (int32, error) {
 		return 0, fmt.Errorf("%w: face %d has %d, want %d", ErrBadFeatures, it.ID, len(it.Features), e.dim)
 	}
 	p := int32(len(e.nodes))
-	e.nodes = append(e.nodes, node{id: it.ID, photo: it.Photo, birth: it.BirthYear, year: it.Year})
+	e.nodes = append(e.nodes, itemNode(&it))
 	e.vecs = append(e.vecs, it.Features...)
 	e.norms = append(e.norms, dot32(e.vec(p), e.vec(p)))
 	e.byID[it.ID] = p
@@ -492,7 +519,7 @@ type scanner struct {
 }
 
 func (e *Engine) scanner(p int32) scanner {
-	eps := e.opt.Eps
+	eps := e.scanEps()
 	s := scanner{e: e, p: p, q: e.vec(p), eps: eps,
 		// the feature distance alone must be ≤ eps (the age term is ≥ 0)
 		minDot: float32((float64(e.norms[p]) - eps*eps) / 2),
@@ -533,7 +560,7 @@ func (s *scanner) testFull(j int32, out []edge) []edge {
 	if dt-e.norms[j]/2 < s.minDot-1e-6 {
 		return out
 	}
-	if d := e.distDot(s.p, j, dt); d <= s.eps {
+	if d := e.distDot(s.p, j, dt); d <= e.opt.Eps {
 		out = append(out, edge{j, float32(d)})
 	}
 	return out
@@ -908,6 +935,9 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 		}
 	}
 	mergeLinks(loose, false)
+	if e.opt.AgeLink > 0 {
+		e.mergeAcrossAges(reg, ladj, groups, find, union, conflict)
+	}
 	var out [][]int32
 	for k := range reg {
 		if g := groups[k]; g != nil && parent[k] == int32(k) {

@@ -32,6 +32,22 @@ type Item struct {
 	BirthYear float64
 	// Year is the integer capture year of the file.
 	Year int
+	// Age is the face's apparent age and When the capture time in decimal
+	// years (DecimalYear); 0 when unknown. The Engine's age-aware linking
+	// (Options.AgeLink) uses them.
+	Age  float64
+	When float64
+}
+
+// DecimalYear is t as a year with a fraction (UTC); 0 for the zero time.
+func DecimalYear(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	t = t.UTC()
+	start := time.Date(t.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+	end := start.AddDate(1, 0, 0)
+	return float64(t.Year()) + float64(t.Sub(start))/float64(end.Sub(start))
 }
 
 // AgeWeight is the weight of the seed's age term in SeedDistance.

@@ -24,7 +24,7 @@ var ErrBadSnapshot = errors.New("cluster: bad engine snapshot")
 
 const (
 	snapMagic   = "FCSN"
-	snapVersion = 1
+	snapVersion = 2
 )
 
 // RestoreInfo tells what RestoreEngine did.
@@ -38,7 +38,7 @@ type RestoreInfo struct {
 	// Dropped is the number of snapshot faces absent from the items (or
 	// changed, then also counted in Added).
 	Dropped int
-	// Relinked is true when the snapshot's Eps or AgeWeight differ from
+	// Relinked is true when the snapshot's Eps, AgeWeight or AgeLink differ from
 	// the options asked for: its links were useless and every face was
 	// linked afresh (quadratic, like AddBatch).
 	Relinked bool
@@ -62,6 +62,8 @@ func itemSum(it *Item) uint64 {
 	mix(uint64(it.Photo))
 	mix(math.Float64bits(it.BirthYear))
 	mix(uint64(int64(it.Year)))
+	mix(math.Float64bits(it.Age))
+	mix(math.Float64bits(it.When))
 	mix(uint64(len(it.Features)))
 	f := it.Features
 	i := 0
@@ -76,7 +78,7 @@ func itemSum(it *Item) uint64 {
 
 func (e *Engine) nodeItem(i int32) Item {
 	n := &e.nodes[i]
-	return Item{ID: n.id, Photo: n.photo, Features: e.vec(i), BirthYear: n.birth, Year: n.year}
+	return Item{ID: n.id, Photo: n.photo, Features: e.vec(i), BirthYear: n.birth, Year: n.year, Age: n.age, When: n.when}
 }
 
 // Snapshot encodes the Engine's state (see RestoreEngine). Its size is
@@ -102,6 +104,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.opt.AgeWeight))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.opt.Link))
 	b = binary.AppendVarint(b, int64(e.opt.MinSize))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.opt.AgeLink))
 	b = binary.AppendUvarint(b, uint64(e.dim))
 	b = binary.AppendVarint(b, e.nextID)
 	b = binary.AppendUvarint(b, uint64(len(live)))
@@ -266,7 +269,17 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 		return nil, info, fmt.Errorf("%w: no snapshot header", ErrBadSnapshot)
 	}
 	r.b = r.b[len(snapMagic):]
-	if v := r.uvarint("version"); r.err == nil && v != snapVersion {
+	v := r.uvarint("version")
+	if r.err == nil && v == 1 {
+		// before age-aware linking: its links and sums do not fit; every
+		// face is linked afresh (the caller's index keeps person ids)
+		if _, err := e.AddBatch(items); err != nil {
+			return nil, info, err
+		}
+		info.Added, info.Relinked = len(e.byID), true
+		return e, info, nil
+	}
+	if r.err == nil && v != snapVersion {
 		return nil, info, fmt.Errorf("%w: version %d, want %d", ErrBadSnapshot, v, snapVersion)
 	}
 	var sopt Options
@@ -275,6 +288,7 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 	sopt.AgeWeight = math.Float64frombits(r.u64("options"))
 	sopt.Link = math.Float64frombits(r.u64("options"))
 	sopt.MinSize = int(r.varint("options"))
+	sopt.AgeLink = math.Float64frombits(r.u64("options"))
 	dim := int(r.uvarint("dim"))
 	nextID := r.varint("next id")
 	n := r.count("faces", 11)
@@ -298,7 +312,7 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 	// links made at another radius or age weight are useless: the faces
 	// are linked afresh, their persons and user state are kept and a full
 	// re-cluster keeps person ids by overlap
-	info.Relinked = sopt.Eps != opt.Eps || sopt.AgeWeight != opt.AgeWeight
+	info.Relinked = sopt.Eps != opt.Eps || sopt.AgeWeight != opt.AgeWeight || sopt.AgeLink != opt.AgeLink
 	// which snapshot faces are kept, and their node index
 	at := make([]int32, n) // snapshot face -> node, -1 dropped
 	if dim > 0 {
@@ -321,7 +335,7 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 		}
 		p := int32(len(e.nodes))
 		at[k] = p
-		e.nodes = append(e.nodes, node{id: it.ID, photo: it.Photo, birth: it.BirthYear, year: it.Year})
+		e.nodes = append(e.nodes, itemNode(&it))
 		e.setPerson(p, f.person)
 		e.vecs = append(e.vecs, it.Features...)
 		e.norms = append(e.norms, dot32(e.vec(p), e.vec(p)))

@@ -45,6 +45,7 @@ type faceState struct {
 	box       face.Box
 	capture   time.Time
 	birth     float64
+	age       float64
 	male      float64
 	sum       uint64 // fingerprint of the analysis (see analysisSum)
 }
@@ -175,7 +176,7 @@ func (p *Clusterer) setFace(r *index.FaceRecord, sum uint64) {
 		p.byFile[r.FileID] = append(p.byFile[r.FileID], r.ID)
 	}
 	*m = faceState{file: r.FileID, person: r.PersonID, source: r.Source, forgotten: r.ForgottenBy, box: r.Box,
-		capture: r.CaptureTime, birth: r.BirthYear, male: r.MaleProb, sum: sum}
+		capture: r.CaptureTime, birth: r.BirthYear, age: r.Age, male: r.MaleProb, sum: sum}
 	p.dirty[r.FileID] = true
 }
 
@@ -201,7 +202,8 @@ func dropID(s []int64, id int64) []int64 {
 
 func (p *Clusterer) item(id int64, vec []float32) cluster.Item {
 	m := p.faces[id]
-	return cluster.Item{ID: id, Photo: m.file, Features: vec, BirthYear: m.birth, Year: captureYear(m.capture)}
+	return cluster.Item{ID: id, Photo: m.file, Features: vec, BirthYear: m.birth, Year: captureYear(m.capture),
+		Age: m.age, When: cluster.DecimalYear(m.capture)}
 }
 
 // edit is an assignment change someone else made.

@@ -80,6 +80,7 @@ func init() {
 		asJSON, noCache, sweep          bool
 		seed                            uint64
 		eps, link, ageW, joinEps        float64
+		ageLink                         float64
 		minPts, workers, maxRegion      int
 		index                           string
 		lists, probe, indexMin          int
@@ -118,6 +119,9 @@ re-analyses.`,
 			if cmd.Flags().Changed("age-weight") {
 				opt.AgeWeight = ageW
 			}
+			if cmd.Flags().Changed("age-link") {
+				opt.AgeLink = ageLink
+			}
 			if cmd.Flags().Changed("join-eps") {
 				opt.JoinEps = joinEps
 			}
@@ -144,6 +148,7 @@ re-analyses.`,
 	f.IntVar(&minPts, "min-pts", 0, "override the core rule")
 	f.Float64Var(&link, "link", 0, "override the link share needed to merge groups")
 	f.Float64Var(&ageW, "age-weight", 0, "override the age term weight (seed 0.1)")
+	f.Float64Var(&ageLink, "age-link", -1, "override the age-aware widening of the link radius (0 = off)")
 	f.Float64Var(&joinEps, "join-eps", 0, "override the radius through which non-core faces join a cluster (0 = eps)")
 	f.IntVar(&maxRegion, "max-region", 0, "override the region size above which Add re-clusters locally (0 = always exact)")
 	f.StringVar(&index, "index", "", "link scan: exact, ivf (approximate inverted lists) or empty (default: exact below --index-min faces, ivf from there)")
@@ -435,7 +440,9 @@ func evalItems(faces []evalFace) ([]cluster.Item, []string) {
 	items := make([]cluster.Item, len(faces))
 	truth := make([]string, len(faces))
 	for i, f := range faces {
-		items[i] = cluster.Item{ID: int64(i + 1), Photo: int64(i + 1), Features: f.Features, BirthYear: f.Birth, Year: f.Year}
+		// the capture time back from the seed's birth year (FaceBirthYear)
+		items[i] = cluster.Item{ID: int64(i + 1), Photo: int64(i + 1), Features: f.Features, BirthYear: f.Birth, Year: f.Year,
+			Age: f.Age, When: f.Birth + f.Age - 0.5}
 		truth[i] = f.Identity
 	}
 	return items, truth

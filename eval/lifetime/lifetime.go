@@ -37,12 +37,12 @@ import (
 	"time"
 
 	"github.com/faced/faced/analyzer"
+	"github.com/faced/faced/analyzer/anconfig"
 	"github.com/faced/faced/cluster"
 	"github.com/faced/faced/config"
 	"github.com/faced/faced/daemon/wire"
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/heads"
-	"github.com/faced/faced/heads/hook"
 	"github.com/faced/faced/index"
 	"github.com/faced/faced/models"
 	"github.com/faced/faced/persons"
@@ -268,17 +268,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := libraryConfig(lib, o.Config)
+	cfg, err := libraryConfig(lib, "Heads = "+o.Heads+"\n"+o.Config)
 	if err != nil {
 		return nil, err
 	}
 
-	hk, err := hook.Open(o.Registry, string(cfg.ModelVariant()), o.Heads)
+	// The daemon's analyzer options, the heads named in the config.
+	aopt, err := anconfig.AnalyzerOptions(cfg, o.Registry, anconfig.Overrides{})
 	if err != nil {
-		return nil, fmt.Errorf("eval lifetime: heads %q: %w", o.Heads, err)
+		return nil, fmt.Errorf("eval lifetime: %w", err)
 	}
-	// The daemon's analyzer options (daemon/wire/app.go).
-	aopt := analyzer.Options{MinSize: cfg.MinFaceSize(), Variant: string(cfg.ModelVariant()), Threads: 1, Heads: hk}
 	rep := &Report{Heads: o.Heads, Photos: len(samples)}
 	key := cacheKey(o, samples, aopt)
 	var ce cacheEntry

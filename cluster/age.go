@@ -1,0 +1,292 @@
+package cluster
+
+import (
+	"math"
+	"sort"
+)
+
+// Linking across ages. A face changes with age, children's fastest: on
+// FG-NET (the seed's features) two photos of one child a year apart lie a
+// median 0.85 apart, ten years apart 1.0, well beyond the 0.82 that keeps
+// adults apart; adults' photos ten years apart still lie within 0.80.
+// Other people's faces drift apart with the same age gap (the features
+// carry age), so a radius that widens with the facial change expected
+// between two faces keeps the share of strangers it admits about
+// constant. What the engine knows of that change is each face's capture
+// date and apparent age: under the hypothesis "same person", the date gap
+// fixes the age gap, and both apparent ages (weighted by how reliable
+// apparent age is at that age) estimate the age at the earlier date. The
+// hypothesis itself is checked: the two faces' birth-year estimates
+// (date − apparent age) must agree within what apparent-age noise allows,
+// and the widening fades as they disagree. Siblings photographed at one
+// age in different years, or parent and child, disagree by years and keep
+// the plain radius.
+//
+// The pair's radius only ever widens by at most AgeLinkMax, and only for
+// faces whose dates and ages are known; same-photo cannot-links and the
+// user's decisions are applied by the clustering afterwards and stay
+// absolute.
+
+// AgeLinkMax caps the widening of the link radius (features L2).
+const AgeLinkMax = 0.14
+
+// ageCalib maps the seed network's apparent age to the mean true age and
+// its standard deviation among faces of that apparent age: measured on
+// UTKFace's training chips (../shared/testdata/utkface_train, 6 450 chips,
+// seed int8 heads), binned by apparent age, the means made monotone (pool
+// adjacent violators). Apparent age is reliable for small children (±1-3
+// years) and not for teenagers and adults (±5-11 years; the network makes
+// 16-30-year-olds about 5 years older). Not fitted on FG-NET.
+var ageCalib = [][3]float64{ // apparent, mean true, sd
+	{1, 1.6, 1.0}, {3, 2.9, 2.2}, {5, 4.9, 3.0}, {7, 8.2, 3.6}, {9, 10.8, 3.6}, {13, 14.4, 6.0},
+	{18, 16.5, 5.3}, {21, 18.3, 5.2}, {23.5, 19.9, 6.5}, {26.5, 22.4, 5.4}, {29.5, 24.5, 5.9},
+	{33, 28.7, 8.5}, {37.5, 35.7, 10.8}, {42.5, 43.4, 10.4}, {47.5, 44.5, 11}, {52.5, 50.6, 9.5},
+	{57.5, 53.7, 9.8}, {65, 57.3, 10.3}, {85, 68.8, 11},
+}
+
+// calib interpolates ageCalib at apparent age a: the expected true age
+// and its standard deviation.
+func calib(a float64) (age, sigma float64) {
+	c := ageCalib
+	if a <= c[0][0] {
+		return max(a*c[0][1]/c[0][0], 0), c[0][2]
+	}
+	for i := 1; i < len(c); i++ {
+		if a <= c[i][0] {
+			f := (a - c[i-1][0]) / (c[i][0] - c[i-1][0])
+			return c[i-1][1] + f*(c[i][1]-c[i-1][1]), c[i-1][2] + f*(c[i][2]-c[i-1][2])
+		}
+	}
+	l := c[len(c)-1]
+	return l[1] + (a - l[0]), l[2]
+}
+
+// ageSigma is the standard deviation of the true age at apparent age a.
+func ageSigma(a float64) float64 { _, s := calib(a); return s }
+
+// CalibratedAge is the expected true age of a face of apparent age a (the
+// seed network's, see ageCalib).
+func CalibratedAge(a float64) float64 { c, _ := calib(a); return c }
+
+// growthTau is the time constant (years) of facial growth: most of the
+// change of a face's shape happens before adolescence ends.
+const growthTau = 6.0
+
+// adultDrift is the slow change of an adult face per year, on the same
+// scale as growth (growth totals 1).
+const adultDrift = 0.004
+
+// development maps an age to how far a face has developed (0 at birth,
+// about 1 at 20, then slowly more).
+func development(a float64) float64 {
+	a = max(a, 0)
+	return 1 - math.Exp(-a/growthTau) + adultDrift*a
+}
+
+// ageLinkWiden returns how much the link radius widens for two faces of
+// apparent ages a1, a2 captured at t1, t2 (decimal years); 0 when a date or
+// an age is unknown. It is symmetric in its two faces bit for bit, so links
+// do not depend on arrival order.
+func ageLinkWiden(k, a1, t1, a2, t2 float64) float64 {
+	if k <= 0 || a1 <= 0 || a2 <= 0 || t1 <= 0 || t2 <= 0 {
+		return 0
+	}
+	// a canonical order (earlier date first, then younger): the same
+	// arithmetic whichever face is first
+	if t2 < t1 || (t2 == t1 && a2 < a1) {
+		a1, t1, a2, t2 = a2, t2, a1, t1
+	}
+	gap := t2 - t1
+	a1, s1 := calib(a1)
+	a2, s2 := calib(a2)
+	w1, w2 := 1/(s1*s1), 1/(s2*s2)
+	// the age at the earlier date if both faces are one person
+	young := max((w1*a1+w2*(a2-gap))/(w1+w2), 0)
+	change := development(young+gap) - development(young)
+	// birth years (date − apparent age) disagreeing by z standard errors
+	z := ((t1 - a1) - (t2 - a2)) / math.Sqrt(s1*s1+s2*s2)
+	widen := min(k*change*math.Exp(-z*z/2), AgeLinkMax)
+	if gap < 1 {
+		// photos of one time: the birth years differ only by the
+		// apparent ages, whose errors have heavy tails (LFW)
+		return widen
+	}
+	return widen - min(AgeShrink*max(math.Abs(z)-AgeShrinkFrom, 0), AgeShrinkMax)
+}
+
+// Birth years that disagree by more than AgeShrinkFrom standard errors
+// narrow the radius by AgeShrink per standard error, at most AgeShrinkMax:
+// a baby photographed in 1990 and one photographed in 2000 are two babies.
+var AgeShrink, AgeShrinkFrom, AgeShrinkMax = 0.1, 2.0, 0.3
+
+// Linking clusters across ages. Two clusters of one person photographed
+// years apart share few links (a face links to the faces of nearby ages),
+// too few for the Link share that keeps strangers apart. They are
+// compared where they meet in time instead: the mean features of each
+// cluster's faces nearest in date to the other cluster (per-age
+// centroids: averaging a few photos of one age removes the noise of
+// single photos) must lie within the pair radius of those ages, and the
+// clusters' birth years (each a reliability-weighted mean over its faces)
+// must agree. Only clusters joined by at least one link are compared, so
+// re-clustering a linked region stays exact.
+
+// BridgeFaces is the number of faces per side averaged into a per-age
+// centroid.
+const BridgeFaces = 3
+
+// CentroidEps is the radius of two per-age centroids of one person (before
+// widening for the ages involved).
+var CentroidEps = 0.70
+
+// CentroidMinAge is the youngest age (at the earlier cluster's bridge)
+// from which per-age centroids are compared: averaged faces of small
+// children all come close to one mean child face (on FG-NET, centroids of
+// two different toddlers lie 0.57-0.68 apart, like those of one adult ten
+// years apart), so children's clusters join only through links.
+var CentroidMinAge = 12.0
+
+// MinBridgeChange is the facial change (development units) below which two
+// clusters are not "across ages" and the plain rules alone decide.
+var MinBridgeChange = 0.02
+
+// birthPersonSigma is the part of apparent-age error shared by all photos
+// of one person (someone who looks older looks older in every photo), so
+// averaging photos never makes a birth year more precise than this.
+const birthPersonSigma = 2.0
+
+// mergeAcrossAges unites clusters of one person at different ages (see
+// above), in ascending order of their closest link.
+func (e *Engine) mergeAcrossAges(reg []int32, ladj [][]edge, groups []*group, find func(int32) int32,
+	union func(a, b int32) int32, conflict func(a, b int32) bool) {
+	type cand struct {
+		a, b int32
+		d    float32
+	}
+	var cands []cand
+	for k := range reg {
+		for _, ed := range ladj[k] {
+			if int32(k) < ed.to && find(int32(k)) != find(ed.to) {
+				cands = append(cands, cand{int32(k), ed.to, ed.d})
+			}
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].d != cands[j].d {
+			return cands[i].d < cands[j].d
+		}
+		if cands[i].a != cands[j].a {
+			return cands[i].a < cands[j].a
+		}
+		return cands[i].b < cands[j].b
+	})
+	type key struct{ a, b, na, nb int32 }
+	tried := map[key]bool{}
+	for _, c := range cands {
+		a, b := find(c.a), find(c.b)
+		if a == b {
+			continue
+		}
+		if a > b {
+			a, b = b, a
+		}
+		k := key{a, b, int32(len(groups[a].members)), int32(len(groups[b].members))}
+		if tried[k] {
+			continue
+		}
+		tried[k] = true
+		if conflict(a, b) || !e.sameAcrossAges(reg, groups[a].members, groups[b].members) {
+			continue
+		}
+		union(a, b)
+	}
+}
+
+// sameAcrossAges tells whether clusters A and B (positions in reg) are one
+// person at different ages.
+func (e *Engine) sameAcrossAges(reg []int32, A, B []int32) bool {
+	ba, sa, ok1 := e.groupBirth(reg, A)
+	bb, sb, ok2 := e.groupBirth(reg, B)
+	if !ok1 || !ok2 {
+		return false
+	}
+	z := math.Abs(ba-bb) / math.Sqrt(sa*sa+sb*sb)
+	if z > 2 {
+		return false
+	}
+	ca, aa, ta := e.bridge(reg, A, B)
+	cb, ab, tb := e.bridge(reg, B, A)
+	young := min(aa, ab)
+	gap := math.Abs(ta - tb)
+	// the birth years agree: the widening follows the ages alone
+	change := development(young+gap) - development(young)
+	if change < MinBridgeChange || young < CentroidMinAge {
+		return false
+	}
+	r := CentroidEps + min(e.opt.AgeLink*change, AgeLinkMax)
+	var d2 float64
+	for i := range ca {
+		x := float64(ca[i] - cb[i])
+		d2 += x * x
+	}
+	return d2 <= r*r
+}
+
+// groupBirth is a cluster's birth year: the mean of its faces' (date −
+// apparent age) weighted by how reliable apparent age is at each age, and
+// its standard error; false when no face has a date and an age.
+func (e *Engine) groupBirth(reg []int32, m []int32) (b, sigma float64, ok bool) {
+	var sw, swb float64
+	for _, k := range m {
+		n := &e.nodes[reg[k]]
+		if n.age <= 0 || n.when <= 0 {
+			continue
+		}
+		a, s := calib(n.age)
+		w := 1 / (s * s)
+		sw += w
+		swb += w * (n.when - a)
+	}
+	if sw == 0 {
+		return 0, 0, false
+	}
+	return swb / sw, math.Sqrt(1/sw + birthPersonSigma*birthPersonSigma), true
+}
+
+// bridge returns the mean features, mean apparent age and mean date of the
+// BridgeFaces faces of A nearest in date to B (ties by position).
+func (e *Engine) bridge(reg []int32, A, B []int32) ([]float32, float64, float64) {
+	type fd struct {
+		k  int32
+		dt float64
+	}
+	fs := make([]fd, 0, len(A))
+	for _, k := range A {
+		t := e.nodes[reg[k]].when
+		best := math.Inf(1)
+		for _, j := range B {
+			best = min(best, math.Abs(t-e.nodes[reg[j]].when))
+		}
+		fs = append(fs, fd{k, best})
+	}
+	sort.Slice(fs, func(i, j int) bool {
+		if fs[i].dt != fs[j].dt {
+			return fs[i].dt < fs[j].dt
+		}
+		return fs[i].k < fs[j].k
+	})
+	n := min(BridgeFaces, len(fs))
+	c := make([]float32, e.dim)
+	var age, when float64
+	for _, f := range fs[:n] {
+		x := reg[f.k]
+		for i, v := range e.vec(x) {
+			c[i] += v
+		}
+		age += e.nodes[x].age
+		when += e.nodes[x].when
+	}
+	for i := range c {
+		c[i] /= float32(n)
+	}
+	return c, age / float64(n), when / float64(n)
+}
