@@ -696,20 +696,21 @@ func (p *Clusterer) apply(ctx context.Context, files []index.File) error {
 	// Persons' attributes: birth year (median of the faces') and gender
 	// (Dempster–Shafer over the faces' P(male)).
 	for ip, ids := range members {
-		var births, males []float64
+		var births []cluster.BirthObs
+		var males []float64
 		for _, id := range ids {
 			m := p.faces[id]
 			if m == nil {
 				continue
 			}
 			if m.birth != 0 {
-				births = append(births, m.birth)
+				births = append(births, cluster.BirthObs{When: cluster.DecimalYear(m.capture), Age: m.age})
 			}
 			males = append(males, m.male)
 		}
 		year := 0
-		if b := cluster.BirthYear(births...); !math.IsNaN(b) {
-			year = int(b)
+		if b, ok := cluster.EstimateBirth(births); ok {
+			year = int(math.Floor(b.Year))
 		}
 		g, gi := index.GenderFemale, 2
 		if cluster.GenderDS(males) {
