@@ -111,13 +111,13 @@ func ageLinkWiden(k, a1, t1, a2, t2 float64) float64 {
 		// apparent ages, whose errors have heavy tails (LFW)
 		return widen
 	}
-	return widen - min(AgeShrink*max(math.Abs(z)-AgeShrinkFrom, 0), AgeShrinkMax)
+	return widen - min(ageShrink*max(math.Abs(z)-ageShrinkFrom, 0), ageShrinkMax)
 }
 
-// Birth years that disagree by more than AgeShrinkFrom standard errors
-// narrow the radius by AgeShrink per standard error, at most AgeShrinkMax:
+// Birth years that disagree by more than ageShrinkFrom standard errors
+// narrow the radius by ageShrink per standard error, at most ageShrinkMax:
 // a baby photographed in 1990 and one photographed in 2000 are two babies.
-var AgeShrink, AgeShrinkFrom, AgeShrinkMax = 0.1, 2.0, 0.3
+const ageShrink, ageShrinkFrom, ageShrinkMax = 0.1, 2.0, 0.3
 
 // Linking clusters across ages. Two clusters of one person photographed
 // years apart share few links (a face links to the faces of nearby ages),
@@ -130,24 +130,28 @@ var AgeShrink, AgeShrinkFrom, AgeShrinkMax = 0.1, 2.0, 0.3
 // must agree. Only clusters joined by at least one link are compared, so
 // re-clustering a linked region stays exact.
 
-// BridgeFaces is the number of faces per side averaged into a per-age
+// bridgeFaces is the number of faces per side averaged into a per-age
 // centroid.
-const BridgeFaces = 3
+const bridgeFaces = 3
 
-// CentroidEps is the radius of two per-age centroids of one person (before
+// centroidEps is the radius of two per-age centroids of one person (before
 // widening for the ages involved).
-var CentroidEps = 0.70
+const centroidEps = 0.70
 
-// CentroidMinAge is the youngest age (at the earlier cluster's bridge)
+// groupBirthZ is how far (standard errors) two clusters' birth years may
+// disagree and still be one person.
+const groupBirthZ = 2.0
+
+// centroidMinAge is the youngest age (at the earlier cluster's bridge)
 // from which per-age centroids are compared: averaged faces of small
 // children all come close to one mean child face (on FG-NET, centroids of
 // two different toddlers lie 0.57-0.68 apart, like those of one adult ten
 // years apart), so children's clusters join only through links.
-var CentroidMinAge = 12.0
+const centroidMinAge = 12.0
 
-// MinBridgeChange is the facial change (development units) below which two
+// minBridgeChange is the facial change (development units) below which two
 // clusters are not "across ages" and the plain rules alone decide.
-var MinBridgeChange = 0.02
+const minBridgeChange = 0.02
 
 // birthPersonSigma is the part of apparent-age error shared by all photos
 // of one person (someone who looks older looks older in every photo), so
@@ -204,13 +208,7 @@ func (e *Engine) mergeAcrossAges(reg []int32, ladj [][]edge, groups []*group, fi
 // sameAcrossAges tells whether clusters A and B (positions in reg) are one
 // person at different ages.
 func (e *Engine) sameAcrossAges(reg []int32, A, B []int32) bool {
-	ba, sa, ok1 := e.groupBirth(reg, A)
-	bb, sb, ok2 := e.groupBirth(reg, B)
-	if !ok1 || !ok2 {
-		return false
-	}
-	z := math.Abs(ba-bb) / math.Sqrt(sa*sa+sb*sb)
-	if z > 2 {
+	if !e.birthsAgree(reg, A, B) {
 		return false
 	}
 	ca, aa, ta := e.bridge(reg, A, B)
@@ -219,16 +217,24 @@ func (e *Engine) sameAcrossAges(reg []int32, A, B []int32) bool {
 	gap := math.Abs(ta - tb)
 	// the birth years agree: the widening follows the ages alone
 	change := development(young+gap) - development(young)
-	if change < MinBridgeChange || young < CentroidMinAge {
+	if change < minBridgeChange || young < centroidMinAge {
 		return false
 	}
-	r := CentroidEps + min(e.opt.AgeLink*change, AgeLinkMax)
+	r := centroidEps + min(e.opt.AgeLink*change, AgeLinkMax)
 	var d2 float64
 	for i := range ca {
 		x := float64(ca[i] - cb[i])
 		d2 += x * x
 	}
 	return d2 <= r*r
+}
+
+// birthsAgree tells whether clusters A and B have birth years within
+// groupBirthZ standard errors of each other.
+func (e *Engine) birthsAgree(reg []int32, A, B []int32) bool {
+	ba, sa, ok1 := e.groupBirth(reg, A)
+	bb, sb, ok2 := e.groupBirth(reg, B)
+	return ok1 && ok2 && math.Abs(ba-bb) <= groupBirthZ*math.Sqrt(sa*sa+sb*sb)
 }
 
 // groupBirth is a cluster's birth year: the mean of its faces' (date −
@@ -252,8 +258,8 @@ func (e *Engine) groupBirth(reg []int32, m []int32) (b, sigma float64, ok bool) 
 	return swb / sw, math.Sqrt(1/sw + birthPersonSigma*birthPersonSigma), true
 }
 
-// bridge returns the mean features, mean apparent age and mean date of the
-// BridgeFaces faces of A nearest in date to B (ties by position).
+// bridge returns the mean features, mean calibrated age and mean date of the
+// bridgeFaces faces of A nearest in date to B (ties by position).
 func (e *Engine) bridge(reg []int32, A, B []int32) ([]float32, float64, float64) {
 	type fd struct {
 		k  int32
@@ -274,7 +280,7 @@ func (e *Engine) bridge(reg []int32, A, B []int32) ([]float32, float64, float64)
 		}
 		return fs[i].k < fs[j].k
 	})
-	n := min(BridgeFaces, len(fs))
+	n := min(bridgeFaces, len(fs))
 	c := make([]float32, e.dim)
 	var age, when float64
 	for _, f := range fs[:n] {
@@ -282,7 +288,7 @@ func (e *Engine) bridge(reg []int32, A, B []int32) ([]float32, float64, float64)
 		for i, v := range e.vec(x) {
 			c[i] += v
 		}
-		age += e.nodes[x].age
+		age += CalibratedAge(e.nodes[x].age)
 		when += e.nodes[x].when
 	}
 	for i := range c {
@@ -290,3 +296,53 @@ func (e *Engine) bridge(reg []int32, A, B []int32) ([]float32, float64, float64)
 	}
 	return c, age / float64(n), when / float64(n)
 }
+
+// linkWindow (years): when two clusters merge along links, the share of
+// linked pairs the Link rule asks for counts only the faces of each taken
+// within linkWindow of the other's dates. A face links to faces of nearby
+// ages, not to the same person's faces ten years on, so a person
+// photographed over years is a chain whose parts share links only where
+// they meet in time. Faces without a date always count.
+const linkWindow = 1.0
+
+// nearInTime returns the sizes the Link rule uses for clusters A and B
+// (positions in reg; na, nb their sizes): the members of each dated
+// within linkWindow of the other's date range, when both count at least
+// linkWindowMin (a person photographed densely enough to chain);
+// otherwise na and nb (a link or two across years is how strangers chain).
+func (e *Engine) nearInTime(reg []int32, A, B []int32, na, nb int) (int, int) {
+	ma, okA := e.near(reg, A, B)
+	mb, okB := e.near(reg, B, A)
+	if !okA || !okB || ma < linkWindowMin || mb < linkWindowMin {
+		return na, nb
+	}
+	return ma, mb
+}
+
+// near counts the members of A dated within linkWindow of B's dated
+// range; false when either has an undated face.
+func (e *Engine) near(reg []int32, A, B []int32) (int, bool) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, k := range B {
+		w := e.nodes[reg[k]].when
+		if w <= 0 {
+			return 0, false
+		}
+		lo, hi = min(lo, w), max(hi, w)
+	}
+	n := 0
+	for _, k := range A {
+		w := e.nodes[reg[k]].when
+		if w <= 0 {
+			return 0, false
+		}
+		if w >= lo-linkWindow && w <= hi+linkWindow {
+			n++
+		}
+	}
+	return n, true
+}
+
+// linkWindowMin is the fewest faces of each cluster near the other's
+// dates for the window to apply.
+const linkWindowMin = 5

@@ -850,6 +850,9 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 			}
 			if e.opt.Link > 0 {
 				na, nb := len(groups[a].members), len(groups[b].members)
+				if e.opt.AgeLink > 0 && e.birthsAgree(reg, groups[a].members, groups[b].members) {
+					na, nb = e.nearInTime(reg, groups[a].members, groups[b].members, na, nb)
+				}
 				if float64(between(a, b)) < e.opt.Link*float64(na)*float64(nb) {
 					continue
 				}

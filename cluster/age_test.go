@@ -1,0 +1,133 @@
+package cluster
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// growing builds the photos of children photographed several times a year
+// at ages 1..6. Features live on arcs: a child's face moves a fixed angle
+// per year along its own arc (three photos of one year lie 0.60 apart (five a year),
+// photos a year apart 0.83, two years apart 1.24), every photo has its own
+// noise direction, and a sibling's arc is tilted towards a plane of its own
+// so that the siblings' photos at one age lie sib apart.
+type growing struct {
+	dim   int
+	items []Item
+	who   []string
+}
+
+const (
+	perYear   = 5
+	photoR2   = 0.18  // share of a photo's own noise: same-year distance √(2·0.18) = 0.60
+	yearAngle = 0.644 // arc step per year: adjacent-year distance 0.83
+)
+
+func (g *growing) child(name string, born float64, tilt float64, base int) {
+	for age := 1; age <= 6; age++ {
+		th := yearAngle * float64(age)
+		for k := 0; k < perYear; k++ {
+			f := make([]float32, g.dim)
+			a := math.Sqrt(1 - photoR2)
+			f[0] = float32(a * math.Cos(tilt) * math.Cos(th))
+			f[1] = float32(a * math.Cos(tilt) * math.Sin(th))
+			f[2] = float32(a * math.Sin(tilt) * math.Cos(th))
+			f[3] = float32(a * math.Sin(tilt) * math.Sin(th))
+			id := len(g.items) + 1
+			f[4+id] = float32(math.Sqrt(photoR2))
+			when := born + float64(age) + 0.1 + 0.15*float64(k)
+			g.items = append(g.items, Item{ID: int64(id), Photo: int64(id), Features: f, Age: float64(age), When: when,
+				Year: int(when), BirthYear: when - float64(age) + 0.5})
+			g.who = append(g.who, name)
+		}
+	}
+	_ = base
+}
+
+func clusterGrowing(t *testing.T, g *growing, opt Options) ([][]int, Scores) {
+	t.Helper()
+	cl, err := Batch(g.items, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl, Score(g.who, Assignment(cl, len(g.items)))
+}
+
+// One child photographed every year from 1 to 6: a year apart the photos
+// lie just beyond Eps (children's faces change fastest), so without the
+// age rules every year is a person of its own; with them the years chain
+// into one person, whichever order the photos arrive in.
+func TestAgeLinkChildPhotographedEveryYearIsOnePerson(t *testing.T) {
+	g := &growing{dim: 4 + 1 + 6*perYear}
+	g.child("A", 2000.3, 0, 0)
+	off := DefaultOptions()
+	off.AgeLink = 0
+	if _, s := clusterGrowing(t, g, off); s.Persons != 6 {
+		t.Fatalf("without age-aware linking: %d persons, want one per year (6): the construction is off", s.Persons)
+	}
+	on := DefaultOptions()
+	cl, s := clusterGrowing(t, g, on)
+	if len(cl) != 1 || len(cl[0]) != len(g.items) {
+		t.Fatalf("with age-aware linking: persons %v, want one person of all %d photos", cl, len(g.items))
+	}
+	// incremental equals batch
+	e := NewEngine(on)
+	for _, i := range rand.New(rand.NewPCG(7, 1)).Perm(len(g.items)) {
+		if _, _, err := e.Add(g.items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ps := e.Persons(); len(ps) != 1 || len(ps[0].Faces) != len(g.items) {
+		t.Errorf("incremental: %d persons, want 1 (batch: %v)", len(ps), s)
+	}
+}
+
+// Two siblings born three years apart, each photographed every year from
+// 1 to 6: at one age they look as alike as one child a year apart
+// (0.83-0.86), but their photos at one age are dated three years apart, so
+// their birth years disagree and the radius does not widen for them.
+func TestAgeLinkSiblingsStayApart(t *testing.T) {
+	for _, sib := range []float64{0.86, 0.9} {
+		g := &growing{dim: 4 + 1 + 12*perYear}
+		// tilt for a same-age distance of sib: d² = 2r² + (1−r²)(2 − 2 cos ψ)
+		psi := math.Acos(1 - (sib*sib-2*photoR2)/(2*(1-photoR2)))
+		g.child("A", 2000.3, 0, 0)
+		g.child("B", 2003.3, psi, 0)
+		a, b := g.items[0], g.items[6*perYear]
+		if d := l2(a.Features, b.Features); math.Abs(d-sib) > 1e-3 {
+			t.Fatalf("siblings at age 1 lie %.3f apart, want %.3f", d, sib)
+		}
+		cl, s := clusterGrowing(t, g, DefaultOptions())
+		if s.BCubedPrecision < 1 || len(cl) != 2 {
+			t.Errorf("siblings %.2f apart at one age: %d persons, BCubed precision %.3f; want 2 persons, each one child", sib, len(cl), s.BCubedPrecision)
+		}
+	}
+}
+
+// The rules themselves: the widening is symmetric, largest for small
+// children, zero without dates or ages, and turns into a narrowing when
+// two faces' birth years disagree by many standard errors.
+func TestAgeLinkWiden(t *testing.T) {
+	k := DefaultOptions().AgeLink
+	baby := ageLinkWiden(k, 1, 2000.5, 3, 2002.5)
+	teen := ageLinkWiden(k, 14, 2000.5, 16, 2002.5)
+	adult := ageLinkWiden(k, 40, 2000.5, 42, 2002.5)
+	if !(baby > teen && teen > adult && adult >= 0) {
+		t.Errorf("widening two years apart: baby %.4f, teen %.4f, adult %.4f: want decreasing", baby, teen, adult)
+	}
+	if w := ageLinkWiden(k, 3, 2002.5, 1, 2000.5); w != baby {
+		t.Errorf("not symmetric: %v vs %v", w, baby)
+	}
+	if w := ageLinkWiden(k, 1, 0, 3, 2002.5); w != 0 {
+		t.Errorf("undated face widens by %v", w)
+	}
+	// two babies photographed ten years apart are two babies
+	if w := ageLinkWiden(k, 1, 1990.5, 1, 2000.5); w >= 0 {
+		t.Errorf("babies ten years apart: radius change %v, want a narrowing", w)
+	}
+	// same time, different apparent ages: heavy-tailed noise, no narrowing
+	if w := ageLinkWiden(k, 25, 2000.5, 50, 2000.5); w < 0 {
+		t.Errorf("one date, apparent ages 25 and 50: radius change %v, want none", w)
+	}
+}
