@@ -236,3 +236,7 @@ func clampBox(b face.Box, w, h int) face.Box {
 	c := func(v, hi float64) float64 { return math.Max(0, math.Min(hi, v)) }
 	return face.Box{X1: c(b.X1, float64(w)), Y1: c(b.Y1, float64(h)), X2: c(b.X2, float64(w)), Y2: c(b.Y2, float64(h))}
 }
+
+func itoa(v int) string { return strconv.Itoa(v) }
+
+func ftoa(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
