@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +97,8 @@ type Daemon struct {
 	coord    atomic.Pointer[coordinator]
 	idle     atomic.Bool
 	health   health
+	// scans are the folders the observer wants reconciled.
+	scans scanQueue
 	// rescanReq asks the observer for a full reconciliation (files that
 	// arrived while the index could not be written and were not held).
 	rescanReq chan struct{}
@@ -158,7 +163,8 @@ func New(opt Options, deps Deps) (*Daemon, error) {
 		opt.Logger = slog.Default()
 	}
 	return &Daemon{opt: opt, deps: deps, log: opt.Logger, root: root,
-		ops: make(chan op), scanSem: make(chan struct{}, 1), rescanReq: make(chan struct{}, 1), errs: errorRing{max: 50}}, nil
+		ops: make(chan op), scanSem: make(chan struct{}, 1), rescanReq: make(chan struct{}, 1),
+		scans: scanQueue{dirs: map[string]bool{}, wake: make(chan struct{}, 1)}, errs: errorRing{max: 50}}, nil
 }
 
 // Root returns the absolute input folder.
@@ -245,14 +251,24 @@ func (d *Daemon) observeLoop(ctx context.Context, once bool, c *coordinator) {
 		go func() { watchErr <- d.deps.Watcher.Run(ctx) }()
 		events, rescans = d.deps.Watcher.Events(), d.deps.Watcher.Rescans()
 	}
-	res, err := d.reconcile(ctx, d.root)
-	if err != nil && ctx.Err() == nil {
-		d.log.Error("reconciliation failed", "err", err)
-	}
-	d.send(ctx, op{scanDone: &res})
 	if once {
+		res, err := d.reconcile(ctx, d.root)
+		if err != nil && ctx.Err() == nil {
+			d.log.Error("reconciliation failed", "err", err)
+		}
+		d.send(ctx, op{scanDone: &res})
 		return
 	}
+	// Reconciliations run in their own goroutine, so that this one keeps
+	// reading watcher events while a long scan runs (the watcher would
+	// otherwise wait, and the kernel drop events).
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.scanLoop(ctx)
+	}()
+	defer wg.Wait()
 	var tick <-chan time.Time
 	if d.opt.RescanInterval > 0 {
 		t := time.NewTicker(d.opt.RescanInterval)
@@ -277,17 +293,68 @@ func (d *Daemon) observeLoop(ctx context.Context, once bool, c *coordinator) {
 				d.log.Warn("cannot look at changed file", "file", ev.Path, "err", err)
 			}
 		case <-rescans:
-			d.rescan(ctx)
+			d.scans.add(d.root)
 		case <-d.rescanReq:
-			d.rescan(ctx)
+			d.scans.add(d.root)
 		case <-tick:
-			d.rescan(ctx)
+			d.scans.add(d.root)
 		}
 	}
 }
 
-func (d *Daemon) rescan(ctx context.Context) {
-	if _, err := d.reconcile(ctx, d.root); err != nil && ctx.Err() == nil {
+// scanLoop runs the start-up reconciliation, then the ones asked for
+// (rescans, new folders), one at a time, until ctx ends.
+func (d *Daemon) scanLoop(ctx context.Context) {
+	res, err := d.reconcile(ctx, d.root)
+	if err != nil && ctx.Err() == nil {
 		d.log.Error("reconciliation failed", "err", err)
 	}
+	d.send(ctx, op{scanDone: &res})
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.scans.wake:
+		}
+		for _, dir := range d.scans.take(d.root) {
+			if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+				d.send(ctx, op{missing: dir}) // a folder gone again
+				continue
+			}
+			if _, err := d.reconcile(ctx, dir); err != nil && ctx.Err() == nil {
+				d.log.Error("reconciliation failed", "folder", dir, "err", err)
+			}
+		}
+	}
+}
+
+// scanQueue holds the folders waiting for a reconciliation.
+type scanQueue struct {
+	mu   sync.Mutex
+	dirs map[string]bool
+	wake chan struct{}
+}
+
+func (q *scanQueue) add(dir string) {
+	q.mu.Lock()
+	q.dirs[dir] = true
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take empties the queue; the root alone when it is there (it covers
+// every other folder).
+func (q *scanQueue) take(root string) []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.dirs[root] {
+		clear(q.dirs)
+		return []string{root}
+	}
+	out := slices.Sorted(maps.Keys(q.dirs))
+	clear(q.dirs)
+	return out
 }

@@ -117,3 +117,42 @@ func TestScanPathFlippingFileFolder(t *testing.T) {
 	})
 	t.Logf("%d scans while the path flipped %d times", scans, flips.Load())
 }
+
+// A long reconciliation (a large library, a slow disk) does not stop the
+// watcher's events from being served: a photo announced while the start-up
+// scan still walks gets its sidecar.
+func TestWatcherServedDuringLongScan(t *testing.T) {
+	r := newRig(t, Options{})
+	r.write(t, "old.jpg", "faces=1")
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	r.d.opt.Walk = func(ctx context.Context, root string, fn func(string) error) error {
+		if root == r.dir {
+			select { // the walk of the whole library takes its time
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return DefaultWalk(ctx, root, fn)
+	}
+	r.start(t)
+	waitFor(t, "the scan to start", func() bool { return status(t, r.d).Scanning })
+	b := r.write(t, "new.jpg", "faces=2")
+	sent := make(chan struct{})
+	go func() {
+		for range 40 { // more than the watcher's channel holds
+			r.w.events <- Event{Path: b}
+		}
+		close(sent)
+	}()
+	waitFor(t, "the announced photo's sidecar while the scan runs", func() bool { return sidecar(b) == "faces: 2\n" })
+	select {
+	case <-sent:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watcher's events are not read while a scan runs")
+	}
+	once.Do(func() { close(release) })
+	waitFor(t, "the scan to end", func() bool { return !status(t, r.d).Scanning })
+}

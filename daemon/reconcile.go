@@ -116,8 +116,9 @@ func (d *Daemon) walk(ctx context.Context, dir string, depth int) (ScanCounts, e
 
 // observe decides what a file that exists (or existed) at p needs: nothing,
 // a new size and mtime (same content), or analysis. It returns whether p
-// was queued. depth is 0 outside a reconciliation (a watcher event), else
-// the nesting of the walk that reported p (see walk).
+// was queued. depth is 0 outside a reconciliation (a watcher event: a
+// folder is handed to the scan goroutine), else the nesting of the walk
+// that reported p (see walk).
 func (d *Daemon) observe(ctx context.Context, p string, c *ScanCounts, depth int) (bool, error) {
 	c.Seen++
 	rec, known, err := d.deps.Store.File(ctx, p)
@@ -142,7 +143,10 @@ func (d *Daemon) observe(ctx context.Context, p string, c *ScanCounts, depth int
 		var cc ScanCounts
 		switch {
 		case depth == 0:
-			cc, err = d.reconcile(ctx, p)
+			// A watcher event: the scan goroutine walks it; the watcher's
+			// events go on meanwhile.
+			d.scans.add(p)
+			return false, nil
 		case depth > maxFlips:
 			return false, fmt.Errorf("%s keeps changing between file and folder; the next scan looks again", p)
 		default:
