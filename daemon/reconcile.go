@@ -47,6 +47,9 @@ func DefaultWalk(ctx context.Context, root string, fn func(path string) error) e
 		if de.IsDir() || !media.IsMedia(p) {
 			return nil
 		}
+		if _, ok := media.PrimaryOf(p); ok {
+			return nil // analysed through its still (RAW+JPEG, Live Photo)
+		}
 		return fn(p)
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/index"
 	"github.com/faced/faced/internal/datadir"
+	"github.com/faced/faced/media"
 	"github.com/faced/faced/models"
 	"github.com/faced/faced/persons"
 	"github.com/faced/faced/watcher"
@@ -174,7 +175,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 
 	wopt := watcher.Options{SettleTime: cfg.SettleTime(), IgnoreGlobs: cfg.IgnoreGlobs(), Extensions: cfg.Extensions(),
 		RescanInterval: cfg.RescanInterval(), Logger: log,
-		Ignore: func(p string) bool { return exporters.IsTempName(p) }}
+		Ignore: ignored}
 	var w *watcher.Watcher
 	var dw daemon.Watcher
 	if !o.Once {
@@ -233,6 +234,17 @@ func PersonsOptionsFor(cfg *config.Config, reg *models.Registry) persons.Cluster
 	return persons.ClustererOptions{Cluster: copt,
 		Rule:                cluster.PersonRule{MinNoPhotos: cfg.MinNoPhotos(), MinDays: cfg.MinDaysDifferenceBetweenPhotoMDates()},
 		MinFaceWidthPercent: cfg.MinFaceWidthPercent()}
+}
+
+// ignored tells the files the watcher and the walk leave out: the
+// exporters' temporary files, and the companions of a still (the raw of a
+// RAW+JPEG pair, a Live Photo's MOV: media.PrimaryOf), analysed once
+// through their still.
+func ignored(p string) bool {
+	if _, ok := media.PrimaryOf(p); ok {
+		return true
+	}
+	return exporters.IsTempName(p)
 }
 
 func agModel(cfg *config.Config) string {

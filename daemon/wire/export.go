@@ -11,6 +11,7 @@ import (
 	"github.com/faced/faced/daemon"
 	"github.com/faced/faced/exporters"
 	"github.com/faced/faced/index"
+	"github.com/faced/faced/media"
 )
 
 // Exporter writes a file's sidecar from what the index holds about it.
@@ -88,6 +89,9 @@ func (e *Exporter) Export(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	if err := e.exportCompanions(ctx, ph); err != nil {
+		return err
+	}
 	changed, err := AdoptNames(ctx, e.ix, res.UserNames)
 	if err != nil || !changed {
 		return err
@@ -95,8 +99,25 @@ func (e *Exporter) Export(ctx context.Context, path string) error {
 	if ph, err = e.Photo(ctx, path); err != nil {
 		return err
 	}
-	_, err = e.ex.Export(ctx, ph)
-	return err
+	if _, err = e.ex.Export(ctx, ph); err != nil {
+		return err
+	}
+	return e.exportCompanions(ctx, ph)
+}
+
+// exportCompanions writes the still ph's faces into the sidecars of its
+// RAW+JPEG raw files (media.Companions), which are not analysed on their
+// own. With SidecarNaming = base the pair shares one sidecar and this
+// export finds it current.
+func (e *Exporter) exportCompanions(ctx context.Context, ph exporters.Photo) error {
+	for _, c := range media.Companions(ph.Path) {
+		cp := ph
+		cp.Path = c
+		if _, err := e.ex.Export(ctx, cp); err != nil {
+			return fmt.Errorf("companion %s: %w", c, err)
+		}
+	}
+	return nil
 }
 
 // adoptMu serialises AdoptNames: two sidecars exported at once that name one
