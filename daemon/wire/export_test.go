@@ -279,3 +279,99 @@ func keywordsOf(t *testing.T, side string) []string {
 	}
 	return kw
 }
+
+// TestRenamedInOnePhotoConverges: faced wrote "Anna" (a name adopted from a
+// sidecar) on two photos of one person; the user renames the region to
+// "Annie" in one photo and to "Ann" in the other. The first rename exported
+// renames the person (it replaces the person's current name), the second
+// is a conflict that stays on its photo: one pass converges, the next
+// writes nothing, and neither photo carries the other's name.
+func TestRenamedInOnePhotoConverges(t *testing.T) {
+	src := filepath.Join(shared.Dir(t, "testdata/photos/exif_orientation"), "pillow_hopper.jpg")
+	for _, tc := range []struct {
+		order []int
+		want  string
+	}{{[]int{0, 1}, "Annie"}, {[]int{1, 0}, "Ann"}} {
+		t.Run(tc.want+" first", func(t *testing.T) {
+			ctx := context.Background()
+			s := openStore(t)
+			ix := s.ix
+			dir := t.TempDir()
+			box := face.Box{X1: 30, Y1: 20, X2: 90, Y2: 100}
+			var photos []string
+			for i := range 2 {
+				p := filepath.Join(dir, fmt.Sprintf("r%d.jpg", i))
+				copyTo(t, src, p)
+				photos = append(photos, p)
+				if err := s.Enqueue(ctx, p, "new"); err != nil {
+					t.Fatal(err)
+				}
+				job := lease1(t, s, p)
+				f := face.Face{Box: box, StoredBox: box, Score: 0.99, Features: make([]float32, 8)}
+				f.Features[0] = 1
+				res := &face.Result{File: p, Kind: face.KindPhoto, Width: 128, Height: 128, StoredWidth: 128, StoredHeight: 128,
+					Faces: []face.Face{f}, Model: "test"}
+				if err := s.Done(ctx, job, 1, time.Unix(1, 0), "h", res); err != nil {
+					t.Fatal(err)
+				}
+			}
+			faces, _ := ix.Faces(ctx, index.FaceQuery{NoFeatures: true})
+			pid, err := ix.CreatePerson(ctx, index.Person{Name: "Anna", NameSource: index.SourceSidecar})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ix.AssignFaces(ctx, map[int64]int64{faces[0].ID: pid, faces[1].ID: pid}, index.SourceAuto); err != nil {
+				t.Fatal(err)
+			}
+			writes := 0
+			ex, err := exporters.New(exporters.Options{UnnamedLabel: "Person", OnWrite: func(string) { writes++ }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := NewExporter(ix, ex)
+			for _, p := range photos {
+				if err := e.Export(ctx, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The user renames faced's region in each photo.
+			for i, n := range []string{"Annie", "Ann"} {
+				side := photos[i] + ".xmp"
+				data, _ := os.ReadFile(side)
+				edited := strings.NewReplacer("<mwg-rs:Name>Anna</mwg-rs:Name>", "<mwg-rs:Name>"+n+"</mwg-rs:Name>",
+					"<MPReg:PersonDisplayName>Anna</MPReg:PersonDisplayName>", "<MPReg:PersonDisplayName>"+n+"</MPReg:PersonDisplayName>").Replace(string(data))
+				if edited == string(data) {
+					t.Fatalf("no region named Anna in\n%s", data)
+				}
+				if err := os.WriteFile(side, []byte(edited), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pass := func() int {
+				writes = 0
+				for _, i := range tc.order {
+					if err := e.Export(ctx, photos[i]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return writes
+			}
+			pass()
+			for k := 2; k <= 3; k++ {
+				if n := pass(); n != 0 {
+					t.Errorf("pass %d wrote %d sidecars, want 0", k, n)
+				}
+			}
+			if p, _ := ix.Person(ctx, pid); p.Name != tc.want {
+				t.Errorf("person named %q, want %q", p.Name, tc.want)
+			}
+			for i, own := range []string{"Annie", "Ann"} {
+				for _, k := range keywordsOf(t, photos[i]+".xmp") {
+					if k == "People|Anna" || k == "People/Anna" || (own == "Ann" && strings.Contains(k, "Annie")) || (own == "Annie" && (k == "People|Ann" || k == "People/Ann" || k == "Ann")) {
+						t.Errorf("photo renamed to %s has keyword %q", own, k)
+					}
+				}
+			}
+		})
+	}
+}
