@@ -97,7 +97,19 @@ type Index struct {
 
 // Open opens (creating when missing) the index at path and brings its schema
 // up to date. The folder of path must exist.
-func Open(ctx context.Context, path string) (*Index, error) { return open(ctx, path, len(migrations)) }
+func Open(ctx context.Context, path string) (*Index, error) {
+	ix, err := open(ctx, path, len(migrations))
+	return ix, openError(path, err)
+}
+
+// openError marks an open that failed on a full disk as ErrNoSpace: SQLite
+// reports it as "disk I/O error" when the -shm file cannot grow.
+func openError(path string, err error) error {
+	if err == nil || errors.Is(err, ErrNoSpace) || !diskFull(filepath.Dir(path)) {
+		return err
+	}
+	return noSpaceError{err}
+}
 
 // open opens path migrated to schema version target (tests use older ones).
 func open(ctx context.Context, path string, target int) (*Index, error) {

@@ -44,3 +44,34 @@ func TestWriteOnFullDiskIsNoSpace(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Opening the index on a full data disk (faced's start, facedctl status
+// with the daemon down) fails as "data disk full", not "disk I/O error".
+func TestOpenOnFullDiskIsNoSpace(t *testing.T) {
+	dir := tmpfs.Mount(t, 8<<20)
+	ctx := context.Background()
+	p := filepath.Join(dir, "faces.db")
+	ix, err := Open(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Enqueue(ctx, "/photos/a.jpg", "new"); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	free := tmpfs.Fill(t, dir)
+	defer free()
+	for name, open := range map[string]func(context.Context, string) (*Index, error){"Open": Open, "OpenReadOnly": OpenReadOnly} {
+		ix, err := open(ctx, p)
+		if err == nil {
+			ix.Close()
+			t.Logf("%s on a full disk worked", name)
+			continue
+		}
+		if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "data disk full") {
+			t.Errorf("%s on a full disk: %v (want ErrNoSpace)", name, err)
+		} else {
+			t.Logf("%s on a full disk: %v", name, err)
+		}
+	}
+}

@@ -39,6 +39,11 @@ var (
 // no other Index of this process has the file open, and only where the
 // platform and the file's permissions allow that lock (removeSideFiles).
 func OpenReadOnly(ctx context.Context, path string) (*Index, error) {
+	ix, err := openReadOnly(ctx, path)
+	return ix, openError(path, err)
+}
+
+func openReadOnly(ctx context.Context, path string) (*Index, error) {
 	if path == "" {
 		return nil, fmt.Errorf("open index: %w: empty path", ErrInvalid)
 	}

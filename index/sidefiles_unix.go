@@ -43,3 +43,10 @@ func removeSideFiles(path string) {
 		_ = os.Remove(path + "-shm")
 	}
 }
+
+// diskFull reports whether the file system holding dir has no space left
+// for its users.
+func diskFull(dir string) bool {
+	var st syscall.Statfs_t
+	return syscall.Statfs(dir, &st) == nil && st.Bavail == 0
+}
