@@ -101,7 +101,7 @@ func TestLightroomSeesKeywords(t *testing.T) {
 	if nRaw["full"] != 0 || nRaw["base"] != total {
 		t.Errorf("RAW: Lightroom reads faced's keyword on %d (naming full) and %d (base) of %d", nRaw["full"], nRaw["base"], total)
 	}
-	t.Logf("Lightroom Classic rules: faced's People|%s keyword on 0 of %d sidecar-only JPEGs, %d of %d JPEGs in embedded mode, RAW %d of %d (SidecarNaming full) and %d of %d (base)",
+	t.Logf("Lightroom Classic rules: faced's People|%s keyword on 0 of %d photos with a sidecar only (JPEG, HEIC, AVIF, JPEG XL), %d of %d JPEGs in embedded mode, RAW %d of %d (SidecarNaming full) and %d of %d (base)",
 		nameNamed, len(jpegs), nEmb, len(embedded), nRaw["full"], total, nRaw["base"], total)
 	fmt.Printf("conformance: lightroom jpeg_sidecar=0/%d jpeg_embedded=%d/%d raw_full=%d/%d raw_base=%d/%d\n", len(jpegs), nEmb, len(embedded), nRaw["full"], total, nRaw["base"], total)
 }

@@ -25,13 +25,18 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden sidecars under testdata/")
 
 // photoDirs are the shared test photo folders the suite exports to.
-var photoDirs = []string{"exif_orientation", "xmp_face_regions", "group", "photoprism_face_testdata"}
+var photoDirs = []string{"exif_orientation", "xmp_face_regions", "group", "photoprism_face_testdata", "formats"}
 
 // testPhoto is one shared photo copied into a temporary library.
 type testPhoto struct {
 	name        string // folder/file under testdata/photos
 	path        string // the copy
 	w, h        int    // stored size
+	// jpeg: the stored frame is certain (JPEG pixels + EXIF orientation);
+	// for HEIC, AVIF and JPEG XL the readers' boxes are checked for being
+	// finite and in the image, and counted, but not compared (their
+	// container rotations are not part of this suite).
+	jpeg bool
 	orientation int
 	faces       exporters.Photo
 }
@@ -129,6 +134,10 @@ func buildLibrary() {
 	}
 	for _, d := range photoDirs {
 		files, _ := filepath.Glob(filepath.Join(base, d, "*.jpg"))
+		for _, ext := range []string{"*.heic", "*.avif", "*.jxl"} {
+			more, _ := filepath.Glob(filepath.Join(base, d, ext))
+			files = append(files, more...)
+		}
 		sort.Strings(files)
 		for _, f := range files {
 			dst := filepath.Join(libDir, d+"__"+filepath.Base(f))
@@ -136,12 +145,16 @@ func buildLibrary() {
 				libErr = err.Error()
 				return
 			}
+			isJPEG := strings.EqualFold(filepath.Ext(dst), ".jpg")
 			w, h, err := storedSize(dst)
+			if !isJPEG {
+				w, h, err = exiftoolSize(dst)
+			}
 			if err != nil {
 				libErr = err.Error()
 				return
 			}
-			tp := testPhoto{name: d + "/" + filepath.Base(f), path: dst, w: w, h: h, orientation: orientationOf(dst)}
+			tp := testPhoto{name: d + "/" + filepath.Base(f), path: dst, w: w, h: h, orientation: orientationOf(dst), jpeg: isJPEG}
 			tp.faces = facesFor(dst, w, h)
 			tp.faces.Visibility = "private"
 			if _, err := ex.Export(context.Background(), tp.faces); err != nil {
@@ -184,6 +197,24 @@ func storedSize(path string) (int, int, error) {
 		return 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	return c.Width, c.Height, nil
+}
+
+// exiftoolSize is the image size exiftool reports (HEIC, AVIF, JPEG XL).
+func exiftoolSize(path string) (int, int, error) {
+	out, err := exec.Command("exiftool", "-s3", "-n", "-ImageWidth", "-ImageHeight", path).Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("exiftool %s: %w", path, err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) < 2 {
+		return 0, 0, fmt.Errorf("exiftool %s: no image size", path)
+	}
+	w, err1 := strconv.Atoi(f[0])
+	h, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("exiftool %s: size %q", path, out)
+	}
+	return w, h, nil
 }
 
 func orientationOf(path string) int {
