@@ -93,7 +93,14 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if resp.StatusCode/100 != 2 {
 		var eb ErrorBody
 		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&eb)
-		return fmt.Errorf("faced API %s: %s: %s", path, resp.Status, eb.Error)
+		msg := fmt.Sprintf("faced API %s: %s: %s", path, resp.Status, eb.Error)
+		if se := statusError(resp.StatusCode); se != nil {
+			return &answerError{msg: msg, kind: se}
+		}
+		return errors.New(msg)
+	}
+	if ok, err := readRaw(resp.Body, out); ok {
+		return err
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("faced API %s: decode answer: %w", path, err)
@@ -104,3 +111,13 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 func isNotRunning(err error) bool {
 	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)
 }
+
+// answerError is an error answer whose status maps to one of the package's
+// sentinels (errors.Is), printed as the daemon said it.
+type answerError struct {
+	msg  string
+	kind error
+}
+
+func (e *answerError) Error() string { return e.msg }
+func (e *answerError) Unwrap() error { return e.kind }

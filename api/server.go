@@ -19,9 +19,13 @@ type Backend interface {
 // ErrBadRequest marks a Backend error caused by the request (answered 400).
 var ErrBadRequest = errors.New("bad request")
 
-// Handler returns the HTTP handler of the v1 API over b.
-func Handler(b Backend) http.Handler {
+// Handler returns the HTTP handler of the v1 API over b, with the routes
+// opts add (WithPersons).
+func Handler(b Backend, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
+	for _, o := range opts {
+		o(mux)
+	}
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		st, err := b.Status(r.Context())
 		reply(w, st, err)
@@ -79,6 +83,10 @@ func reply(w http.ResponseWriter, body any, err error) {
 			code = he.code
 		case errors.Is(err, ErrBadRequest):
 			code = http.StatusBadRequest
+		case errors.Is(err, ErrNotFound):
+			code = http.StatusNotFound
+		case errors.Is(err, ErrConflict):
+			code = http.StatusConflict
 		case errors.Is(err, context.Canceled):
 			code = http.StatusServiceUnavailable
 		}

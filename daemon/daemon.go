@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/faced/faced/api"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -60,6 +61,8 @@ type Options struct {
 	// be written; beyond it a full rescan after recovery finds the rest;
 	// default 10 000.
 	MaxHeld int
+	// API adds routes to the local API (the persons endpoints).
+	API []api.Option
 	// PollInterval is how often an idle daemon looks for changes other
 	// processes made to the index (facedctl persons name, merge, split,
 	// forget): Clusterer.Update, then the export of every sidecar whose

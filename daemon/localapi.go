@@ -17,7 +17,7 @@ func (d *Daemon) ServeAPI(ctx context.Context, path string) (<-chan error, error
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: api.Handler(d), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: api.Handler(d, d.opt.API...), ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan error, 1)
 	go func() {
 		err := srv.Serve(ln)

@@ -104,17 +104,15 @@ func (s *Service) Split(ctx context.Context, id int64, faces []int64) (int64, er
 	return n, err
 }
 
-// Move assigns faces to person to (a user decision the clusterer never
-// undoes). A face that was another person's is also marked "not that
-// person", so the clusterer does not pull it back.
-func (s *Service) Move(ctx context.Context, faces []int64, to int64) error {
+// Move assigns faces to person to, or to a new person when to is 0 (a user
+// decision the clusterer never undoes), and returns the person. A face that
+// was another person's is also marked "not that person", so the clusterer
+// does not pull it back.
+func (s *Service) Move(ctx context.Context, faces []int64, to int64) (int64, error) {
 	if len(faces) == 0 {
-		return fmt.Errorf("move faces: %w: no faces given", index.ErrInvalid)
+		return 0, fmt.Errorf("move faces: %w: no faces given", index.ErrInvalid)
 	}
-	if to == 0 {
-		return fmt.Errorf("move faces: %w: no person given", index.ErrInvalid)
-	}
-	return s.edit(ctx, func() error {
+	err := s.edit(ctx, func() error {
 		var from [][2]int64
 		m := make(map[int64]int64, len(faces))
 		for _, f := range faces {
@@ -127,6 +125,15 @@ func (s *Service) Move(ctx context.Context, faces []int64, to int64) error {
 			}
 			m[f] = to
 		}
+		if to == 0 {
+			var err error
+			if to, err = s.ix.CreatePerson(ctx, index.Person{}); err != nil {
+				return err
+			}
+			for f := range m {
+				m[f] = to
+			}
+		}
 		if _, err := s.ix.AssignFaces(ctx, m, index.SourceUser); err != nil {
 			return err
 		}
@@ -137,6 +144,7 @@ func (s *Service) Move(ctx context.Context, faces []int64, to int64) error {
 		}
 		return nil
 	})
+	return to, err
 }
 
 // NotPerson records that faces are not person id ("not this person"): they

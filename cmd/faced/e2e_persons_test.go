@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faced/faced/index"
+	"github.com/faced/faced/api"
 	"github.com/faced/faced/internal/shared"
 )
 
@@ -28,8 +28,8 @@ func (e *env) persons(v any, args ...string) {
 }
 
 type shownPerson struct {
-	index.Person
-	FaceList []index.FaceRecord `json:"face_list"`
+	api.Person
+	FaceList []api.Face `json:"face_list"`
 }
 
 // personFiles returns the files of person id's faces.
@@ -89,8 +89,11 @@ func hasName(names []string, want string) bool {
 }
 
 // TestPersonsEditsReachSidecars: with faced running, facedctl persons name
-// and merge reach the sidecars within the daemon's poll, and the running
-// clusterer does not undo the merge.
+// and merge go through its local API (faced holds the writers' lock, so
+// facedctl could not write the index itself) and reach the sidecars within
+// the daemon's poll, and the running clusterer does not undo the merge;
+// with faced stopped, facedctl renames through the index and the next start
+// writes the sidecars.
 func TestPersonsEditsReachSidecars(t *testing.T) {
 	if _, err := exec.LookPath("exiftool"); err != nil {
 		t.Skip("exiftool not installed")
@@ -118,7 +121,7 @@ func TestPersonsEditsReachSidecars(t *testing.T) {
 	}
 	e.start()
 	e.idle(5 * time.Minute)
-	var ps []index.Person
+	var ps []api.Person
 	e.persons(&ps, "list")
 	if len(ps) < 2 {
 		t.Fatalf("%d persons after 30 photos of 3 identities, want >= 2: %+v", len(ps), ps)
@@ -130,7 +133,7 @@ func TestPersonsEditsReachSidecars(t *testing.T) {
 
 	// Name A while faced runs: every sidecar of A's photos carries it.
 	begin := time.Now()
-	var named index.Person
+	var named api.Person
 	e.persons(&named, "name", fmt.Sprint(a.ID), "Alice")
 	e.waitFor("Alice in every sidecar of person A", 30*time.Second, func() bool {
 		for _, f := range filesA {
@@ -149,7 +152,7 @@ func TestPersonsEditsReachSidecars(t *testing.T) {
 
 	// Merge B into A: B's photos get the name too, and it sticks.
 	begin = time.Now()
-	var merged index.Person
+	var merged api.Person
 	e.persons(&merged, "merge", fmt.Sprint(a.ID), fmt.Sprint(b.ID))
 	e.waitFor("Alice in every sidecar of person B", 30*time.Second, func() bool {
 		for _, f := range filesB {
@@ -163,7 +166,7 @@ func TestPersonsEditsReachSidecars(t *testing.T) {
 	// Three polls later the daemon has not split them again.
 	time.Sleep(7 * time.Second)
 	e.idle(time.Minute)
-	var after []index.Person
+	var after []api.Person
 	e.persons(&after, "list")
 	if len(after) != len(ps)-1 {
 		t.Errorf("%d active persons after the merge, want %d (no person re-created)", len(after), len(ps)-1)
@@ -186,6 +189,23 @@ func TestPersonsEditsReachSidecars(t *testing.T) {
 			t.Errorf("photo %s was modified", rel)
 		}
 	}
+	// With faced stopped, facedctl edits the index itself (under the
+	// writers' lock); the next start writes the sidecars.
+	var renamed api.Person
+	e.persons(&renamed, "name", fmt.Sprint(a.ID), "Alicia")
+	if renamed.Name != "Alicia" {
+		t.Fatalf("rename with faced stopped: %+v", renamed)
+	}
+	e.start()
+	e.waitFor("Alicia in every sidecar of person A after the restart", time.Minute, func() bool {
+		for _, f := range filesA {
+			if !hasName(regionNames(t, f+".xmp"), "Alicia") {
+				return false
+			}
+		}
+		return true
+	})
+	e.stop()
 	if _, err := os.Stat(e.log); err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,12 @@
 package main
 
 // facedctl persons: list, inspect and correct the persons in the index.
-// This file must stay light: it imports only config, face-free index code
-// and the standard library, never analyzer, models, agegender or gocv, so
-// these commands start instantly (deps_test.go checks the index side).
+// While the daemon runs every command goes through its local API (the
+// daemon is then the only writer); with the daemon stopped, reads open the
+// index read-only and edits open it through package persons under the
+// writers' lock of DataDirectory. Either way the verbs are persons'.
+// This file must stay light: never analyzer, models, agegender or gocv
+// (deps_test.go checks).
 
 import (
 	"context"
@@ -19,14 +22,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/faced/faced/config"
+	"github.com/faced/faced/api"
 	"github.com/faced/faced/exporters"
 	"github.com/faced/faced/index"
 	"github.com/faced/faced/internal/cli"
+	"github.com/faced/faced/persons"
 )
-
-// personsIndexName is the index file inside DataDirectory.
-const personsIndexName = "faces.db"
 
 func init() { rootCmd.AddCommand(newPersonsCommand()) }
 
@@ -34,6 +35,14 @@ type personsCmd struct {
 	json         bool
 	all          bool
 	unnamedLabel string // UnnamedPersonLabel of the config, set by open
+	// via tells which way the last command went: "daemon" or "index".
+	via    string
+	unhide bool
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func newPersonsCommand() *cobra.Command {
@@ -43,11 +52,17 @@ func newPersonsCommand() *cobra.Command {
 		Short: "List, inspect, name, merge, split and forget persons",
 		Long: `Work on the persons in the index (<DataDirectory>/faces.db). Changes are
 user decisions: the clusterer never overrides them, and the sidecars of the
-affected photos are rewritten by the running daemon.
+affected photos are rewritten by the daemon.
+
+While faced runs, facedctl asks it over the local API (faced is then the
+only writer of the index). When it is stopped, facedctl edits the index
+itself under the writers' lock (<DataDirectory>/faced.lock): a faced
+started meanwhile waits for nothing and fails clearly instead of writing
+at the same time; the sidecars follow at its next start.
 
 EXIT STATUS
   0  done
-  1  an error (bad configuration, unreadable index, invalid argument)
+  1  an error (bad configuration, unreadable index, invalid argument, index in use)
   4  no such person or face, or no index yet`,
 	}
 	cmd.PersistentFlags().BoolVar(&o.json, "json", false, "print JSON")
@@ -56,18 +71,18 @@ EXIT STATUS
 		Short: "List persons with their face counts, birth year and gender",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return o.read(c, func(ctx context.Context, ix *index.Index, w io.Writer) error {
-				ps, err := ix.Persons(ctx, index.PersonQuery{Inactive: o.all})
+			return o.do(c, false, func(ctx context.Context, b api.PersonsBackend, w io.Writer) error {
+				ps, err := b.Persons(ctx, api.PersonQuery{All: o.all})
 				if err != nil {
 					return err
 				}
 				if o.json {
-					if ps == nil {
-						ps = []index.Person{}
+					if ps.Persons == nil {
+						ps.Persons = []api.Person{}
 					}
-					return personsWriteJSON(w, ps)
+					return personsWriteJSON(w, ps.Persons)
 				}
-				printPersons(w, ps, o.unnamedLabel)
+				printPersons(w, ps.Persons, o.unnamedLabel)
 				return nil
 			})
 		},
@@ -78,39 +93,40 @@ EXIT STATUS
 		Short: "Show one person and their faces",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return o.read(c, func(ctx context.Context, ix *index.Index, w io.Writer) error {
+			return o.do(c, false, func(ctx context.Context, b api.PersonsBackend, w io.Writer) error {
 				id, err := personsParseID("person", args[0])
 				if err != nil {
 					return err
 				}
-				p, err := ix.Person(ctx, id)
+				p, err := b.Person(ctx, id)
 				if err != nil {
 					return err
 				}
-				faces, err := ix.Faces(ctx, index.FaceQuery{PersonID: id, NoFeatures: true})
+				page, err := b.PersonFaces(ctx, id, 0, 0)
 				if err != nil {
 					return err
+				}
+				faces := page.Faces
+				if faces == nil {
+					faces = []api.Face{}
 				}
 				if o.json {
-					if faces == nil {
-						faces = []index.FaceRecord{}
-					}
 					return personsWriteJSON(w, struct {
-						index.Person
-						FaceList []index.FaceRecord `json:"face_list"`
+						api.Person
+						FaceList []api.Face `json:"face_list"`
 					}{p, faces})
 				}
-				printPersons(w, []index.Person{p}, o.unnamedLabel)
+				printPersons(w, []api.Person{p}, o.unnamedLabel)
 				if p.MergedInto != 0 {
 					fmt.Fprintf(w, "\nmerged into person %d\n", p.MergedInto)
 				}
 				if len(faces) > 0 {
 					fmt.Fprintln(w)
 					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "FACE\tSOURCE\tAGE\tBOX\tFILE")
+					fmt.Fprintln(tw, "FACE\tSOURCE\tAPPARENT AGE\tBOX\tFILE")
 					for _, f := range faces {
-						fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.0f,%.0f %.0fx%.0f\t%s\n", f.ID, f.Source, f.Age,
-							f.Box.X1, f.Box.Y1, f.Box.W(), f.Box.H(), f.Path)
+						fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.0f,%.0f %.0fx%.0f\t%s\n", f.ID, f.Source, f.ApparentAge,
+							f.Box[0], f.Box[1], f.Box[2]-f.Box[0], f.Box[3]-f.Box[1], f.Path)
 					}
 					tw.Flush()
 				}
@@ -118,168 +134,179 @@ EXIT STATUS
 			})
 		},
 	}
-	name := &cobra.Command{
-		Use:   "name ID NAME...",
-		Short: `Name a person (the words are joined with spaces; "" removes the name)`,
-		Args:  cobra.MinimumNArgs(2),
-		RunE: func(c *cobra.Command, args []string) error {
-			return o.change(c, args[0], func(ctx context.Context, ix *index.Index, id int64) (string, error) {
-				n := strings.Join(args[1:], " ")
-				if _, err := ix.SetName(ctx, id, n, index.SourceUser); err != nil {
-					return "", err
-				}
-				if strings.TrimSpace(n) == "" {
-					return fmt.Sprintf("person %d is unnamed", id), nil
-				}
-				return fmt.Sprintf("person %d is %q", id, strings.TrimSpace(n)), nil
-			})
-		},
-	}
-	merge := &cobra.Command{
-		Use:   "merge A B",
-		Short: "Merge person B into person A (A keeps its id; the stronger name wins)",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(c *cobra.Command, args []string) error {
-			return o.change(c, args[0], func(ctx context.Context, ix *index.Index, a int64) (string, error) {
-				b, err := personsParseID("person", args[1])
-				if err != nil {
-					return "", err
-				}
-				if err := ix.Merge(ctx, a, b); err != nil {
-					return "", err
-				}
-				return fmt.Sprintf("merged person %d into %d", b, a), nil
-			})
-		},
-	}
-	split := &cobra.Command{
-		Use:   "split ID FACE...",
-		Short: "Move faces of a person to a new person; they never return to the old one",
-		Args:  cobra.MinimumNArgs(2),
-		RunE: func(c *cobra.Command, args []string) error {
-			var newID int64
-			return o.changeThen(c, args[0], func(ctx context.Context, ix *index.Index, id int64) (string, error) {
-				var faces []int64
-				for _, a := range args[1:] {
-					f, err := personsParseID("face", a)
-					if err != nil {
-						return "", err
+	edit := func(use, short string, args cobra.PositionalArgs, verb string, req func(args []string) (api.EditRequest, error),
+		msg func(args []string, res api.EditResult) string) *cobra.Command {
+		return &cobra.Command{Use: use, Short: short, Args: args,
+			RunE: func(c *cobra.Command, args []string) error {
+				return o.do(c, true, func(ctx context.Context, b api.PersonsBackend, w io.Writer) error {
+					var id int64
+					if verb != "move" {
+						var err error
+						if id, err = personsParseID("person", args[0]); err != nil {
+							return err
+						}
 					}
-					faces = append(faces, f)
-				}
-				var err error
-				if newID, err = ix.Split(ctx, id, faces); err != nil {
-					return "", err
-				}
-				return fmt.Sprintf("moved %d face(s) of person %d to new person %d", len(faces), id, newID), nil
-			}, func() int64 { return newID })
-		},
+					r, err := req(args)
+					if err != nil {
+						return err
+					}
+					res, err := b.Edit(ctx, verb, id, r)
+					if err != nil {
+						return err
+					}
+					if o.json {
+						return personsWriteJSON(w, res.Person)
+					}
+					fmt.Fprintln(w, msg(args, res))
+					return nil
+				})
+			}}
 	}
-	forget := &cobra.Command{
-		Use:   "forget ID",
-		Short: "Opt a person out: erase name and birth year, unassign their faces for good",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			return o.change(c, args[0], func(ctx context.Context, ix *index.Index, id int64) (string, error) {
-				if err := ix.Forget(ctx, id); err != nil {
-					return "", err
-				}
-				return fmt.Sprintf("person %d is forgotten: no face of theirs will be assigned or named again", id), nil
-			})
-		},
+	faceIDs := func(args []string) ([]int64, error) {
+		var out []int64
+		for _, a := range args {
+			f, err := personsParseID("face", a)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, f)
+		}
+		return out, nil
 	}
-	setBirth := &cobra.Command{
-		Use:   "set-birth ID YEAR",
-		Short: "Set a person's birth year (0 removes it); it overrides the estimate",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(c *cobra.Command, args []string) error {
-			return o.change(c, args[0], func(ctx context.Context, ix *index.Index, id int64) (string, error) {
-				y, err := strconv.Atoi(args[1])
-				if err != nil {
-					return "", fmt.Errorf("%w: birth year %q is not a number", index.ErrInvalid, args[1])
-				}
-				if _, err := ix.SetBirthYear(ctx, id, y, index.SourceUser); err != nil {
-					return "", err
-				}
-				return fmt.Sprintf("person %d was born in %d", id, y), nil
-			})
-		},
-	}
-	cmd.AddCommand(list, show, name, merge, split, forget, setBirth)
+	name := edit("name ID NAME...", `Name a person (the words are joined with spaces; "" removes the name)`, cobra.MinimumNArgs(2), "name",
+		func(args []string) (api.EditRequest, error) {
+			n := strings.Join(args[1:], " ")
+			return api.EditRequest{Name: &n}, nil
+		}, func(args []string, res api.EditResult) string {
+			if res.Person.Name == "" {
+				return fmt.Sprintf("person %d is unnamed", res.Person.ID)
+			}
+			return fmt.Sprintf("person %d is %q", res.Person.ID, res.Person.Name)
+		})
+	merge := edit("merge A B", "Merge person B into person A (A keeps its id; the stronger name wins)", cobra.ExactArgs(2), "merge",
+		func(args []string) (api.EditRequest, error) {
+			b, err := personsParseID("person", args[1])
+			return api.EditRequest{Other: b}, err
+		}, func(args []string, res api.EditResult) string {
+			return fmt.Sprintf("merged person %s into %d", strings.TrimPrefix(args[1], "#"), res.Person.ID)
+		})
+	split := edit("split ID FACE...", "Move faces of a person to a new person; they never return to the old one", cobra.MinimumNArgs(2), "split",
+		func(args []string) (api.EditRequest, error) {
+			fs, err := faceIDs(args[1:])
+			return api.EditRequest{Faces: fs}, err
+		}, func(args []string, res api.EditResult) string {
+			return fmt.Sprintf("moved %d face(s) of person %s to new person %d", len(args)-1, strings.TrimPrefix(args[0], "#"), res.Person.ID)
+		})
+	not := edit("not ID FACE...", "Say these faces are not this person: they leave it and never come back", cobra.MinimumNArgs(2), "not",
+		func(args []string) (api.EditRequest, error) {
+			fs, err := faceIDs(args[1:])
+			return api.EditRequest{Faces: fs}, err
+		}, func(args []string, res api.EditResult) string {
+			return fmt.Sprintf("%d face(s) are not person %d", len(args)-1, res.Person.ID)
+		})
+	move := edit("move PERSON FACE...", "Move faces to a person (0: a new person)", cobra.MinimumNArgs(2), "move",
+		func(args []string) (api.EditRequest, error) {
+			to, err := strconv.ParseInt(strings.TrimPrefix(args[0], "#"), 10, 64)
+			if err != nil || to < 0 {
+				return api.EditRequest{}, fmt.Errorf("%w: person id %q is not a number", index.ErrInvalid, args[0])
+			}
+			fs, err := faceIDs(args[1:])
+			return api.EditRequest{Faces: fs, To: to}, err
+		}, func(args []string, res api.EditResult) string {
+			return fmt.Sprintf("moved %d face(s) to person %d", len(args)-1, res.Person.ID)
+		})
+	different := edit("different A B", "Say persons A and B are different (never suggested for a merge again)", cobra.ExactArgs(2), "different",
+		func(args []string) (api.EditRequest, error) {
+			b, err := personsParseID("person", args[1])
+			return api.EditRequest{Other: b}, err
+		}, func(args []string, res api.EditResult) string {
+			return fmt.Sprintf("persons %d and %s are different", res.Person.ID, strings.TrimPrefix(args[1], "#"))
+		})
+	forget := edit("forget ID", "Forget a person: name, birth year, face features and thumbnails erased, their regions and keywords leave the sidecars", cobra.ExactArgs(1), "forget",
+		func([]string) (api.EditRequest, error) { return api.EditRequest{}, nil },
+		func(args []string, res api.EditResult) string {
+			return fmt.Sprintf("person %d is forgotten: no face of theirs will be assigned or named again", res.Person.ID)
+		})
+	hide := edit("hide ID", "Hide a person: never exported to sidecars (unhide with --show)", cobra.ExactArgs(1), "hide",
+		func([]string) (api.EditRequest, error) { h := !o.unhide; return api.EditRequest{Hidden: &h}, nil },
+		func(args []string, res api.EditResult) string {
+			if res.Person.Hidden {
+				return fmt.Sprintf("person %d is hidden: never exported", res.Person.ID)
+			}
+			return fmt.Sprintf("person %d is exported again", res.Person.ID)
+		})
+	hide.Flags().BoolVar(&o.unhide, "show", false, "show (export) the person again")
+	setBirth := edit("set-birth ID YEAR", "Set a person's birth year (0 removes it); it overrides the estimate", cobra.ExactArgs(2), "birth-year",
+		func(args []string) (api.EditRequest, error) {
+			y, err := strconv.Atoi(args[1])
+			if err != nil {
+				return api.EditRequest{}, fmt.Errorf("%w: birth year %q is not a number", index.ErrInvalid, args[1])
+			}
+			return api.EditRequest{BirthYear: &y}, nil
+		}, func(args []string, res api.EditResult) string {
+			return fmt.Sprintf("person %d was born in %s", res.Person.ID, args[1])
+		})
+	cmd.AddCommand(list, show, name, merge, split, not, move, different, forget, hide, setBirth)
 	return cmd
 }
 
-// read opens the index of the configuration read-only and calls fn.
-func (o *personsCmd) read(c *cobra.Command, fn func(ctx context.Context, ix *index.Index, w io.Writer) error) error {
-	return o.open(c, index.OpenReadOnly, fn)
-}
-
-// run opens the index of the configuration for writing and calls fn.
-func (o *personsCmd) run(c *cobra.Command, fn func(ctx context.Context, ix *index.Index, w io.Writer) error) error {
-	return o.open(c, index.Open, fn)
-}
-
-func (o *personsCmd) open(c *cobra.Command, open func(context.Context, string) (*index.Index, error),
-	fn func(ctx context.Context, ix *index.Index, w io.Writer) error) error {
+// do runs fn against the running daemon's API, or, when it is not running,
+// against the index through package persons: read-only for reads, under
+// the writers' lock for edits.
+func (o *personsCmd) do(c *cobra.Command, write bool, fn func(ctx context.Context, b api.PersonsBackend, w io.Writer) error) error {
 	ctx := c.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	path, label, err := personsIndexPath(configPath)
-	o.unnamedLabel = label
+	socket, dataDir, cfg, err := cli.DaemonPaths(configPath)
 	if err != nil {
+		return err
+	}
+	o.unnamedLabel = cfg.UnnamedPersonLabel()
+	client := api.NewClient(socket)
+	if _, err = client.Status(ctx); err == nil {
+		o.via = "daemon"
+		return exitOf(fn(ctx, client, c.OutOrStdout()))
+	}
+	if !errors.Is(err, api.ErrNotRunning) {
 		return cli.Exit(cli.ExitFailure, err)
 	}
-	if _, err := os.Stat(path); err != nil {
-		return cli.Exit(cli.ExitNotFound, fmt.Errorf("no index at %s (faced has not analysed anything yet): %w", path, err))
+	o.via = "index"
+	if write {
+		l, err := persons.Open(ctx, dataDir, cfg.InputDirectory())
+		if err != nil {
+			return exitOf(err)
+		}
+		err = fn(ctx, persons.API{S: l.Service}, c.OutOrStdout())
+		if cerr := l.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		return exitOf(err)
 	}
-	ix, err := open(ctx, path)
+	p := filepath.Join(dataDir, persons.IndexFile)
+	ix, err := index.OpenReadOnly(ctx, p)
 	if err != nil {
+		if errors.Is(err, index.ErrNotFound) || !fileExists(p) {
+			return cli.Exit(cli.ExitNotFound, fmt.Errorf("no index at %s (faced has not analysed anything yet): %w", p, err))
+		}
 		return cli.Exit(cli.ExitFailure, err)
 	}
-	err = fn(ctx, ix, c.OutOrStdout())
+	err = fn(ctx, persons.API{S: persons.New(ix, persons.Options{})}, c.OutOrStdout())
 	if cerr := ix.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
+	return exitOf(err)
+}
+
+// exitOf gives err its exit code: 4 for an unknown person, face or index.
+func exitOf(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, index.ErrNotFound):
+	case errors.Is(err, api.ErrNotFound), errors.Is(err, index.ErrNotFound):
 		return cli.Exit(cli.ExitNotFound, err)
 	}
 	return cli.Exit(cli.ExitFailure, err)
-}
-
-// change runs a modification of the person named by arg and prints the
-// message, or with --json the person afterwards.
-func (o *personsCmd) change(c *cobra.Command, arg string, fn func(context.Context, *index.Index, int64) (string, error)) error {
-	return o.changeThen(c, arg, fn, nil)
-}
-
-// changeThen is change; show, when set, names the person to print as JSON.
-func (o *personsCmd) changeThen(c *cobra.Command, arg string, fn func(context.Context, *index.Index, int64) (string, error), show func() int64) error {
-	return o.run(c, func(ctx context.Context, ix *index.Index, w io.Writer) error {
-		id, err := personsParseID("person", arg)
-		if err != nil {
-			return err
-		}
-		msg, err := fn(ctx, ix, id)
-		if err != nil {
-			return err
-		}
-		if !o.json {
-			fmt.Fprintln(w, msg)
-			return nil
-		}
-		if show != nil {
-			id = show()
-		}
-		p, err := ix.Person(ctx, id)
-		if err != nil {
-			return err
-		}
-		return personsWriteJSON(w, p)
-	})
 }
 
 func personsParseID(what, s string) (int64, error) {
@@ -292,9 +319,9 @@ func personsParseID(what, s string) (int64, error) {
 
 // printPersons prints ps as a table; unnamedLabel is the config's
 // UnnamedPersonLabel, so unnamed persons show as their sidecars name them.
-func printPersons(w io.Writer, ps []index.Person, unnamedLabel string) {
+func printPersons(w io.Writer, ps []api.Person, unnamedLabel string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tFACES\tFILES\tBORN\tGENDER\tSTATE")
+	fmt.Fprintln(tw, "ID\tNAME\tFACES\tFILES\tBORN\tAPPARENT GENDER\tSTATE")
 	for _, p := range ps {
 		name := p.Name
 		if name == "" {
@@ -303,17 +330,17 @@ func printPersons(w io.Writer, ps []index.Person, unnamedLabel string) {
 			if unnamedLabel == "" {
 				name = "-"
 			}
-		} else if p.NameSource != index.SourceUser {
-			name += " (" + string(p.NameSource) + ")"
+		} else if p.NameSource != string(index.SourceUser) {
+			name += " (" + p.NameSource + ")"
 		}
 		born := "-"
 		if p.BirthYear != 0 {
 			born = strconv.Itoa(p.BirthYear)
-			if p.BirthYearSource != index.SourceUser {
+			if p.BirthYearSource != string(index.SourceUser) {
 				born = "~" + born
 			}
 		}
-		g := string(p.Gender)
+		g := p.Gender
 		if g == "" {
 			g = "-"
 		}
@@ -323,6 +350,8 @@ func printPersons(w io.Writer, ps []index.Person, unnamedLabel string) {
 			state = "opted out"
 		case p.MergedInto != 0:
 			state = fmt.Sprintf("merged into %d", p.MergedInto)
+		case p.Hidden:
+			state = "hidden"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\t%s\n", p.ID, name, p.Faces, p.Files, born, g, state)
 	}
@@ -333,14 +362,4 @@ func personsWriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// personsIndexPath returns <DataDirectory>/faces.db and the
-// UnnamedPersonLabel of the configuration.
-func personsIndexPath(cfgPath string) (string, string, error) {
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		return "", "", err
-	}
-	return filepath.Join(cfg.DataDirectory(), personsIndexName), cfg.UnnamedPersonLabel(), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/faced/faced/api"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -207,7 +208,8 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 		}
 	}
 	d, err = daemon.New(daemon.Options{InputDirectory: cfg.InputDirectory(), Workers: workers, Version: o.Version,
-		Logger: log, Walk: Walk(walkOpt), MaxAttempts: 5, OnAnalyzed: o.OnAnalyzed},
+		Logger: log, Walk: Walk(walkOpt), MaxAttempts: 5, OnAnalyzed: o.OnAnalyzed,
+		API: []api.Option{api.WithPersons(persons.API{S: app.Persons})}},
 		daemon.Deps{Store: store, Analyzer: Analyzer{A: an, Idle: idleAn, Trim: trim, Note: func(p, n string) {
 			if d != nil {
 				d.ReportNote(p, n)

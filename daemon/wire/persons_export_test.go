@@ -57,7 +57,7 @@ func TestForgetAndHideLeaveTheSidecar(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.Move(ctx, []int64{faces[i].ID}, id); err != nil {
+		if _, err := svc.Move(ctx, []int64{faces[i].ID}, id); err != nil {
 			t.Fatal(err)
 		}
 		if err := svc.Name(ctx, id, n); err != nil {
