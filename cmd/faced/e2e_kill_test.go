@@ -92,9 +92,11 @@ func TestKillDuringIngest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A face gets a region once it is in a person (an unnamed, unclustered
+		// face has none: exporters write no region without a name).
 		got, ok := sidecarFaces(t, f.Path+".xmp")
-		if !ok || len(got) != len(fs) {
-			t.Errorf("%s: sidecar ok=%v with %d regions, index has %d faces", f.Path, ok, len(got), len(fs))
+		if inPerson := facesInPersons(fs); !ok || len(got) != inPerson {
+			t.Errorf("%s: sidecar ok=%v with %d regions, index has %d faces in persons", f.Path, ok, len(got), inPerson)
 		}
 		faces += len(fs)
 	}
