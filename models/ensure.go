@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"github.com/google/renameio/v2"
+
+	"github.com/faced/faced/internal/datadir"
 )
 
 // EnsureResult says what Ensure did.
@@ -70,6 +72,7 @@ func Ensure(ctx context.Context, dataDir string, sources []string, log *slog.Log
 				return res, &ModelError{Kind: ErrModelCorrupt, Path: dir, Why: "copied from " + src + " but does not verify"}
 			}
 			res.Action, res.From = "copied", src
+		applyPolicy(dataDir, dir)
 			log.Info("models installed: copied and verified", "from", src, "dir", dir)
 			return res, nil
 		}
@@ -81,11 +84,26 @@ func Ensure(ctx context.Context, dataDir string, sources []string, log *slog.Log
 			return res, fmt.Errorf("install models from the seed in %s: %w", src, err)
 		}
 		res.Action, res.From = "converted", src
+		applyPolicy(dataDir, dir)
 		log.Info("models installed: converted from the seed and verified", "from", src, "dir", dir, "models", ir.Converted)
 		return res, nil
 	}
 	return res, fmt.Errorf("%w: %s holds no complete models and none of %q holds converted models or the seed's files (set SeedDirectory in the config)",
 		ErrModelMissing, dir, tried)
+}
+
+// applyPolicy gives the installed models the data directory's modes
+// (datadir: private, or shared with the faced group), so the daemon does not
+// tighten them with a log line per file when it opens the folder.
+func applyPolicy(dataDir, dir string) {
+	p := datadir.PolicyOf(dataDir)
+	os.Chmod(dir, p.Dir)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.Type().IsRegular() {
+			os.Chmod(filepath.Join(dir, e.Name()), p.File)
+		}
+	}
 }
 
 // copyModels copies LICENSE, the model files and registry.json (last, so an

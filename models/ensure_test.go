@@ -48,6 +48,9 @@ func TestEnsureFreshDataDirectory(t *testing.T) {
 	if fi, err := os.Stat(a); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("data directory mode %v (%v), want 0700", fi.Mode().Perm(), err)
 	}
+	if fi, err := os.Stat(filepath.Join(a, "models", "pnet.onnx")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("installed model mode %v (%v), want 0600 (private data directory)", fi.Mode().Perm(), err)
+	}
 	if !strings.Contains(logs.String(), "models installed: converted") {
 		t.Errorf("no log line says what was done:\n%s", logs.String())
 	}
