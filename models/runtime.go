@@ -59,7 +59,9 @@ func FindORTLibrary(configured string) (string, error) {
 		if r, err := filepath.EvalSymlinks(exe); err == nil {
 			exe = r
 		}
-		cands = append(cands, filepath.Join(filepath.Dir(exe), "..", "var", "lib", ORTLibName))
+		// An installation (/usr/bin/faced: /usr/lib/faced), then a checkout.
+		cands = append(cands, filepath.Join(filepath.Dir(exe), "..", "lib", "faced", ORTLibName),
+			filepath.Join(filepath.Dir(exe), "..", "var", "lib", ORTLibName))
 	}
 	for _, c := range cands {
 		if st, err := os.Stat(c); err == nil && !st.IsDir() {

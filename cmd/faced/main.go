@@ -24,6 +24,7 @@ import (
 	"github.com/faced/faced/daemon"
 	"github.com/faced/faced/daemon/service"
 	"github.com/faced/faced/daemon/wire"
+	"github.com/faced/faced/internal/cli"
 	"github.com/faced/faced/models"
 )
 
@@ -50,7 +51,7 @@ func newRoot() *cobra.Command {
 		Version:       version,
 	}
 	var configPath string
-	root.PersistentFlags().StringVar(&configPath, "config", "config.txt", "faced configuration file")
+	root.PersistentFlags().StringVar(&configPath, "config", cli.DefaultConfigPath(), cli.ConfigFlagHelp)
 	root.AddCommand(newRunCmd(&configPath))
 	for _, a := range service.Actions {
 		root.AddCommand(newServiceCmd(a, &configPath))
@@ -193,12 +194,21 @@ func printSummary(w io.Writer, app *wire.App, s daemon.Summary) {
 	}
 }
 
+// serviceShort is the help line of each service action.
+var serviceShort = map[string]string{
+	"install":   "Install faced as a system service (systemd, else SysV) running as the unprivileged user faced; prepares the user and DataDirectory",
+	"uninstall": "Stop and remove the service and every file the install wrote (unit or init script and its rc links)",
+	"start":     "Start the installed service",
+	"stop":      "Stop the installed service",
+	"status":    "Say whether the service is running, stopped or not installed",
+}
+
 func newServiceCmd(action string, configPath *string) *cobra.Command {
 	var user string
 	var userService bool
 	cmd := &cobra.Command{
 		Use:   action,
-		Short: action + " faced as an OS service (systemd, launchd, Windows)",
+		Short: serviceShort[action],
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			abs, err := filepath.Abs(*configPath)
@@ -212,12 +222,26 @@ func newServiceCmd(action string, configPath *string) *cobra.Command {
 					return err
 				}
 				o.ReadWritePaths = []string{cfg.InputDirectory(), cfg.DataDirectory()}
+				if !userService {
+					// A system service never runs as root: the account and
+					// DataDirectory are made ready for it.
+					did, err := service.PrepareSystem(user, cfg.DataDirectory())
+					for _, l := range did {
+						fmt.Fprintln(cmd.OutOrStdout(), l)
+					}
+					if err != nil {
+						return err
+					}
+				}
 			}
 			s, err := service.New(o, service.NewProgram(func(ctx context.Context) error {
 				return errors.New("not run through the service manager")
 			}, 0))
 			if err != nil {
 				return err
+			}
+			if action == "install" && !userService && service.IsSysV(s) {
+				fmt.Fprintf(cmd.ErrOrStderr(), service.HardeningWarning+"\n", user)
 			}
 			msg, err := service.Control(s, action)
 			if err != nil {
@@ -228,7 +252,7 @@ func newServiceCmd(action string, configPath *string) *cobra.Command {
 		},
 	}
 	if action == "install" {
-		cmd.Flags().StringVar(&user, "user", "", "unprivileged account the system service runs as (systemd User=)")
+		cmd.Flags().StringVar(&user, "user", "faced", "unprivileged account the system service runs as, created when missing (never root)")
 	}
 	cmd.Flags().BoolVar(&userService, "user-service", false, "a per-user service (systemd --user, launchd agent)")
 	return cmd

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -86,9 +87,21 @@ func Config(o Options) (*ks.Config, error) {
 	}
 	if !o.UserService {
 		c.UserName = o.User
+		if o.User != "" {
+			// Used where kardianos picks SysV: start-stop-daemon --chuid.
+			script, err := SysVScript(SysV{Name: o.Name, Executable: o.Executable, ConfigPath: o.ConfigPath, User: o.User})
+			if err != nil {
+				return nil, err
+			}
+			c.Option["SysvScript"] = script
+		}
 	}
 	return c, nil
 }
+
+// IsSysV reports whether s is kardianos' SysV init backend, which cannot
+// apply the systemd unit's sandbox.
+func IsSysV(s ks.Service) bool { return strings.HasSuffix(s.Platform(), "-systemv") }
 
 // SystemdUnit returns the kardianos template of faced's hardened systemd
 // unit: an unprivileged user (system services), a read-only system
@@ -210,22 +223,38 @@ func New(o Options, prog *Program) (ks.Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
-	return s, nil
+	return &named{Service: s, name: c.Name}, nil
+}
+
+// named keeps the service name next to the kardianos service (which does
+// not tell it), for the SysV script path and its rc links.
+type named struct {
+	ks.Service
+	name string
 }
 
 // Actions are the service-manager actions `faced` accepts.
 var Actions = []string{"install", "uninstall", "start", "stop", "status"}
 
 // Control performs action (one of Actions) on s and returns a line for the
-// user.
+// user. status says "running", "stopped" or "not installed" (systemd and
+// SysV alike); uninstall stops the service first and, on SysV, also removes
+// the rc links kardianos leaves behind.
 func Control(s ks.Service, action string) (string, error) {
-	if action == "status" {
+	switch action {
+	case "status":
+		if IsSysV(s) {
+			return sysvStatus("/etc", serviceName(s))
+		}
 		st, err := s.Status()
 		if err != nil {
 			if errors.Is(err, ks.ErrNotInstalled) {
 				return "not installed", nil
 			}
-			return "", fmt.Errorf("service status (%s; not installed?): %w", s.Platform(), err)
+			if strings.Contains(err.Error(), "failed state") {
+				return "stopped (failed: see journalctl -u " + serviceName(s) + ")", nil
+			}
+			return "", fmt.Errorf("service status (%s): %w", s.Platform(), err)
 		}
 		switch st {
 		case ks.StatusRunning:
@@ -234,9 +263,51 @@ func Control(s ks.Service, action string) (string, error) {
 			return "stopped", nil
 		}
 		return "unknown", nil
+	case "uninstall":
+		s.Stop() // not running is fine
+		if err := ks.Control(s, action); err != nil {
+			return "", fmt.Errorf("service %s (%s): %w", action, s.Platform(), err)
+		}
+		msg := fmt.Sprintf("%s: done (%s)", action, s.Platform())
+		if IsSysV(s) {
+			removed, err := RemoveRCLinks("/etc", serviceName(s))
+			if err != nil {
+				return "", fmt.Errorf("service uninstall: rc links: %w", err)
+			}
+			msg += fmt.Sprintf(", %d rc links removed", len(removed))
+		}
+		return msg, nil
 	}
 	if err := ks.Control(s, action); err != nil {
 		return "", fmt.Errorf("service %s (%s): %w", action, s.Platform(), err)
 	}
 	return fmt.Sprintf("%s: done (%s)", action, s.Platform()), nil
+}
+
+// serviceName is the name s was configured with.
+func serviceName(s ks.Service) string {
+	if n, ok := s.(*named); ok {
+		return n.name
+	}
+	return "faced"
+}
+
+// sysvStatus asks etc/init.d/NAME status: exit 0 running, 3 stopped (LSB);
+// no script: not installed.
+func sysvStatus(etc, name string) (string, error) {
+	script := filepath.Join(etc, "init.d", name)
+	if _, err := os.Stat(script); errors.Is(err, os.ErrNotExist) {
+		return "not installed", nil
+	}
+	err := exec.Command(script, "status").Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return "running", nil
+	case errors.As(err, &ee) && ee.ExitCode() >= 1 && ee.ExitCode() <= 3:
+		return "stopped", nil // LSB: 1, 2 dead with a pid or lock file left, 3 not running
+	case errors.As(err, &ee):
+		return fmt.Sprintf("unknown (%s status: exit %d)", script, ee.ExitCode()), nil
+	}
+	return "", fmt.Errorf("service status: %s: %w", script, err)
 }

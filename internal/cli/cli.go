@@ -38,6 +38,24 @@ const ExitTable = `EXIT STATUS (every facedctl and faced-lab command)
   3  the daemon is not running (status, scan, retry)
   4  no such person or face, or no index yet (persons)`
 
+// SystemConfig is the configuration the Debian package installs.
+const SystemConfig = "/etc/faced/config.txt"
+
+// ConfigFlagHelp is the help of the --config flag of every program.
+const ConfigFlagHelp = "faced configuration file; without the flag ./config.txt if present, else " + SystemConfig
+
+// DefaultConfigPath is config.txt in the current folder when there is one
+// (a checkout), else SystemConfig when there is one (an installation), else
+// config.txt (whose absence the command then reports).
+func DefaultConfigPath() string {
+	for _, p := range []string{"config.txt", SystemConfig} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "config.txt"
+}
+
 // ExitError carries an exit code out of a command.
 type ExitError struct {
 	Code int
@@ -73,7 +91,7 @@ func NewRoot(use, short, long string, configPath *string) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(configPath, "config", "config.txt", "faced configuration file")
+	root.PersistentFlags().StringVar(configPath, "config", DefaultConfigPath(), ConfigFlagHelp)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return Exit(ExitUsage, err) })
 	return root
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -51,5 +52,23 @@ func TestExitCodes(t *testing.T) {
 	}
 	if !strings.Contains(root.Long, ExitTable) {
 		t.Error("the root's help lacks the exit-code table")
+	}
+}
+
+// TestDefaultConfigPath: ./config.txt wins; without it the packaged
+// /etc/faced/config.txt when installed, else config.txt.
+func TestDefaultConfigPath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	_, err := os.Stat(SystemConfig)
+	want := "config.txt"
+	if err == nil {
+		want = SystemConfig
+	}
+	if got := DefaultConfigPath(); got != want {
+		t.Errorf("no config.txt here: %q, want %q", got, want)
+	}
+	os.WriteFile("config.txt", nil, 0o644)
+	if got := DefaultConfigPath(); got != "config.txt" {
+		t.Errorf("config.txt here: %q", got)
 	}
 }
