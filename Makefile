@@ -1,5 +1,5 @@
 # faced — the two commands of the README are `make run` and `make test`.
-.PHONY: setup run test race bench build
+.PHONY: setup run test race bench build deb deb-check deb-test
 
 setup:
 	bash scripts/setup.sh
@@ -20,6 +20,20 @@ run: setup
 test: setup
 	go vet ./...
 	go test -count=1 -timeout 30m ./...
+	bash packaging/deb/check.sh
 
 bench: setup
 	go test -run '^$$' -bench . -benchtime 20x ./models/... ./analyzer/... ./cluster/... ./exporters/...
+
+# The Debian package (dpkg-deb): dist/faced_VERSION_ARCH.deb.
+deb: setup
+	bash packaging/deb/build.sh dist
+
+# The package's contents and lintian, without installing it (part of test).
+deb-check: setup
+	bash packaging/deb/check.sh
+
+# Installs the package on this machine, runs the service, purges it (root;
+# changes the machine, so not part of test). See packaging/deb/test.sh.
+deb-test: setup
+	bash packaging/deb/test.sh
