@@ -24,7 +24,7 @@ func TestFacedctlLinksNoOpenCV(t *testing.T) {
 	}
 	for _, d := range deps {
 		for _, bad := range []string{"gocv.io/x/gocv", "github.com/faced/faced/analyzer", "github.com/faced/faced/agegender",
-			"github.com/faced/faced/daemon", "github.com/faced/faced/heads"} {
+			"github.com/faced/faced/daemon", "github.com/faced/faced/heads/hook"} {
 			if d == bad || strings.HasPrefix(d, bad+"/") {
 				t.Errorf("facedctl depends on %s", d)
 			}
