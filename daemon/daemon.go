@@ -253,6 +253,19 @@ func (d *Daemon) observeLoop(ctx context.Context, once bool, c *coordinator) {
 		watchErr = make(chan error, 1)
 		go func() { watchErr <- d.deps.Watcher.Run(ctx) }()
 		events, rescans = d.deps.Watcher.Events(), d.deps.Watcher.Rescans()
+		// The watcher's first rescan request says its watches are in place:
+		// the start-up reconciliation waits for it and answers it, so the
+		// tree is walked once (it was walked twice) and nothing created
+		// while the watches were being added is missed.
+		select {
+		case <-rescans:
+		case err := <-watchErr:
+			watchErr = nil
+			if err != nil && ctx.Err() == nil {
+				d.log.Error("watcher stopped; relying on periodic rescans", "err", err)
+			}
+		case <-ctx.Done():
+		}
 	}
 	if once {
 		res, err := d.reconcile(ctx, d.root)

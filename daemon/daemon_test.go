@@ -99,7 +99,16 @@ type fakeWatcher struct {
 	rescans chan struct{}
 }
 
-func (w *fakeWatcher) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+// Run asks for the start-up rescan, as the real watcher does once its
+// watches are in place, then waits.
+func (w *fakeWatcher) Run(ctx context.Context) error {
+	select {
+	case w.rescans <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return nil
+}
 func (w *fakeWatcher) Events() <-chan Event          { return w.events }
 func (w *fakeWatcher) Rescans() <-chan struct{}      { return w.rescans }
 

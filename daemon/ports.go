@@ -132,7 +132,9 @@ type Event struct {
 }
 
 // Watcher reports settled changes under the input folder. Rescans asks for a
-// full reconciliation (event overflow, watch errors).
+// full reconciliation (event overflow, watch errors); the first request
+// comes once the watches are in place, and the start-up reconciliation
+// waits for it.
 type Watcher interface {
 	Run(ctx context.Context) error
 	Events() <-chan Event
