@@ -750,7 +750,11 @@ func (c *coordinator) exported(ctx context.Context, it ExportItem, err error) {
 		}
 		return
 	}
-	if err := d.deps.Store.Exported(ctx, it); err != nil {
+	// The sidecar is written: record it even when a shutdown began, so a
+	// normal stop logs no error and the next start has nothing to redo.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.deps.Store.Exported(rctx, it); err != nil {
 		if IsNoSpace(err) && !c.once {
 			// The sidecar is written; the index records it once writes
 			// work (its export is still pending, and current: no rewrite).
