@@ -72,7 +72,7 @@ func Ensure(ctx context.Context, dataDir string, sources []string, log *slog.Log
 				return res, &ModelError{Kind: ErrModelCorrupt, Path: dir, Why: "copied from " + src + " but does not verify"}
 			}
 			res.Action, res.From = "copied", src
-		applyPolicy(dataDir, dir)
+			applyPolicy(dataDir, dir)
 			log.Info("models installed: copied and verified", "from", src, "dir", dir)
 			return res, nil
 		}
