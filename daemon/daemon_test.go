@@ -416,7 +416,10 @@ func TestFolderRenameAndRemoval(t *testing.T) {
 		t.Errorf("after the folder rename: %+v", st)
 	}
 
-	// A removed folder: every file below leaves the index.
+	// A removed folder: every file below leaves the index. (The moved
+	// files' sidecars are written first: a removal racing those writes
+	// fails with "directory not empty", as rm -r would.)
+	waitFor(t, "the moved files' sidecars", func() bool { return sidecar(a2) != "" && sidecar(b2) != "" })
 	if err := os.RemoveAll(to); err != nil {
 		t.Fatal(err)
 	}
