@@ -56,12 +56,22 @@ const BirthOutlierZ = 2.5
 func EstimateBirth(obs []BirthObs) (b Birth, ok bool) {
 	type est struct{ b, s, w float64 }
 	var es []est
+	// a date that is only an mtime weighs less than a photo's own date;
+	// when every date is an mtime they share that doubt, which widens the
+	// estimate's error but does not change how the faces weigh
+	exif, mtime := false, false
+	for _, o := range obs {
+		if o.When > 0 && o.Age > 0 {
+			exif = exif || !o.MtimeOnly
+			mtime = mtime || o.MtimeOnly
+		}
+	}
 	for _, o := range obs {
 		if o.When <= 0 || o.Age <= 0 {
 			continue
 		}
 		a, s := calib(o.Age)
-		if o.MtimeOnly {
+		if o.MtimeOnly && exif {
 			s = math.Hypot(s, MtimeSigma)
 		}
 		// completed years: the mean exact age is half a year more
@@ -102,6 +112,9 @@ func EstimateBirth(obs []BirthObs) (b Birth, ok bool) {
 		centre = swb / sw
 		b = Birth{Year: centre, Faces: n, Outliers: len(es) - n,
 			Sigma: math.Sqrt(1/sw + birthFloor*birthFloor)}
+	}
+	if mtime && !exif {
+		b.Sigma = math.Hypot(b.Sigma, MtimeSigma)
 	}
 	b.Confidence = math.Erf(2.5 / (b.Sigma * math.Sqrt2))
 	return b, true

@@ -57,6 +57,10 @@ type FaceRecord struct {
 	Model     string  `json:"model,omitempty"`
 	// CaptureTime is the file's capture time, its mtime when unknown.
 	CaptureTime time.Time `json:"capture_time"`
+	// CaptureSource says where CaptureTime came from (exif, quicktime,
+	// mtime; "" when the file has no capture time and CaptureTime is its
+	// mtime).
+	CaptureSource string `json:"capture_source,omitempty"`
 	// PersonID is the assigned person (0: none) and Source who assigned it.
 	PersonID int64  `json:"person_id,omitempty"`
 	Source   Source `json:"source,omitempty"`
@@ -412,7 +416,7 @@ func (q FaceQuery) sql() (string, []any) {
 	}
 	s := `SELECT f.id, f.file_id, fi.path, f.frame_time, f.frames, f.x1, f.y1, f.x2, f.y2, f.sx1, f.sy1, f.sx2, f.sy2,
 		f.score, f.landmarks, f.age, f.male_prob, f.birth_year, ` + feat + `, f.model,
-		COALESCE(fi.capture_time, fi.mtime), COALESCE(a.person_id, 0), COALESCE(a.source, ''), COALESCE(f.forgotten_by, 0), f.rev
+		COALESCE(fi.capture_time, fi.mtime), fi.capture_source, COALESCE(a.person_id, 0), COALESCE(a.source, ''), COALESCE(f.forgotten_by, 0), f.rev
 		FROM faces f JOIN files fi ON fi.id = f.file_id LEFT JOIN assignments a ON a.face_id = f.id` + join
 	if len(where) > 0 {
 		s += " WHERE " + strings.Join(where, " AND ")
@@ -427,7 +431,7 @@ func scanFace(r rowScanner, rec *FaceRecord) error {
 	var src string
 	err := r.Scan(&rec.ID, &rec.FileID, &rec.Path, &rec.FrameTime, &rec.Frames, &rec.Box.X1, &rec.Box.Y1, &rec.Box.X2, &rec.Box.Y2,
 		&rec.StoredBox.X1, &rec.StoredBox.Y1, &rec.StoredBox.X2, &rec.StoredBox.Y2, &rec.Score, &lm, &rec.Age,
-		&rec.MaleProb, &by, &feat, &rec.Model, &capt, &rec.PersonID, &src, &rec.ForgottenBy, &rec.Rev)
+		&rec.MaleProb, &by, &feat, &rec.Model, &capt, &rec.CaptureSource, &rec.PersonID, &src, &rec.ForgottenBy, &rec.Rev)
 	if err != nil {
 		return err
 	}

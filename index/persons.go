@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -31,9 +32,12 @@ type Person struct {
 	// BirthYear is 0 when unknown.
 	BirthYear       int    `json:"birth_year,omitempty"`
 	BirthYearSource Source `json:"birth_year_source,omitempty"`
-	Gender          Gender `json:"gender,omitempty"`
-	GenderSource    Source `json:"gender_source,omitempty"`
-	OptOut          bool   `json:"opt_out,omitempty"`
+	// BirthYearConfidence is the probability (0..1) that an automatic
+	// birth year is within two years; 0 when unknown or given by the user.
+	BirthYearConfidence float64 `json:"birth_year_confidence,omitempty"`
+	Gender              Gender  `json:"gender,omitempty"`
+	GenderSource        Source  `json:"gender_source,omitempty"`
+	OptOut              bool    `json:"opt_out,omitempty"`
 	// Hidden persons are never exported (no region, no keyword).
 	Hidden     bool      `json:"hidden,omitempty"`
 	MergedInto int64     `json:"merged_into,omitempty"`
@@ -47,7 +51,7 @@ type Person struct {
 func (p Person) Active() bool { return !p.OptOut && p.MergedInto == 0 }
 
 const personCols = `p.id, p.name, p.name_source, COALESCE(p.birth_year, 0), p.birth_year_source, p.gender, p.gender_source,
-	p.opt_out, p.hidden, COALESCE(p.merged_into, 0), p.created_at, p.updated_at,
+	p.opt_out, p.hidden, COALESCE(p.merged_into, 0), p.created_at, p.updated_at, COALESCE(p.birth_year_confidence, 0),
 	(SELECT COUNT(*) FROM assignments a WHERE a.person_id = p.id),
 	(SELECT COUNT(DISTINCT f.file_id) FROM assignments a JOIN faces f ON f.id = a.face_id WHERE a.person_id = p.id)`
 
@@ -56,7 +60,7 @@ func scanPerson(r rowScanner) (Person, error) {
 	var ns, bs, g, gs string
 	var created, updated int64
 	err := r.Scan(&p.ID, &p.Name, &ns, &p.BirthYear, &bs, &g, &gs, &p.OptOut, &p.Hidden, &p.MergedInto, &created, &updated,
-		&p.Faces, &p.Files)
+		&p.BirthYearConfidence, &p.Faces, &p.Files)
 	if err != nil {
 		return Person{}, err
 	}
@@ -283,7 +287,33 @@ func (ix *Index) SetBirthYear(ctx context.Context, id int64, year int, src Sourc
 	if year != 0 {
 		v = int64(year)
 	}
-	return ix.setAttr(ctx, id, "birth year", "birth_year", "birth_year_source", v, src, false)
+	changed, err := ix.setAttr(ctx, id, "birth year", "birth_year", "birth_year_source", v, src, false)
+	if err == nil && changed && src != SourceAuto {
+		// the user's (or a sidecar's) year carries no confidence
+		err = ix.write(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `UPDATE persons SET birth_year_confidence = NULL WHERE id = ?`, id)
+			return err
+		})
+	}
+	return changed, err
+}
+
+// SetBirthYearConfidence records how sure the automatic birth year of
+// person id is (0..1; see Person.BirthYearConfidence). It changes nothing
+// when the birth year is not automatic (the user's year has no confidence).
+func (ix *Index) SetBirthYearConfidence(ctx context.Context, id int64, conf float64) error {
+	if math.IsNaN(conf) || conf < 0 || conf > 1 {
+		return fmt.Errorf("set birth-year confidence of person #%d: %w: %v", id, ErrInvalid, conf)
+	}
+	err := ix.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE persons SET birth_year_confidence = ? WHERE id = ? AND birth_year_source = ?`,
+			conf, id, string(SourceAuto))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set birth-year confidence of person #%d: %w", id, err)
+	}
+	return nil
 }
 
 // SetGender sets person id's gender ("" clears it) under the same source

@@ -46,6 +46,7 @@ type faceState struct {
 	capture   time.Time
 	birth     float64
 	age       float64
+	mtimeOnly bool // the capture time is only the file's mtime
 	male      float64
 	sum       uint64 // fingerprint of the analysis (see analysisSum)
 }
@@ -98,8 +99,8 @@ type Clusterer struct {
 	pending  map[int64]int64
 	clFaces  map[[2]int64]bool // cannot-links known to the engine
 	clPerson map[[2]int64]bool
-	attrs    map[int64][2]int
-	dirty    map[int64]bool // files whose visibility must be recomputed
+	attrs    map[int64][3]int // birth year, gender, birth-year confidence (per mille)
+	dirty    map[int64]bool   // files whose visibility must be recomputed
 	saved    time.Time
 
 	// Stats of the last Update (tests and logs).
@@ -124,7 +125,7 @@ func NewClusterer(s *Service, opt ClustererOptions) *Clusterer {
 	return &Clusterer{svc: s, ix: s.ix, opt: opt, log: opt.Logger, eng: cluster.NewEngine(opt.Cluster),
 		done: map[int64]bool{}, faces: map[int64]*faceState{}, byFile: map[int64][]int64{},
 		e2i: map[int64]int64{}, i2e: map[int64]int64{}, pst: map[int64]personState{}, pending: map[int64]int64{},
-		clFaces: map[[2]int64]bool{}, clPerson: map[[2]int64]bool{}, attrs: map[int64][2]int{}, dirty: map[int64]bool{}}
+		clFaces: map[[2]int64]bool{}, clPerson: map[[2]int64]bool{}, attrs: map[int64][3]int{}, dirty: map[int64]bool{}}
 }
 
 // NoteDone tells the clusterer that a file was analysed (its visibility must be
@@ -176,7 +177,8 @@ func (p *Clusterer) setFace(r *index.FaceRecord, sum uint64) {
 		p.byFile[r.FileID] = append(p.byFile[r.FileID], r.ID)
 	}
 	*m = faceState{file: r.FileID, person: r.PersonID, source: r.Source, forgotten: r.ForgottenBy, box: r.Box,
-		capture: r.CaptureTime, birth: r.BirthYear, age: r.Age, male: r.MaleProb, sum: sum}
+		capture: r.CaptureTime, birth: r.BirthYear, age: r.Age, male: r.MaleProb, sum: sum,
+		mtimeOnly: r.CaptureSource == "" || r.CaptureSource == "mtime"}
 	p.dirty[r.FileID] = true
 }
 
@@ -693,8 +695,9 @@ func (p *Clusterer) apply(ctx context.Context, files []index.File) error {
 			p.dirty[m.file] = true
 		}
 	}
-	// Persons' attributes: birth year (median of the faces') and gender
-	// (Dempster–Shafer over the faces' P(male)).
+	// Persons' attributes: birth year and its confidence (the faces'
+	// evidence fused by cluster.EstimateBirth) and gender (Dempster–Shafer
+	// over the faces' P(male)).
 	for ip, ids := range members {
 		var births []cluster.BirthObs
 		var males []float64
@@ -704,28 +707,32 @@ func (p *Clusterer) apply(ctx context.Context, files []index.File) error {
 				continue
 			}
 			if m.birth != 0 {
-				births = append(births, cluster.BirthObs{When: cluster.DecimalYear(m.capture), Age: m.age})
+				births = append(births, cluster.BirthObs{When: cluster.DecimalYear(m.capture), Age: m.age, MtimeOnly: m.mtimeOnly})
 			}
 			males = append(males, m.male)
 		}
-		year := 0
+		year, conf := 0, 0.0
 		if b, ok := cluster.EstimateBirth(births); ok {
-			year = int(math.Floor(b.Year))
+			year, conf = int(math.Floor(b.Year)), b.Confidence
 		}
 		g, gi := index.GenderFemale, 2
 		if cluster.GenderDS(males) {
 			g, gi = index.GenderMale, 1
 		}
-		if p.attrs[ip] == [2]int{year, gi} {
+		key := [3]int{year, gi, int(math.Round(conf * 1000))}
+		if p.attrs[ip] == key {
 			continue
 		}
 		if _, err := p.ix.SetBirthYear(ctx, ip, year, index.SourceAuto); err != nil {
 			p.log.Warn("person birth year", "person", ip, "err", err)
 		}
+		if err := p.ix.SetBirthYearConfidence(ctx, ip, conf); err != nil {
+			p.log.Warn("person birth-year confidence", "person", ip, "err", err)
+		}
 		if _, err := p.ix.SetGender(ctx, ip, g, index.SourceAuto); err != nil {
 			p.log.Warn("person gender", "person", ip, "err", err)
 		}
-		p.attrs[ip] = [2]int{year, gi}
+		p.attrs[ip] = key
 	}
 	return p.visibility(ctx, files)
 }

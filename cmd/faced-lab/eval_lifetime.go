@@ -67,8 +67,8 @@ the models, the heads, the photos and this executable's SHA-256.`,
 				fmt.Fprintf(tw, "BCubed P / R / F1\t%.3f / %.3f / %.3f\n", r.BCubedPrecision, r.BCubedRecall, r.BCubedF1)
 				fmt.Fprintf(tw, "persons\t%d for %d identities (%.2f per identity)\n", r.Persons, r.Identities, r.PersonsPerIdentity)
 				fmt.Fprintf(tw, "photos in a person\t%d of %d\n", r.InPerson, r.Photos)
-				fmt.Fprintf(tw, "birth year MAE\t%.2f years over %d identities (%.0f %%; %d within 4.5 years)\n",
-					r.BirthYearMAE, r.BirthYearIdentities, 100*r.BirthYearCoverage, r.BirthYearWithin45)
+				fmt.Fprintf(tw, "birth year MAE\t%.2f years over %d identities (%.0f %%; %d within 4.5 years; mean confidence %.0f %%)\n",
+					r.BirthYearMAE, r.BirthYearIdentities, 100*r.BirthYearCoverage, r.BirthYearWithin45, 100*r.BirthYearConfidence)
 				var b []string
 				for _, x := range r.AgeBands {
 					b = append(b, fmt.Sprintf("%s %.2f (n %d)", x.Name, x.MAE, x.N))

@@ -186,3 +186,32 @@ func TestPersonsListUnnamedAsSidecars(t *testing.T) {
 		}
 	}
 }
+
+// An automatic birth year shows with its confidence; the user's year
+// without one.
+func TestPersonsBirthYearConfidence(t *testing.T) {
+	cfg, _ := personsFixture(t)
+	ctx := context.Background()
+	ix, err := index.Open(ctx, filepath.Join(filepath.Dir(cfg), "data", "faces.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.SetBirthYear(ctx, 2, 1987, index.SourceAuto); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.SetBirthYearConfidence(ctx, 2, 0.71); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	out, err := runPersons(t, cfg, "list")
+	if err != nil || !strings.Contains(out, "~1987 (71%)") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, err := runPersons(t, cfg, "set-birth", "2", "1985"); err != nil {
+		t.Fatalf("set-birth: %v\n%s", err, out)
+	}
+	out, err = runPersons(t, cfg, "show", "2")
+	if err != nil || !strings.Contains(out, "1985") || strings.Contains(out, "%)") {
+		t.Fatalf("show after the user's year: %v\n%s", err, out)
+	}
+}

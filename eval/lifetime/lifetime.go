@@ -204,13 +204,16 @@ type Report struct {
 	BirthYearCoverage   float64 `json:"birth_year_coverage"`
 	// BirthYearWithin45 counts identities whose birth year is within 4.5
 	// years.
-	BirthYearWithin45 int     `json:"birth_year_within_4_5"`
-	AgeBands          []Band  `json:"apparent_age"`
-	AgeMAE            float64 `json:"apparent_age_mae"`
-	ClusterOptions    string  `json:"cluster_options"`
-	Cached            bool    `json:"features_from_cache"`
-	AnalyzeSec        float64 `json:"analyze_sec"`
-	ClusterSec        float64 `json:"cluster_sec"`
+	BirthYearWithin45 int `json:"birth_year_within_4_5"`
+	// BirthYearConfidence is the mean confidence faced gave those birth
+	// years (0..1: the chance the year is within two years).
+	BirthYearConfidence float64 `json:"birth_year_confidence"`
+	AgeBands            []Band  `json:"apparent_age"`
+	AgeMAE              float64 `json:"apparent_age_mae"`
+	ClusterOptions      string  `json:"cluster_options"`
+	Cached              bool    `json:"features_from_cache"`
+	AnalyzeSec          float64 `json:"analyze_sec"`
+	ClusterSec          float64 `json:"cluster_sec"`
 }
 
 // cacheEntry is the cached analysis of the set.
@@ -561,7 +564,7 @@ func score(rep *Report, samples []Sample, births map[string]time.Time, results [
 	}
 	rep.Scores.Persons = len(held)
 	spread := 0
-	var errSum float64
+	var errSum, confSum float64
 	for id := range ids {
 		m := perID[id]
 		spread += len(m)
@@ -578,6 +581,7 @@ func score(rep *Report, samples []Sample, births map[string]time.Time, results [
 		}
 		e := math.Abs(float64(p.BirthYear - births[id].Year()))
 		errSum += e
+		confSum += p.BirthYearConfidence
 		rep.BirthYearIdentities++
 		if e <= 4.5 {
 			rep.BirthYearWithin45++
@@ -586,6 +590,7 @@ func score(rep *Report, samples []Sample, births map[string]time.Time, results [
 	rep.PersonsPerIdentity = float64(spread) / float64(max(1, len(ids)))
 	if rep.BirthYearIdentities > 0 {
 		rep.BirthYearMAE = errSum / float64(rep.BirthYearIdentities)
+		rep.BirthYearConfidence = confSum / float64(rep.BirthYearIdentities)
 	}
 	rep.BirthYearCoverage = float64(rep.BirthYearIdentities) / float64(max(1, len(ids)))
 	return rep
