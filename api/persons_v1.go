@@ -30,6 +30,9 @@ type Person struct {
 	NameSource      string `json:"name_source,omitempty"`
 	BirthYear       int    `json:"birth_year,omitempty"`
 	BirthYearSource string `json:"birth_year_source,omitempty"`
+	// BirthYearConfidence is the chance (0..1) that an automatic birth
+	// year is within two years; 0 when unknown or given by the user.
+	BirthYearConfidence float64 `json:"birth_year_confidence,omitempty"`
 	// Gender is the apparent gender ("male", "female" or "").
 	Gender       string `json:"gender,omitempty"`
 	GenderSource string `json:"gender_source,omitempty"`

@@ -34,7 +34,7 @@ func apiError(err error) error {
 // APIPerson converts an index person.
 func APIPerson(p index.Person) api.Person {
 	return api.Person{ID: p.ID, Name: p.Name, NameSource: string(p.NameSource), BirthYear: p.BirthYear,
-		BirthYearSource: string(p.BirthYearSource), Gender: string(p.Gender), GenderSource: string(p.GenderSource),
+		BirthYearSource: string(p.BirthYearSource), BirthYearConfidence: p.BirthYearConfidence, Gender: string(p.Gender), GenderSource: string(p.GenderSource),
 		OptOut: p.OptOut, Hidden: p.Hidden, MergedInto: p.MergedInto, Faces: p.Faces, Files: p.Files}
 }
 

@@ -339,7 +339,7 @@ func printPersons(w io.Writer, ps []api.Person, unnamedLabel string) {
 			if p.BirthYearSource != string(index.SourceUser) {
 				born = "~" + born
 			}
-			if p.BirthYearSource == index.SourceAuto && p.BirthYearConfidence > 0 {
+			if p.BirthYearSource == string(index.SourceAuto) && p.BirthYearConfidence > 0 {
 				// how sure the estimate is: the chance it is within two years
 				born += fmt.Sprintf(" (%.0f%%)", 100*p.BirthYearConfidence)
 			}
