@@ -77,6 +77,7 @@ type Config struct {
 	embeddedXMP           bool
 	logLevel              slog.Level
 	socket                string
+	reviewAddress         string
 }
 
 // File returns the absolute path of the file the configuration was read from.
@@ -184,6 +185,9 @@ func (c *Config) EmbeddedXMP() bool { return c.embeddedXMP }
 
 // LogLevel is the minimum level of the daemon's log.
 func (c *Config) LogLevel() slog.Level { return c.logLevel }
+
+// ReviewAddress is the host:port the review page listens on ("" = none).
+func (c *Config) ReviewAddress() string { return c.reviewAddress }
 
 // Socket is the absolute path of the local API socket (on Windows, a named
 // pipe name).

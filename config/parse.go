@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -333,6 +334,20 @@ var keys = []keySpec{
 			return fmt.Errorf("want debug, info, warn or error, got %q", v)
 		}
 		c.logLevel = l
+		return nil
+	}},
+	{name: "ReviewAddress", def: "127.0.0.1:7878", set: func(c *Config, v, _ string) error {
+		// host:port of the review page; "off" serves none. A host other
+		// than a loopback one exposes it to the network: the per-install
+		// secret still guards it (see README, threat model).
+		if strings.EqualFold(v, "off") || v == "" {
+			c.reviewAddress = ""
+			return nil
+		}
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return fmt.Errorf("want host:port or off, got %q", v)
+		}
+		c.reviewAddress = v
 		return nil
 	}},
 	{name: "Socket", def: "", set: func(c *Config, v, dir string) error {

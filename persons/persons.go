@@ -2,7 +2,7 @@
 // automatic assignments (Clusterer), the user's verbs (name, merge, split,
 // move faces, "not this person", forget, birth year, hide; Service), the
 // names adopted from sidecars, the public/private rule of photos and what a
-// sidecar shows of a person (Regions).
+// sidecar shows of a person (SidecarPhoto).
 //
 // cluster is the engine it drives and index the storage it writes; the
 // daemon, its local API, the review page and facedctl only call it. While

@@ -128,6 +128,7 @@ func run(ctx context.Context, configPath string, once bool, stdout, stderr io.Wr
 		if _, err := app.Daemon.ServeAPI(ctx, app.Socket); err != nil {
 			return cfg.KeyError("Socket", err)
 		}
+		app.ServeReview(ctx, log)
 		return app.Daemon.Run(ctx)
 	}, 10*time.Second)
 	log.Info("faced starting", "version", version, "config", cfg.File(), "input", cfg.InputDirectory(),

@@ -2,16 +2,13 @@ package wire
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"slices"
-	"sync"
 
 	"github.com/faced/faced/daemon"
 	"github.com/faced/faced/exporters"
 	"github.com/faced/faced/index"
 	"github.com/faced/faced/media"
+	"github.com/faced/faced/persons"
 )
 
 // Exporter writes a file's sidecar from what the index holds about it.
@@ -29,55 +26,11 @@ func NewExporter(ix *index.Index, ex *exporters.Exporter) *Exporter {
 
 // Photo builds the exporters.Photo of path from the index.
 func (e *Exporter) Photo(ctx context.Context, path string) (exporters.Photo, error) {
-	f, err := e.ix.FileByPath(ctx, path)
-	if err != nil {
-		return exporters.Photo{}, err
-	}
-	faces, err := e.ix.Faces(ctx, index.FaceQuery{FileID: f.ID, NoFeatures: true})
-	if err != nil {
-		return exporters.Photo{}, err
-	}
-	ph := exporters.Photo{Path: f.Path, Kind: f.Kind, StoredWidth: f.StoredWidth, StoredHeight: f.StoredHeight,
-		Visibility: string(f.Visibility)}
-	names := map[int64]string{}
-	hidden := map[int64]bool{}
-	for _, r := range faces {
-		if r.ForgottenBy != 0 {
-			continue // a forgotten person's faces leave the sidecar
-		}
-		if r.PersonID != 0 {
-			h, ok := hidden[r.PersonID]
-			if !ok {
-				p, err := e.ix.Person(ctx, r.PersonID)
-				h = err == nil && p.Hidden
-				hidden[r.PersonID] = h
-			}
-			if h {
-				continue // hidden persons are never exported
-			}
-		}
-		reg := exporters.Region{FaceID: r.ID, PersonID: r.PersonID, StoredBox: r.StoredBox, Age: r.Age,
-			MaleProb: r.MaleProb, Score: r.Score, Model: r.Model}
-		if r.PersonID != 0 {
-			name, ok := names[r.PersonID]
-			if !ok {
-				if p, err := e.ix.Person(ctx, r.PersonID); err == nil {
-					name = p.Name
-				}
-				names[r.PersonID] = name
-			}
-			reg.Name = name
-			if name != "" && !slices.Contains(ph.Keywords, name) {
-				ph.Keywords = append(ph.Keywords, name)
-			}
-		}
-		ph.Regions = append(ph.Regions, reg)
-	}
-	return ph, nil
+	return persons.SidecarPhoto(ctx, e.ix, path)
 }
 
 // Export implements daemon.Exporter. When the sidecar gave one of the
-// photo's persons its name (AdoptNames), the photo is built and merged
+// photo's persons its name (persons.AdoptNames), the photo is built and merged
 // again at once, so one export pass leaves it as the next would: a second
 // pass writes nothing.
 func (e *Exporter) Export(ctx context.Context, path string) error {
@@ -92,7 +45,7 @@ func (e *Exporter) Export(ctx context.Context, path string) error {
 	if err := e.exportCompanions(ctx, ph); err != nil {
 		return err
 	}
-	changed, err := AdoptNames(ctx, e.ix, res.UserNames)
+	changed, err := persons.AdoptNames(ctx, e.ix, res.UserNames)
 	if err != nil || !changed {
 		return err
 	}
@@ -118,81 +71,4 @@ func (e *Exporter) exportCompanions(ctx context.Context, ph exporters.Photo) err
 		}
 	}
 	return nil
-}
-
-// adoptMu serialises AdoptNames: two sidecars exported at once that name one
-// unnamed person differently must not both see it unnamed.
-var adoptMu sync.Mutex
-
-// AdoptNames offers names users gave faced's faces in their photo manager
-// (read back from the sidecar by the exporter) to the index, under the name
-// policy of exporters/README.md:
-//   - a name set with facedctl (source "user") is never replaced;
-//   - a tool's name names a person that has none (or only an automatic
-//     one), with source "sidecar";
-//   - a person already named from a sidecar keeps its name when another
-//     tool (or another photo) calls one of its faces differently: that is a
-//     conflict, logged, left for the user to settle (facedctl persons
-//     name/split); the photo keeps its tool's name for that face and faced
-//     writes no other name there. The one exception is a region faced wrote
-//     that the user renamed from the person's current name
-//     (UserName.Replaces): that renames the person;
-//   - an unassigned face named in a sidecar becomes a new person of that
-//     name (a user statement, assigned with source "user").
-//
-// A sidecar name that loses never changes the index, so exports cannot
-// ping-pong between two names. It reports whether a person was named
-// (their files need export again; the index bumped them).
-func AdoptNames(ctx context.Context, ix *index.Index, names []exporters.UserName) (bool, error) {
-	adoptMu.Lock()
-	defer adoptMu.Unlock()
-	var errs []error
-	changed := false
-	for _, un := range names {
-		if un.FaceID == 0 || un.Name == "" {
-			continue
-		}
-		f, err := ix.Face(ctx, un.FaceID)
-		if errors.Is(err, index.ErrNotFound) {
-			continue // the face left the index since the sidecar was written
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if f.PersonID != 0 {
-			p, err := ix.Person(ctx, f.PersonID)
-			if err != nil {
-				if !errors.Is(err, index.ErrNotFound) && !errors.Is(err, index.ErrPersonInactive) {
-					errs = append(errs, err)
-				}
-				continue
-			}
-			switch {
-			case p.NameSource == index.SourceUser || p.Name == un.Name:
-				continue
-			case p.NameSource == index.SourceSidecar && p.Name != "" &&
-				!(un.Source == exporters.SourceRenamedRegion && un.Replaces == p.Name):
-				slog.Info("name conflict: the person keeps its name; the photo keeps its own for this face",
-					"person", p.ID, "name", p.Name, "other_name", un.Name, "sidecar", un.Sidecar, "face", un.FaceID)
-				continue
-			}
-			ok, err := ix.SetName(ctx, f.PersonID, un.Name, index.SourceSidecar)
-			if err != nil && !errors.Is(err, index.ErrPersonInactive) {
-				errs = append(errs, fmt.Errorf("name %q from %s: %w", un.Name, un.Sidecar, err))
-			}
-			changed = changed || ok
-			continue
-		}
-		id, err := ix.CreatePerson(ctx, index.Person{Name: un.Name, NameSource: index.SourceSidecar})
-		if err == nil {
-			_, err = ix.AssignFaces(ctx, map[int64]int64{un.FaceID: id}, index.SourceUser)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("name %q from %s: %w", un.Name, un.Sidecar, err))
-			continue
-		}
-		changed = true
-	}
-	return changed, errors.Join(errs...)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/index"
 	"github.com/faced/faced/internal/shared"
+	"github.com/faced/faced/persons"
 )
 
 // TestAdoptNames: names users gave faced's regions in their photo manager
@@ -58,7 +59,7 @@ func TestAdoptNames(t *testing.T) {
 	if _, err := ix.AssignFaces(ctx, map[int64]int64{faces[0].ID: auto, faces[1].ID: user}, index.SourceAuto); err != nil {
 		t.Fatal(err)
 	}
-	_, err = AdoptNames(ctx, ix, []exporters.UserName{
+	_, err = persons.AdoptNames(ctx, ix, []exporters.UserName{
 		{FaceID: faces[0].ID, PersonID: auto, Name: "Bob", Sidecar: "a.jpg.xmp"},
 		{FaceID: faces[1].ID, PersonID: user, Name: "Alicia", Sidecar: "a.jpg.xmp"},
 		{FaceID: faces[2].ID, Name: "Carol", Sidecar: "a.jpg.xmp"},
