@@ -45,7 +45,9 @@ type Status struct {
 	// with backoff: nothing is lost.
 	Problems []Problem `json:"problems,omitempty"`
 	// Idle is true when the daemon has nothing left to do: queue empty,
-	// nothing in analysis, persons clustered and sidecars written.
+	// nothing in analysis, persons clustered and sidecars written (failed
+	// sidecar writes wait for their retry: see Problems). A full data disk
+	// is never idle.
 	Idle bool `json:"idle"`
 	// Scanning is true while a reconciliation scan is running.
 	Scanning bool `json:"scanning,omitempty"`

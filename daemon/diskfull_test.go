@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -189,4 +190,32 @@ func TestFailedSidecarsRetryAndScan(t *testing.T) {
 		t.Errorf("retry = %+v, %v; want 1 sidecar", res, err)
 	}
 	waitFor(t, "the sidecar written by retry", func() bool { return sidecar(b) == "faces: 3\n" })
+}
+
+// More new files than MaxHeld arrive while the data disk is full: those
+// beyond it are found by the rescan that follows recovery.
+func TestDataDiskFullBeyondMaxHeld(t *testing.T) {
+	opt := fastRetry
+	opt.MaxHeld = 3
+	r := newRig(t, opt)
+	r.start(t)
+	waitFor(t, "the start-up scan", func() bool { st := status(t, r.d); return !st.LastScan.IsZero() && st.Idle })
+	r.st.full.Store(true)
+	var paths []string
+	for i := range 8 {
+		p := r.write(t, fmt.Sprintf("p%d.jpg", i), "faces=1")
+		paths = append(paths, p)
+		r.w.events <- Event{Path: p}
+	}
+	waitFor(t, "status to show 3 held and a rescan to follow", func() bool {
+		p, ok := problem(status(t, r.d), ProblemDataDiskFull)
+		return ok && p.Count == 3 && strings.Contains(p.Message, "5 more changes than memory holds: a full rescan follows")
+	})
+	r.st.full.Store(false)
+	for _, p := range paths {
+		waitFor(t, "the sidecar of "+filepath.Base(p), func() bool { return sidecar(p) == "faces: 1\n" })
+		if n := r.st.analyses(p); n != 1 {
+			t.Errorf("%s analysed %d times, want 1", p, n)
+		}
+	}
 }

@@ -77,8 +77,8 @@ func (c *coordinator) publish() {
 		return
 	}
 	var ps []api.Problem
-	held := len(c.held) + c.heldDropped
-	if c.wf != nil || held > 0 || len(c.unstored) > 0 {
+	held := len(c.held)
+	if c.wf != nil || held > 0 || c.heldDropped > 0 || len(c.unstored) > 0 {
 		p := api.Problem{Kind: ProblemIndexWrites, Count: held + len(c.unstored)}
 		what := "index writes failing"
 		if c.wf != nil {
@@ -89,6 +89,10 @@ func (c *coordinator) publish() {
 		}
 		p.Message = fmt.Sprintf("%s: %d new files wait to be queued, %d analyses wait to be stored; %s",
 			what, held, len(c.unstored), problemRetryIntervals)
+		if c.heldDropped > 0 {
+			// Events, not files: one file may have come several times.
+			p.Message += fmt.Sprintf("; %d more changes than memory holds: a full rescan follows", c.heldDropped)
+		}
 		ps = append(ps, p)
 	}
 	if n := len(c.exportFailed); n > 0 {
