@@ -262,12 +262,14 @@ func sha(t *testing.T, p string) string {
 type area struct{ x, y, w, h float64 }
 
 var (
-	mwgArea = regexp.MustCompile(`(?s)<mwg-rs:Area[^>]*>(.*?)</mwg-rs:Area>`)
+	// facedArea is a face's area in faced:Faces, faced's record of every
+	// face it found (a face with no name gets no MWG region: issue 12).
+	facedArea = regexp.MustCompile(`(?s)<faced:Area[^>]*>(.*?)</faced:Area>`)
 	stField = regexp.MustCompile(`<stArea:([xywh])>([^<]+)</stArea:[xywh]>`)
 )
 
 // sidecarFaces parses the sidecar (it must be well-formed XML) and returns
-// its MWG face areas.
+// the face areas faced recorded in it (faced:Faces).
 func sidecarFaces(t *testing.T, p string) ([]area, bool) {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -284,7 +286,7 @@ func sidecarFaces(t *testing.T, p string) ([]area, bool) {
 		}
 	}
 	var out []area
-	for _, m := range mwgArea.FindAllStringSubmatch(string(b), -1) {
+	for _, m := range facedArea.FindAllStringSubmatch(string(b), -1) {
 		var a area
 		for _, f := range stField.FindAllStringSubmatch(m[1], -1) {
 			v, _ := strconv.ParseFloat(f[2], 64)
