@@ -109,8 +109,8 @@ func (w *fakeWatcher) Run(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
 }
-func (w *fakeWatcher) Events() <-chan Event          { return w.events }
-func (w *fakeWatcher) Rescans() <-chan struct{}      { return w.rescans }
+func (w *fakeWatcher) Events() <-chan Event     { return w.events }
+func (w *fakeWatcher) Rescans() <-chan struct{} { return w.rescans }
 
 type rig struct {
 	dir string
