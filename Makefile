@@ -12,9 +12,14 @@ build:
 # analyse every photo in InputDirectory, cluster persons, write sidecars.
 run: setup
 	bin/faced run --config config.txt --once
+	@echo
 	bin/facedctl --config config.txt persons list
+	@echo
 	@# status exits 3 when the daemon is not running, as it is not after --once
 	bin/facedctl --config config.txt status || [ $$? -eq 3 ]
+	@echo
+	@echo "make run: done. Sidecars are next to the photos in var/samples (e.g. var/samples/family.jpg.xmp);"
+	@echo "bin/faced run --config config.txt keeps watching the folder; the README tells how to install the service."
 
 # The whole test suite (sets up first: the model tests need the converted models).
 test: setup

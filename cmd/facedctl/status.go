@@ -86,7 +86,7 @@ func runStatus(ctx context.Context, o statusOptions, w io.Writer) error {
 		printStatus(w, st)
 	}
 	if !running {
-		return cli.Exit(cli.ExitNotRunning, fmt.Errorf("faced is not running (no answer on %s)", socket))
+		return cli.ExitQuiet(cli.ExitNotRunning, fmt.Errorf("faced is not running (no answer on %s)", socket))
 	}
 	return nil
 }

@@ -60,6 +60,9 @@ func DefaultConfigPath() string {
 type ExitError struct {
 	Code int
 	Err  error
+	// Quiet: the command already said it on stdout (status: "faced is not
+	// running"), so the program prints nothing more; the code still tells.
+	Quiet bool
 }
 
 func (e *ExitError) Error() string { return e.Err.Error() }
@@ -67,6 +70,9 @@ func (e *ExitError) Unwrap() error { return e.Err }
 
 // Exit returns err with exit code code.
 func Exit(code int, err error) error { return &ExitError{Code: code, Err: err} }
+
+// ExitQuiet is Exit for an outcome the command already printed.
+func ExitQuiet(code int, err error) error { return &ExitError{Code: code, Err: err, Quiet: true} }
 
 // Code returns the exit code for err: 0 for nil, the code of an ExitError
 // in its chain, else ExitFailure.
@@ -121,8 +127,11 @@ func run(root *cobra.Command, stderr io.Writer, hint string) int {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(stderr, "%s: %v\n", root.Name(), err)
 	var ee *ExitError
+	if errors.As(err, &ee) && ee.Quiet {
+		return ee.Code
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", root.Name(), err)
 	if !errors.As(err, &ee) && strings.HasPrefix(err.Error(), "unknown command") {
 		if hint != "" {
 			fmt.Fprintln(stderr, hint)

@@ -20,6 +20,9 @@ func TestExitCodes(t *testing.T) {
 	root.AddCommand(&cobra.Command{Use: "down", RunE: func(*cobra.Command, []string) error {
 		return fmt.Errorf("wrapped: %w", Exit(ExitNotRunning, errors.New("not running")))
 	}})
+	root.AddCommand(&cobra.Command{Use: "said", RunE: func(*cobra.Command, []string) error {
+		return ExitQuiet(ExitNotRunning, errors.New("already said on stdout"))
+	}})
 	root.AddCommand(&cobra.Command{Use: "plain", RunE: func(*cobra.Command, []string) error { return errors.New("boom") }})
 	Parent(root, "eval", "evaluations").AddCommand(&cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error {
 		return Exit(ExitNotFound, errors.New("none"))
@@ -32,6 +35,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"ok"}, ExitOK, ""},
 		{[]string{"down"}, ExitNotRunning, "tool: wrapped: not running"},
 		{[]string{"plain"}, ExitFailure, "tool: boom"},
+		{[]string{"said"}, ExitNotRunning, ""},
 		{[]string{"eval", "x"}, ExitNotFound, "tool: none"},
 		{[]string{"nosuch"}, ExitUsage, "see elsewhere"},
 		{[]string{"ok", "--nosuchflag"}, ExitUsage, "unknown flag"},
@@ -42,6 +46,9 @@ func TestExitCodes(t *testing.T) {
 		got := run(root, &stderr, "see elsewhere")
 		if got != tt.code {
 			t.Errorf("%v: exit %d, want %d (%s)", tt.args, got, tt.code, stderr.String())
+		}
+		if tt.msg == "" && stderr.Len() > 0 {
+			t.Errorf("%v: stderr %q, want nothing", tt.args, stderr.String())
 		}
 		if !strings.Contains(stderr.String(), tt.msg) {
 			t.Errorf("%v: stderr %q lacks %q", tt.args, stderr.String(), tt.msg)
