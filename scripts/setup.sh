@@ -135,8 +135,15 @@ fi
 log "building bin/faced, bin/facedctl (the daily client: no OpenCV, starts at once) and bin/faced-lab (analysis and research tools)"
 # The daemon reports the commit it was built from (status, sidecars).
 VERSION=$(git describe --always --dirty 2>/dev/null || echo dev)
-go build -ldflags "-X main.version=$VERSION" -o bin/ ./cmd/faced
-go build -o bin/ ./cmd/facedctl ./cmd/faced-lab
+# The first build compiles OpenCV's Go bindings (about 5 minutes on 2 cores,
+# seconds afterwards): say so, and show that it is still going.
+log "(the first build compiles the OpenCV bindings: about 5 minutes; later ones take seconds)"
+( t=0; while sleep 30; do t=$((t+30)); log "still building (${t} s)"; done ) &
+HEARTBEAT=$!
+built=1
+go build -ldflags "-X main.version=$VERSION" -o bin/ ./cmd/faced && go build -o bin/ ./cmd/facedctl ./cmd/faced-lab || built=0
+kill "$HEARTBEAT" 2>/dev/null; wait "$HEARTBEAT" 2>/dev/null || true
+[ "$built" = 1 ] || die "go build failed"
 rm -f bin/facedctl-full # the former name of faced-lab
 
 # --- 5. Models: convert the seed GraphDefs to ONNX (once; verified after) ------
