@@ -26,7 +26,12 @@ const (
 // InputSize is the network's input width and height.
 const InputSize = 224
 
-// MaleThreshold is the seed's display/eval rule: male iff P(male) >= 0.6.
+// MaleThreshold is the seed's display/eval rule: male iff P(male) >= 0.6
+// (facial_analysis.py:81), not 0.5. faced keeps it so its gender figures
+// compare with the seed's; the network's sigmoid is not a calibrated
+// probability, and near 0.6 it is unsure either way (male_prob 0.598 reads
+// female). A person's gender uses the seed's Dempster–Shafer rule instead,
+// whose one-face crossover is 0.614.
 const MaleThreshold = 0.6
 
 // ErrBadCrop: a crop is empty or not 8-bit BGR.

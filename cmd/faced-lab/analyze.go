@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faced/faced/agegender"
 	"github.com/faced/faced/analyzer"
 	"github.com/faced/faced/analyzer/anconfig"
 	"github.com/faced/faced/config"
@@ -177,9 +178,10 @@ func printAnalysis(cmd *cobra.Command, j analyzeJSON, tm analyzer.Timings) {
 	}
 	fmt.Fprintf(w, "%s: %s %dx%d orientation %d, %d face(s)\n", j.File, j.Kind, j.Width, j.Height, j.Orientation, len(j.Faces))
 	for i, fc := range j.Faces {
-		g := "female"
-		if fc.MaleProb >= 0.6 {
-			g = "male"
+		// The seed's rule (agegender.MaleThreshold): male from 0.6, not 0.5.
+		g := fmt.Sprintf("female: < %g", agegender.MaleThreshold)
+		if fc.MaleProb >= agegender.MaleThreshold {
+			g = fmt.Sprintf("male: >= %g", agegender.MaleThreshold)
 		}
 		fmt.Fprintf(w, "  face %d: box %.1f %.1f %.1f %.1f  stored %.1f %.1f %.1f %.1f  score %.4f  age %.1f  male_prob %.3f (%s)",
 			i+1, fc.Box[0], fc.Box[1], fc.Box[2], fc.Box[3], fc.StoredBox[0], fc.StoredBox[1], fc.StoredBox[2], fc.StoredBox[3],
