@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/faced/faced/analyzer/imgmeta"
 	"github.com/faced/faced/analyzer/mtcnn"
 	"github.com/faced/faced/face"
+	"github.com/faced/faced/internal/confine"
 	"github.com/faced/faced/models"
 )
 
@@ -102,6 +104,10 @@ type Options struct {
 	MaxMegapixels float64
 	// MaxFileMB refuses larger photo files (default 512).
 	MaxFileMB int
+	// Open opens a photo or video for reading (default
+	// confine.OpenRegular: special files refused without being opened).
+	// The daemon passes its library's confinement (confine.Root.Open).
+	Open func(path string) (*os.File, error)
 	// NoRotationRetry turns off the seed's 90° CW / CCW retry.
 	NoRotationRetry bool
 	// RetryTagged (fast mode) runs the rotation retry also on files whose
@@ -180,6 +186,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxFileMB <= 0 {
 		o.MaxFileMB = 512
+	}
+	if o.Open == nil {
+		o.Open = confine.OpenRegular
 	}
 	if o.VideoFPS <= 0 {
 		o.VideoFPS = 2
@@ -376,19 +385,25 @@ type photo struct {
 }
 
 // readPhoto checks the file at path (size, format, header dimensions,
-// JPEG completeness) and reads it into *into (grown when needed).
+// JPEG completeness) and reads it into *into (grown when needed). The file
+// is opened once, through Options.Open, and checked from fstat.
 func (a *Analyzer) readPhoto(path string, into *[]byte) ([]byte, imgmeta.Info, error) {
-	st, err := os.Stat(path)
+	f, err := a.opt.Open(path)
 	if err != nil {
+		if errors.Is(err, confine.ErrNotRegular) {
+			return nil, imgmeta.Info{}, fileErr(path, ErrUnsupported, err, "%v", unwrapPath(err))
+		}
 		return nil, imgmeta.Info{}, err
 	}
-	if st.IsDir() {
-		return nil, imgmeta.Info{}, fileErr(path, ErrUnsupported, nil, "is a directory")
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, imgmeta.Info{}, err
 	}
 	if st.Size() > int64(a.opt.MaxFileMB)<<20 {
 		return nil, imgmeta.Info{}, fileErr(path, ErrTooLarge, nil, "file is %d MB, more than the %d MB allowed", st.Size()>>20, a.opt.MaxFileMB)
 	}
-	info, err := imgmeta.ReadFile(path)
+	info, err := imgmeta.Read(f, st.Size())
 	if err != nil {
 		kind := ErrCorrupt
 		if errors.Is(err, ErrUnsupported) {
@@ -399,7 +414,7 @@ func (a *Analyzer) readPhoto(path string, into *[]byte) ([]byte, imgmeta.Info, e
 	if mp := float64(info.Width) * float64(info.Height) / 1e6; mp > a.opt.MaxMegapixels {
 		return nil, info, fileErr(path, ErrTooLarge, nil, "header claims %dx%d (%.0f megapixels), more than the %.0f allowed", info.Width, info.Height, mp, a.opt.MaxMegapixels)
 	}
-	buf, err := readFile(path, into)
+	buf, err := readFrom(f, st.Size(), into)
 	if err != nil {
 		return nil, info, err
 	}
@@ -409,27 +424,38 @@ func (a *Analyzer) readPhoto(path string, into *[]byte) ([]byte, imgmeta.Info, e
 	return buf, info, nil
 }
 
+// MaxFileSize is the largest file size opt lets the analyzer read for
+// path: MaxFileMB for photos, 0 (no limit) for videos. The daemon checks it
+// from stat before hashing a file.
+func MaxFileSize(opt Options, path string) int64 {
+	if kind, ok := MediaKind(path); ok && kind == face.KindVideo {
+		return 0
+	}
+	opt.defaults()
+	return int64(opt.MaxFileMB) << 20
+}
+
+// unwrapPath drops the *fs.PathError wrapper (the path is named already).
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // fileBufs keeps the buffers photo files are read into (2-5 MB for a 12 MP
 // JPEG) for the next photo (models.FreeList). Nothing keeps a reference to
 // the bytes after the analysis.
 var fileBufs models.FreeList[byte]
 
-// readFile reads the file at path into *b, grown when needed, and returns
-// the bytes read.
-func readFile(path string, b *[]byte) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
+// readFrom reads the open file f (size bytes at its stat) into *b, grown
+// when needed, and returns the bytes read.
+func readFrom(f *os.File, size int64, b *[]byte) ([]byte, error) {
 	// One byte more than the size: reaching EOF with room to spare shows
 	// the whole file was read.
 	buf := (*b)[:0]
-	if need := int(st.Size()) + 1; cap(buf) < need {
+	if need := int(size) + 1; cap(buf) < need {
 		buf = make([]byte, 0, need)
 	}
 	for {

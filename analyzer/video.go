@@ -3,11 +3,13 @@ package analyzer
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -17,6 +19,7 @@ import (
 	"github.com/faced/faced/analyzer/imgmeta"
 	"github.com/faced/faced/cluster"
 	"github.com/faced/faced/face"
+	"github.com/faced/faced/internal/confine"
 )
 
 // CAP_PROP_ORIENTATION_META: the rotation (degrees) the container asks for;
@@ -36,21 +39,30 @@ type frameFace struct {
 func (a *Analyzer) analyzeVideo(ctx context.Context, path string) (*face.Result, Timings, error) {
 	var tm Timings
 	t0 := clock.Now()
-	st, err := os.Stat(path)
+	f, err := a.opt.Open(path)
 	if err != nil {
+		if errors.Is(err, confine.ErrNotRegular) {
+			return nil, tm, fileErr(path, ErrUnsupported, err, "%v", unwrapPath(err))
+		}
 		return nil, tm, err
 	}
-	if st.IsDir() {
-		return nil, tm, fileErr(path, ErrUnsupported, nil, "is a directory")
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, tm, err
 	}
 	if st.Size() == 0 {
 		return nil, tm, fileErr(path, ErrCorrupt, nil, "empty file")
 	}
-	bmff, hasVideo := probeBMFF(path)
+	bmff, hasVideo := probeBMFF(f, st.Size())
 	if bmff && !hasVideo {
 		return nil, tm, fileErr(path, ErrNoVideoStream, nil, "the container has no video track")
 	}
-	vc, err := gocv.VideoCaptureFile(path)
+	// OpenCV opens the file itself: it gets the file opened (and checked)
+	// above, by its descriptor's name, so a link swapped meanwhile does
+	// not lead it elsewhere.
+	opened, real := openedNames(f, path)
+	vc, err := gocv.VideoCaptureFile(opened)
 	if err != nil || !vc.IsOpened() {
 		if vc != nil {
 			vc.Close()
@@ -78,7 +90,7 @@ func (a *Analyzer) analyzeVideo(ctx context.Context, path string) (*face.Result,
 	}
 
 	res := &face.Result{File: path, Kind: face.KindVideo, Orientation: orientation, Faces: []face.Face{},
-		CaptureTime: a.dates.captureTime(path)}
+		CaptureTime: a.dates.captureTime(real)}
 	frame := gocv.NewMat()
 	defer frame.Close()
 	var seen []frameFace
@@ -273,16 +285,7 @@ func groupVideoFaces(seen []frameFace, mtime time.Time, threshold float64, minFr
 
 // probeBMFF reports whether the file is an ISO base media file (MP4, MOV,
 // M4V) and, if so, whether it has a video track ('vide' handler).
-func probeBMFF(path string) (isBMFF, hasVideo bool) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, false
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return false, false
-	}
+func probeBMFF(f io.ReaderAt, size int64) (isBMFF, hasVideo bool) {
 	var walk func(off, end int64, depth int) bool
 	sawBox := false
 	walk = func(off, end int64, depth int) bool {
@@ -330,6 +333,19 @@ func probeBMFF(path string) (isBMFF, hasVideo bool) {
 		}
 		return false
 	}
-	hasVideo = walk(0, st.Size(), 0)
+	hasVideo = walk(0, size, 0)
 	return isBMFF, hasVideo
+}
+
+// openedNames returns names of the open file f (opened as path) for
+// libraries that open files by name: /proc/self/fd/N, the descriptor
+// itself, for in-process code, and the real path it resolves to for child
+// processes (exiftool). Without /proc both are path.
+func openedNames(f *os.File, path string) (inProcess, real string) {
+	fd := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	r, err := os.Readlink(fd)
+	if err != nil || !filepath.IsAbs(r) {
+		return path, path
+	}
+	return fd, r
 }

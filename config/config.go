@@ -69,6 +69,7 @@ type Config struct {
 	heads                 string
 	extensions            []string
 	ignoreGlobs           []string
+	allowedOutside        []string
 	settle                time.Duration
 	rescan                time.Duration
 	videoFramesPerSecond  float64
@@ -152,6 +153,12 @@ func (c *Config) Heads() string { return c.heads }
 // Extensions are the lower-case media file extensions (with the dot) faced
 // analyses. The slice is a copy.
 func (c *Config) Extensions() []string { return slices.Clone(c.extensions) }
+
+// AllowedOutsideFolders are the folders outside InputDirectory that
+// symbolic links inside it may lead into (absolute paths; none by
+// default: a link leading out is reported once and skipped). The slice is
+// a copy.
+func (c *Config) AllowedOutsideFolders() []string { return slices.Clone(c.allowedOutside) }
 
 // IgnoreGlobs are extra ignore patterns for the watcher (see package
 // watcher for how they match). The slice is a copy.

@@ -135,6 +135,9 @@ func TestParseValues(t *testing.T) {
 		{"socket in runtime folder", "Socket = /run/faced/api.sock\n", func(c *Config) bool { return c.Socket() == "/run/faced/api.sock" }},
 		{"input inside /run and /var", "InputDirectory = /run/media/alice/SD\n", nil},
 		{"max workers", "Workers = 256\n", func(c *Config) bool { return c.Workers() == 256 }},
+		{"allowed outside folders", "AllowedOutsideFolders = /mnt/a, ../../srv/b\n", func(c *Config) bool {
+			return slices.Equal(c.AllowedOutsideFolders(), []string{"/mnt/a", "/srv/b"})
+		}},
 		{"key case-insensitive", "sidecarnaming = BASE\n", func(c *Config) bool { return c.SidecarNaming() == SidecarBase }},
 		{"comments and blanks", "# x\n; y\n\n   \nWorkers=2\n", func(c *Config) bool { return c.Workers() == 2 }},
 		{"settle fraction", "SettleSeconds = 0.25\nRescanMinutes = 0\n", func(c *Config) bool {
@@ -220,6 +223,7 @@ func TestParseErrors(t *testing.T) {
 		{"input is var", "[DEFAULT]\nInputDirectory = /var\n", 2, "InputDirectory", "system folder"},
 		{"input dotdot to root", "[DEFAULT]\nInputDirectory = ../..\n", 2, "InputDirectory", "system folder"},
 		{"data in dev", "[DEFAULT]\nInputDirectory = /p\nDataDirectory = /dev/shm/faced\n", 3, "DataDirectory", "/dev"},
+		{"allowed outside /etc", base + "AllowedOutsideFolders = /mnt/a, /etc\n", 4, "AllowedOutsideFolders", "system folder"},
 		{"socket over passwd", base + "Socket = /etc/passwd\n", 4, "Socket", "outside DataDirectory"},
 		{"socket beside data", base + "Socket = /data.sock\n", 4, "Socket", "outside DataDirectory"},
 		{"socket is data", base + "Socket = /data\n", 4, "Socket", "outside DataDirectory"},

@@ -288,6 +288,21 @@ var keys = []keySpec{
 		c.extensions = exts
 		return nil
 	}},
+	{name: "AllowedOutsideFolders", def: "", set: func(c *Config, v, dir string) error {
+		var out []string
+		for _, f := range splitList(v) {
+			p, err := pathValue(f, dir, false)
+			if err == nil {
+				err = checkNotSystem(p)
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, p)
+		}
+		c.allowedOutside = out
+		return nil
+	}},
 	{name: "IgnoreGlobs", def: "", set: func(c *Config, v, _ string) error {
 		var globs []string
 		for _, g := range splitList(v) {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/faced/faced/internal/confine"
 )
 
 // Options configure a Daemon. Zero values take the documented defaults.
@@ -47,6 +49,13 @@ type Options struct {
 	// Walk lists candidate files; default: WalkDir skipping hidden names,
 	// sidecars and extensions outside the media table.
 	Walk WalkFunc
+	// Confine is the library's confinement: files are hashed through it
+	// and scans of paths leading out are refused; default: one opened on
+	// InputDirectory with no allowed outside folder.
+	Confine *confine.Root
+	// MaxSize, when set, is the largest size analysed for a path (0: no
+	// limit), checked from stat before the file is read.
+	MaxSize func(path string) int64
 	// Logger gets structured logs; default slog.Default().
 	Logger *slog.Logger
 	// OnAnalyzed, when set, is called after each analysis attempt (tests
@@ -164,6 +173,11 @@ func New(opt Options, deps Deps) (*Daemon, error) {
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
+	}
+	if opt.Confine == nil {
+		if opt.Confine, err = confine.New(root, nil); err != nil {
+			return nil, fmt.Errorf("daemon: input folder: %w", err)
+		}
 	}
 	return &Daemon{opt: opt, deps: deps, log: opt.Logger, root: root,
 		ops: make(chan op), scanSem: make(chan struct{}, 1), rescanReq: make(chan struct{}, 1),

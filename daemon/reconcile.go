@@ -166,7 +166,7 @@ func (d *Daemon) observe(ctx context.Context, p string, c *ScanCounts, depth int
 		return false, nil // unchanged
 	case known && rec.Hash != "":
 		// Size or mtime differ: compare the content before analysing again.
-		h, err := hashFile(p)
+		h, err := d.hashFile(p)
 		if err == nil && h == rec.Hash {
 			c.Touched++
 			return false, d.send(ctx, op{touch: &FileRecord{Path: p, Size: fi.Size(), ModTime: fi.ModTime()}})
@@ -183,9 +183,10 @@ func (d *Daemon) observe(ctx context.Context, p string, c *ScanCounts, depth int
 	return true, nil
 }
 
-// hashFile returns the lower-case hex sha256 of the file at p.
-func hashFile(p string) (string, error) {
-	f, err := os.Open(p)
+// hashFile returns the lower-case hex sha256 of the file at p, opened
+// through the library's confinement (a link leading out is never read).
+func (d *Daemon) hashFile(p string) (string, error) {
+	f, err := d.opt.Confine.Open(p)
 	if err != nil {
 		return "", err
 	}

@@ -164,6 +164,11 @@ func (d *Daemon) Scan(ctx context.Context, req api.ScanRequest) (api.ScanResult,
 	if err != nil {
 		return api.ScanResult{}, err
 	}
+	// A path through a symbolic link to a folder, or a link leading out,
+	// would walk (and write sidecars) outside the library.
+	if err := d.opt.Confine.Check(p); err != nil {
+		return api.ScanResult{}, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
+	}
 	if _, err := os.Stat(p); err != nil {
 		return api.ScanResult{}, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
 	}

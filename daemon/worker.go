@@ -35,7 +35,14 @@ func (c *coordinator) process(ctx context.Context, job Job) result {
 		r.err = errors.New("empty file (0 bytes)")
 		return r
 	}
-	h, err := hashFile(job.Path)
+	if d.opt.MaxSize != nil {
+		// From stat, before reading: a 10 GB sparse .jpg was hashed in full.
+		if lim := d.opt.MaxSize(job.Path); lim > 0 && fi.Size() > lim {
+			r.err = fmt.Errorf("file is %d MB, more than the %d MB allowed", fi.Size()>>20, lim>>20)
+			return r
+		}
+	}
+	h, err := d.hashFile(job.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			r.gone = true

@@ -5,6 +5,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/faced/faced/internal/confine"
 )
 
 // matcher applies the ignore rules and the extension filter. It is immutable
@@ -16,10 +18,11 @@ type matcher struct {
 	pathGlobs []string // globs with "/": matched against every leading part of the relative path
 	hook      func(string) bool
 	exts      map[string]bool // lower-case, with the dot; nil = every file but sidecars
+	conf      *confine.Root   // nil: symbolic links are not checked
 }
 
 func newMatcher(root string, opt Options) (*matcher, error) {
-	m := &matcher{root: root, hook: opt.Ignore}
+	m := &matcher{root: root, hook: opt.Ignore, conf: opt.Confine}
 	for _, g := range opt.IgnoreGlobs {
 		g = strings.TrimSpace(g)
 		if g == "" {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/faced/faced/internal/confine"
 )
 
 // PathError is a problem with one file or folder met while watching or
@@ -55,6 +57,13 @@ func walk(ctx context.Context, root string, opt Options, readDir func(string) ([
 	onErr := func(e *PathError) {
 		if opt.OnError != nil {
 			opt.OnError(e)
+		}
+	}
+	if opt.Confine != nil {
+		// A walk through a symbolic link to a folder would read (and the
+		// daemon write sidecars) outside the library.
+		if err := opt.Confine.Check(root); err != nil {
+			return &PathError{Path: root, Reason: "not walked", Err: err}
 		}
 	}
 	if info, err := os.Lstat(root); err == nil && !info.IsDir() {
@@ -205,6 +214,14 @@ func symlinkInfo(p string, m *matcher) (fs.FileInfo, *PathError) {
 		return nil, &PathError{Path: p, Reason: "symbolic link to a folder: not followed"}
 	case !info.Mode().IsRegular():
 		return nil, nil
+	}
+	if m.conf != nil {
+		if err := m.conf.Check(p); err != nil {
+			if errors.Is(err, confine.ErrOutside) && !m.conf.Once(p) {
+				return nil, nil // reported already
+			}
+			return nil, &PathError{Path: p, Reason: "skipped", Err: err}
+		}
 	}
 	return info, nil
 }

@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/faced/faced/internal/confine"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -90,6 +91,10 @@ type Options struct {
 	// OnError receives problems with single paths met by Walk (the Watcher
 	// reports its own on Errors instead).
 	OnError func(error)
+	// Confine, when set, is the library's confinement: a symbolic link
+	// leading outside it (and its allowed folders) is skipped and reported
+	// once, and Walk refuses a root reached through a link to a folder.
+	Confine *confine.Root
 	// Logger for warnings (nil = slog.Default()).
 	Logger *slog.Logger
 }
