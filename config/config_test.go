@@ -289,6 +289,7 @@ func TestCheckPaths(t *testing.T) {
 		{"missing input", "[DEFAULT]\nDataDirectory = data\n\nInputDirectory = nothing\n", 4, "InputDirectory", "no such file"},
 		{"input is a file", "[DEFAULT]\nInputDirectory = file\nDataDirectory = data\n", 2, "InputDirectory", "not a folder"},
 		{"input leads to /proc", "[DEFAULT]\nInputDirectory = proc-link\nDataDirectory = data\n", 2, "InputDirectory", "system folder /proc"},
+		{"allowed folder missing", "[DEFAULT]\nInputDirectory = photos\nDataDirectory = data\nAllowedOutsideFolders = /nonexistent-faced\n", 4, "AllowedOutsideFolders", "no such file"},
 		{"data is a file", "[DEFAULT]\nInputDirectory = photos\nDataDirectory = file\n", 3, "DataDirectory", "not a folder"},
 		{"data leads to /proc", "[DEFAULT]\nInputDirectory = photos\n# x\nDataDirectory = proc-link/x/..\n", 4, "DataDirectory", "system folder /proc"},
 	} {

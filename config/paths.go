@@ -77,11 +77,17 @@ func within(p, d string) bool {
 // CheckPaths checks the folders the configuration names against the disk:
 // InputDirectory must be a readable folder (its real path, symbolic links
 // resolved, not a system folder) and DataDirectory, when it exists, a folder
-// (faced creates it otherwise). Each problem is a *LineError naming the key
+// (faced creates it otherwise), AllowedOutsideFolders readable folders.
+// Each problem is a *LineError naming the key
 // and its line.
 func (c *Config) CheckPaths() error {
 	if err := checkFolder(c.inputDirectory); err != nil {
 		return c.KeyError("InputDirectory", err)
+	}
+	for _, d := range c.allowedOutside {
+		if err := checkFolder(d); err != nil {
+			return c.KeyError("AllowedOutsideFolders", err)
+		}
 	}
 	if _, err := os.Lstat(c.dataDirectory); errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -21,6 +21,7 @@ import (
 	"github.com/faced/faced/exporters"
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/index"
+	"github.com/faced/faced/internal/confine"
 	"github.com/faced/faced/internal/datadir"
 	"github.com/faced/faced/media"
 	"github.com/faced/faced/models"
@@ -141,6 +142,14 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	if err != nil {
 		return nil, err
 	}
+	// Every photo is opened through the library's confinement: a link
+	// leading out of it (x.jpg -> /etc/shadow) is never read.
+	conf, err := confine.New(cfg.InputDirectory(), cfg.AllowedOutsideFolders())
+	if err != nil {
+		return nil, cfg.KeyError("InputDirectory", err)
+	}
+	app.closers = append(app.closers, conf.Close)
+	aopt.Open = conf.Open
 	an, err := analyzer.New(reg, aopt)
 	if err != nil {
 		return nil, err
@@ -175,7 +184,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	})
 
 	wopt := watcher.Options{SettleTime: cfg.SettleTime(), IgnoreGlobs: cfg.IgnoreGlobs(), Extensions: cfg.Extensions(),
-		RescanInterval: cfg.RescanInterval(), Logger: log,
+		RescanInterval: cfg.RescanInterval(), Logger: log, Confine: conf,
 		Ignore: ignored}
 	var w *watcher.Watcher
 	var dw daemon.Watcher
@@ -208,8 +217,9 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 		}
 	}
 	d, err = daemon.New(daemon.Options{InputDirectory: cfg.InputDirectory(), Workers: workers, Version: o.Version,
-		Logger: log, Walk: Walk(walkOpt), MaxAttempts: 5, OnAnalyzed: o.OnAnalyzed,
-		API: []api.Option{api.WithPersons(persons.API{S: app.Persons})}},
+		Logger: log, Walk: Walk(walkOpt), MaxAttempts: 5, OnAnalyzed: o.OnAnalyzed, Confine: conf,
+		MaxSize: func(p string) int64 { return analyzer.MaxFileSize(aopt, p) },
+		API:     []api.Option{api.WithPersons(persons.API{S: app.Persons})}},
 		daemon.Deps{Store: store, Analyzer: Analyzer{A: an, Idle: idleAn, Trim: trim, Note: func(p, n string) {
 			if d != nil {
 				d.ReportNote(p, n)
