@@ -299,7 +299,7 @@ func (a *Analyzer) AnalyzeTimed(ctx context.Context, path string) (*face.Result,
 		res *face.Result
 		tm  Timings
 	)
-	id, err := identifyFile(path)
+	id, err := a.identifyFile(path)
 	if err != nil {
 		return nil, tm, err
 	}
@@ -329,26 +329,20 @@ func (a *Analyzer) AnalyzeTimed(ctx context.Context, path string) (*face.Result,
 }
 
 // identifyFile names the format of the file at path by its first bytes
-// (the extension when the bytes are not recognised).
-func identifyFile(path string) (media.Identity, error) {
+// (the extension when the bytes are not recognised). The file is opened
+// through Options.Open: a FIFO or a device is refused without being
+// opened, and the daemon's confinement keeps links leading out unread.
+func (a *Analyzer) identifyFile(path string) (media.Identity, error) {
 	if !media.IsMedia(path) {
 		// Only names the media table lists are media files (as for the
 		// watcher): a photo renamed .txt is left alone.
 		return media.Identity{}, fileErr(path, ErrUnsupported, nil, "unsupported file type %q", extOf(path))
 	}
-	st, err := os.Stat(path)
+	f, err := a.opt.Open(path)
 	if err != nil {
-		return media.Identity{}, err
-	}
-	if st.IsDir() {
-		return media.Identity{}, fileErr(path, ErrUnsupported, nil, "is a directory")
-	}
-	if !st.Mode().IsRegular() {
-		// Opening a FIFO or a device could block or read forever.
-		return media.Identity{}, fileErr(path, ErrUnsupported, nil, "not a regular file")
-	}
-	f, err := os.Open(path)
-	if err != nil {
+		if errors.Is(err, confine.ErrNotRegular) {
+			return media.Identity{}, fileErr(path, ErrUnsupported, err, "%v", unwrapPath(err))
+		}
 		return media.Identity{}, err
 	}
 	defer f.Close()

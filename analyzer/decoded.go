@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 
 	"gocv.io/x/gocv"
 
@@ -15,20 +14,30 @@ import (
 	"github.com/faced/faced/analyzer/jxl"
 	"github.com/faced/faced/analyzer/mtcnn"
 	"github.com/faced/faced/face"
+	"github.com/faced/faced/internal/confine"
 	"github.com/faced/faced/media"
 )
 
 // readLimited reads the file at path into *into after checking its size
-// against MaxFileMB.
+// against MaxFileMB. It opens the file through Options.Open (the daemon's
+// confinement) and checks the size of what it opened.
 func (a *Analyzer) readLimited(path string, into *[]byte) ([]byte, error) {
-	st, err := os.Stat(path)
+	f, err := a.opt.Open(path)
+	if err != nil {
+		if errors.Is(err, confine.ErrNotRegular) {
+			return nil, fileErr(path, ErrUnsupported, err, "%v", unwrapPath(err))
+		}
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
 	if st.Size() > int64(a.opt.MaxFileMB)<<20 {
 		return nil, fileErr(path, ErrTooLarge, nil, "file is %d MB, more than the %d MB allowed", st.Size()>>20, a.opt.MaxFileMB)
 	}
-	return readFile(path, into)
+	return readFrom(f, st.Size(), into)
 }
 
 func (a *Analyzer) checkPixels(path string, w, h int) error {
