@@ -62,11 +62,8 @@ func (a *Analyzer) analyzeVideo(ctx context.Context, path string) (*face.Result,
 	// above, by its descriptor's name, so a link swapped meanwhile does
 	// not lead it elsewhere.
 	opened, real := openedNames(f, path)
-	vc, err := gocv.VideoCaptureFile(opened)
-	if err != nil || !vc.IsOpened() {
-		if vc != nil {
-			vc.Close()
-		}
+	vc, err := openCapture(opened)
+	if err != nil {
 		if bmff {
 			return nil, tm, fileErr(path, ErrCorrupt, err, "cannot open the video stream")
 		}
@@ -348,4 +345,25 @@ func openedNames(f *os.File, path string) (inProcess, real string) {
 		return path, path
 	}
 	return fd, r
+}
+
+// openCapture opens the video file name with OpenCV's FFmpeg backend, then
+// its GStreamer one. OpenCV's other backends are no use for a file and one
+// is harmful: V4L2 opens any path it is given read-write, as a camera.
+func openCapture(name string) (*gocv.VideoCapture, error) {
+	var first error
+	for _, api := range []gocv.VideoCaptureAPI{gocv.VideoCaptureFFmpeg, gocv.VideoCaptureGstreamer} {
+		vc, err := gocv.VideoCaptureFileWithAPI(name, api)
+		if err == nil && vc.IsOpened() {
+			return vc, nil
+		}
+		vc.Close()
+		if err == nil {
+			err = fmt.Errorf("cannot open %s", name)
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return nil, first
 }

@@ -289,7 +289,7 @@ func writeCache(path string, in Input) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("heads: cache: %w", err)
 	}
-	if err := renameio.WriteFile(path, b, 0o644); err != nil {
+	if err := renameio.WriteFile(path, b, 0o644, renameio.WithTempDir(filepath.Dir(path))); err != nil {
 		return fmt.Errorf("heads: cache: %w", err)
 	}
 	return nil

@@ -138,7 +138,7 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	t, err := renameio.TempFile("", dst)
+	t, err := renameio.TempFile(filepath.Dir(dst), dst)
 	if err != nil {
 		return err
 	}

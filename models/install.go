@@ -57,7 +57,7 @@ func Install(ctx context.Context, seedDir, dataDir string, log *slog.Logger) (In
 	if err != nil {
 		return res, err
 	}
-	if err := renameio.WriteFile(filepath.Join(dir, "LICENSE"), lb, 0o644); err != nil {
+	if err := renameio.WriteFile(filepath.Join(dir, "LICENSE"), lb, 0o644, renameio.WithTempDir(dir)); err != nil {
 		return res, err
 	}
 	doc := registryDoc{Converter: ConverterVersion, License: "LICENSE"}
@@ -78,7 +78,7 @@ func Install(ctx context.Context, seedDir, dataDir string, log *slog.Logger) (In
 		if err != nil {
 			return res, err
 		}
-		if err := renameio.WriteFile(filepath.Join(dir, file), b, 0o644); err != nil {
+		if err := renameio.WriteFile(filepath.Join(dir, file), b, 0o644, renameio.WithTempDir(dir)); err != nil {
 			return res, err
 		}
 		mi := specInfo(s, file, sha256Hex(b), int64(len(b)))
@@ -90,7 +90,7 @@ func Install(ctx context.Context, seedDir, dataDir string, log *slog.Logger) (In
 	if err != nil {
 		return res, err
 	}
-	if err := renameio.WriteFile(filepath.Join(dir, RegistryFile), append(jb, '\n'), 0o644); err != nil {
+	if err := renameio.WriteFile(filepath.Join(dir, RegistryFile), append(jb, '\n'), 0o644, renameio.WithTempDir(dir)); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -235,7 +235,7 @@ func syncRegistry(dir string) error {
 	if cur, err := os.ReadFile(p); err == nil && bytes.Equal(cur, jb) {
 		return nil
 	}
-	return renameio.WriteFile(p, jb, 0o644)
+	return renameio.WriteFile(p, jb, 0o644, renameio.WithTempDir(filepath.Dir(p)))
 }
 
 // specInfo is the registry entry of a model converted from s into file.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -797,7 +798,7 @@ func (p *Clusterer) save() {
 	p.saved = time.Now()
 	b, err := p.eng.Snapshot()
 	if err == nil {
-		err = renameio.WriteFile(p.opt.SnapshotPath, b, 0o600)
+		err = renameio.WriteFile(p.opt.SnapshotPath, b, 0o600, renameio.WithTempDir(filepath.Dir(p.opt.SnapshotPath)))
 	}
 	if err != nil {
 		p.log.Warn("cluster snapshot not saved", "file", p.opt.SnapshotPath, "err", err)

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,6 +67,7 @@ type env struct {
 	data             string
 	faced, facedctl  string
 	log              string
+	wrap             []string // a command faced runs under (strace ...), if any
 	cmd              *exec.Cmd
 	exited           chan error
 }
@@ -109,7 +111,8 @@ func (e *env) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.cmd = exec.Command(e.faced, "run", "--config", e.cfg)
+	args := append(slices.Clone(e.wrap), e.faced, "run", "--config", e.cfg)
+	e.cmd = exec.Command(args[0], args[1:]...)
 	e.cmd.Stdout, e.cmd.Stderr = logf, logf
 	if err := e.cmd.Start(); err != nil {
 		e.t.Fatal(err)

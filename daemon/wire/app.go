@@ -32,6 +32,10 @@ import (
 // IndexFile is the index's file name inside DataDirectory.
 const IndexFile = persons.IndexFile
 
+// GStreamerRegistryFile is GStreamer's plugin registry cache inside
+// DataDirectory (GST_REGISTRY).
+const GStreamerRegistryFile = "gstreamer-registry.bin"
+
 // SnapshotFile holds the cluster engine's state inside DataDirectory.
 const SnapshotFile = "clusters.snapshot"
 
@@ -129,6 +133,13 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 		// Every core runs a worker: OpenCV's own pool threads would only
 		// compete with them.
 		analyzer.SetOpenCVThreads(1)
+	}
+	// OpenCV's video backend falls back to GStreamer for a file FFmpeg
+	// cannot open, and GStreamer writes its registry cache to
+	// $HOME/.cache: it goes into DataDirectory instead (set before
+	// GStreamer starts, which is at the first such video).
+	if os.Getenv("GST_REGISTRY") == "" {
+		os.Setenv("GST_REGISTRY", filepath.Join(dataDir, GStreamerRegistryFile))
 	}
 	mem := memoryMode()
 	models.SetMemoryOptions(mem.ort)
