@@ -338,11 +338,8 @@ func (a *Analyzer) identifyFile(path string) (media.Identity, error) {
 		// watcher): a photo renamed .txt is left alone.
 		return media.Identity{}, fileErr(path, ErrUnsupported, nil, "unsupported file type %q", extOf(path))
 	}
-	f, err := a.opt.Open(path)
+	f, err := a.open(path)
 	if err != nil {
-		if errors.Is(err, confine.ErrNotRegular) {
-			return media.Identity{}, fileErr(path, ErrUnsupported, err, "%v", unwrapPath(err))
-		}
 		return media.Identity{}, err
 	}
 	defer f.Close()
@@ -382,11 +379,8 @@ type photo struct {
 // JPEG completeness) and reads it into *into (grown when needed). The file
 // is opened once, through Options.Open, and checked from fstat.
 func (a *Analyzer) readPhoto(path string, into *[]byte) ([]byte, imgmeta.Info, error) {
-	f, err := a.opt.Open(path)
+	f, err := a.open(path)
 	if err != nil {
-		if errors.Is(err, confine.ErrNotRegular) {
-			return nil, imgmeta.Info{}, fileErr(path, ErrUnsupported, err, "%v", unwrapPath(err))
-		}
 		return nil, imgmeta.Info{}, err
 	}
 	defer f.Close()
@@ -416,6 +410,17 @@ func (a *Analyzer) readPhoto(path string, into *[]byte) ([]byte, imgmeta.Info, e
 		return nil, info, fileErr(path, ErrCorrupt, nil, "truncated JPEG (no end-of-image marker)")
 	}
 	return buf, info, nil
+}
+
+// open opens the file at path through Options.Open; a special file (FIFO,
+// device, folder), refused without being opened, is an ErrUnsupported
+// FileError.
+func (a *Analyzer) open(path string) (*os.File, error) {
+	f, err := a.opt.Open(path)
+	if err != nil && errors.Is(err, confine.ErrNotRegular) {
+		return nil, fileErr(path, ErrUnsupported, err, "%v", unwrapPath(err))
+	}
+	return f, err
 }
 
 // MaxFileSize is the largest file size opt lets the analyzer read for

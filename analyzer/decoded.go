@@ -14,7 +14,6 @@ import (
 	"github.com/faced/faced/analyzer/jxl"
 	"github.com/faced/faced/analyzer/mtcnn"
 	"github.com/faced/faced/face"
-	"github.com/faced/faced/internal/confine"
 	"github.com/faced/faced/media"
 )
 
@@ -22,11 +21,8 @@ import (
 // against MaxFileMB. It opens the file through Options.Open (the daemon's
 // confinement) and checks the size of what it opened.
 func (a *Analyzer) readLimited(path string, into *[]byte) ([]byte, error) {
-	f, err := a.opt.Open(path)
+	f, err := a.open(path)
 	if err != nil {
-		if errors.Is(err, confine.ErrNotRegular) {
-			return nil, fileErr(path, ErrUnsupported, err, "%v", unwrapPath(err))
-		}
 		return nil, err
 	}
 	defer f.Close()

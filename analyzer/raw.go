@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 
 	"github.com/faced/faced/analyzer/imgmeta"
@@ -35,7 +34,7 @@ const MinRawPreviewSide = 1000
 func (a *Analyzer) analyzeRaw(ctx context.Context, path string, id media.Identity) (*face.Result, Timings, error) {
 	var tm Timings
 	t0 := clock.Now()
-	f, err := os.Open(path)
+	f, err := a.open(path)
 	if err != nil {
 		return nil, tm, err
 	}

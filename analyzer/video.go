@@ -3,7 +3,6 @@ package analyzer
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"image"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"github.com/faced/faced/analyzer/imgmeta"
 	"github.com/faced/faced/cluster"
 	"github.com/faced/faced/face"
-	"github.com/faced/faced/internal/confine"
 )
 
 // CAP_PROP_ORIENTATION_META: the rotation (degrees) the container asks for;
@@ -39,11 +37,8 @@ type frameFace struct {
 func (a *Analyzer) analyzeVideo(ctx context.Context, path string) (*face.Result, Timings, error) {
 	var tm Timings
 	t0 := clock.Now()
-	f, err := a.opt.Open(path)
+	f, err := a.open(path)
 	if err != nil {
-		if errors.Is(err, confine.ErrNotRegular) {
-			return nil, tm, fileErr(path, ErrUnsupported, err, "%v", unwrapPath(err))
-		}
 		return nil, tm, err
 	}
 	defer f.Close()
