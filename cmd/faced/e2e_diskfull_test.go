@@ -118,6 +118,9 @@ func TestDiskFullBothDisks(t *testing.T) {
 	held := time.Since(begin)
 	out, _ := exec.Command(e.facedctl, "--config", e.cfg, "status").CombinedOutput()
 	t.Logf("data disk full (%v after the photos arrived), facedctl status:\n%s", held.Round(time.Millisecond), head(string(out), 12))
+	if !strings.Contains(string(out), "ERROR data disk full: 200 new files wait to be queued") {
+		t.Errorf("facedctl status while the data disk is full lacks the error:\n%s", out)
+	}
 	cpu0 := procCPU(pid)
 	time.Sleep(3 * time.Second) // retries fail meanwhile
 	t.Logf("faced CPU while the data disk stayed full: %v over 3 s", procCPU(pid)-cpu0)
@@ -140,6 +143,11 @@ func TestDiskFullBothDisks(t *testing.T) {
 	analysed := time.Since(spaceData)
 	out, _ = exec.Command(e.facedctl, "--config", e.cfg, "status").CombinedOutput()
 	t.Logf("data disk freed: 200 analysed and stored in %v; library full, facedctl status:\n%s", analysed.Round(time.Millisecond), head(string(out), 12))
+
+	if !strings.Contains(string(out), "200 without sidecar (writes failing)") ||
+		!strings.Contains(string(out), "ERROR sidecar writes failing: 200 files") {
+		t.Errorf("facedctl status while the library is full lacks the error:\n%s", out)
+	}
 
 	// Space returns on the library disk: the backoff retry writes them.
 	freeLib()
