@@ -129,7 +129,9 @@ func (e *Exporter) exportEmbedded(ctx context.Context, p Photo) (bool, mergeOut,
 			return false, m, nil
 		}
 		xmp.SetValue(versionHost(doc), NSFaced, "faced", "Version", e.opts.FacedVersion)
-		tmp, err := os.CreateTemp("", TempPrefix+"embedded-*.xmp")
+		// Beside the photo (the watcher ignores TempPrefix), not in /tmp:
+		// faced writes nowhere but the library and DataDirectory.
+		tmp, err := os.CreateTemp(filepath.Dir(p.Path), TempPrefix+"embedded-*.xmp")
 		if err != nil {
 			return false, mergeOut{}, fmt.Errorf("exporters: %w", err)
 		}

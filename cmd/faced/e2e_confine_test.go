@@ -326,3 +326,35 @@ func within(p, dir string) bool {
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
+
+// faced refuses to start, naming the key and its line, when the socket
+// path holds a file it did not create, and leaves the file alone (Socket =
+// /etc/passwd removed the file).
+func TestSocketPathNotOursRefused(t *testing.T) {
+	e := newEnv(t, "")
+	sock := filepath.Join(e.data, "api.sock")
+	if err := os.WriteFile(sock, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(e.cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "Socket = %s\n", sock)
+	f.Close()
+	src, _ := os.ReadFile(e.cfg)
+	line := strings.Count(string(src), "\n") // the Socket line is the last
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, e.faced, "run", "--config", e.cfg).CombinedOutput()
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("faced started over a regular file at the socket path (%v):\n%s", err, out)
+	}
+	want := fmt.Sprintf("%s:%d: Socket:", e.cfg, line)
+	if !strings.Contains(string(out), want) || !strings.Contains(string(out), "not a socket") {
+		t.Errorf("error does not name %q and the reason:\n%s", want, out)
+	}
+	if b, err := os.ReadFile(sock); err != nil || string(b) != "precious\n" {
+		t.Errorf("the file at the socket path was changed: %q, %v", b, err)
+	}
+}
