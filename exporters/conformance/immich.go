@@ -40,6 +40,13 @@ func ReadImmich(ctx context.Context, root string, photos ...string) ([]ImmichRea
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "exiftool-vendored", "package.json")); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoImmichReader, err)
 	}
+	// exiftool-vendored 38 declares node >= 22; it runs on node 20 (checked
+	// here), older ones are not tried.
+	if v, err := exec.CommandContext(ctx, "node", "--version").Output(); err != nil {
+		return nil, fmt.Errorf("%w: node --version: %v", ErrNoImmichReader, err)
+	} else if major, _ := strconv.Atoi(strings.TrimPrefix(strings.SplitN(strings.TrimSpace(string(v)), ".", 2)[0], "v")); major < 20 {
+		return nil, fmt.Errorf("%w: node %s is older than 20", ErrNoImmichReader, strings.TrimSpace(string(v)))
+	}
 	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join(dir, "read.mjs")}, photos...)...)
 	cmd.Dir = dir
 	out, err := cmd.Output()
