@@ -29,14 +29,14 @@ var photoDirs = []string{"exif_orientation", "xmp_face_regions", "group", "photo
 
 // testPhoto is one shared photo copied into a temporary library.
 type testPhoto struct {
-	name        string // folder/file under testdata/photos
-	path        string // the copy
-	w, h        int    // stored size
+	name string // folder/file under testdata/photos
+	path string // the copy
+	w, h int    // stored size
 	// jpeg: the stored frame is certain (JPEG pixels + EXIF orientation);
 	// for HEIC, AVIF and JPEG XL the readers' boxes are checked for being
 	// finite and in the image, and counted, but not compared (their
 	// container rotations are not part of this suite).
-	jpeg bool
+	jpeg        bool
 	orientation int
 	faces       exporters.Photo
 }
