@@ -1,5 +1,5 @@
 # faced — the two commands of the README are `make run` and `make test`.
-.PHONY: setup run test race bench build deb deb-check deb-test
+.PHONY: setup run test race bench build deb deb-check deb-test review-screenshots
 
 setup:
 	bash scripts/setup.sh
@@ -42,3 +42,8 @@ deb-check: setup
 # changes the machine, so not part of test). See packaging/deb/test.sh.
 deb-test: setup
 	bash packaging/deb/test.sh
+
+# Screenshots of every review page, from the browser test (headless Chromium).
+review-screenshots: setup
+	mkdir -p docs/figures/review
+	FACED_REVIEW_SCREENSHOTS=$(CURDIR)/docs/figures/review go test -count=1 -run TestReviewInBrowser ./review
