@@ -268,7 +268,7 @@ var (
 	// facedArea is a face's area in faced:Faces, faced's record of every
 	// face it found (a face with no name gets no MWG region: issue 12).
 	facedArea = regexp.MustCompile(`(?s)<faced:Area[^>]*>(.*?)</faced:Area>`)
-	stField = regexp.MustCompile(`<stArea:([xywh])>([^<]+)</stArea:[xywh]>`)
+	stField   = regexp.MustCompile(`<stArea:([xywh])>([^<]+)</stArea:[xywh]>`)
 )
 
 // sidecarFaces parses the sidecar (it must be well-formed XML) and returns
