@@ -50,8 +50,13 @@ type Region struct {
 	StoredBox face.Box
 	Age       float64 // apparent age, years
 	MaleProb  float64 // apparent gender, P(male)
-	Score     float64 // detection score
-	Model     string
+	// PersonBirthYear is the person's birth year (0: unknown or no
+	// person) and PersonBirthYearConfidence how sure an automatic one is
+	// (the chance it is within two years; 0: the user's year or unknown).
+	PersonBirthYear           int
+	PersonBirthYearConfidence float64
+	Score                     float64 // detection score
+	Model                     string
 }
 
 // Photo is one analysed photo or video.

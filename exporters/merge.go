@@ -702,6 +702,12 @@ func writeFacedFaces(d *xmp.Doc, wants []*want, sw, sh int) {
 		}
 		xmp.SetValue(li, NSFaced, "faced", "Age", fmtRound(w.r.Age, 1))
 		xmp.SetValue(li, NSFaced, "faced", "MaleProb", fmtRound(w.r.MaleProb, 4))
+		if w.r.PersonBirthYear != 0 {
+			xmp.SetValue(li, NSFaced, "faced", "PersonBirthYear", strconv.Itoa(w.r.PersonBirthYear))
+			if c := w.r.PersonBirthYearConfidence; c > 0 {
+				xmp.SetValue(li, NSFaced, "faced", "PersonBirthYearConfidence", fmtRound(c, 1))
+			}
+		}
 		xmp.SetValue(li, NSFaced, "faced", "Score", fmtRound(w.r.Score, 4))
 		if w.r.Model != "" {
 			xmp.SetValue(li, NSFaced, "faced", "Model", w.r.Model)

@@ -278,7 +278,8 @@ func (ix *Index) SetName(ctx context.Context, id int64, name string, src Source)
 }
 
 // SetBirthYear sets person id's birth year (0 clears it) under the same
-// source rule as SetName.
+// source rule as SetName; files showing the person need export again (the
+// sidecars carry it).
 func (ix *Index) SetBirthYear(ctx context.Context, id int64, year int, src Source) (bool, error) {
 	if year != 0 && (year < 1800 || year > ix.now().Year()+1) {
 		return false, fmt.Errorf("set birth year of person #%d: %w: year %d", id, ErrInvalid, year)
@@ -287,7 +288,7 @@ func (ix *Index) SetBirthYear(ctx context.Context, id int64, year int, src Sourc
 	if year != 0 {
 		v = int64(year)
 	}
-	changed, err := ix.setAttr(ctx, id, "birth year", "birth_year", "birth_year_source", v, src, false)
+	changed, err := ix.setAttr(ctx, id, "birth year", "birth_year", "birth_year_source", v, src, true)
 	if err == nil && changed && src != SourceAuto {
 		// the user's (or a sidecar's) year carries no confidence
 		err = ix.write(ctx, func(tx *sql.Tx) error {
@@ -306,9 +307,24 @@ func (ix *Index) SetBirthYearConfidence(ctx context.Context, id int64, conf floa
 		return fmt.Errorf("set birth-year confidence of person #%d: %w: %v", id, ErrInvalid, conf)
 	}
 	err := ix.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE persons SET birth_year_confidence = ? WHERE id = ? AND birth_year_source = ?`,
-			conf, id, string(SourceAuto))
-		return err
+		var old sql.NullFloat64
+		err := tx.QueryRowContext(ctx, `SELECT birth_year_confidence FROM persons WHERE id = ? AND birth_year_source = ?`,
+			id, string(SourceAuto)).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE persons SET birth_year_confidence = ? WHERE id = ?`, conf, id); err != nil {
+			return err
+		}
+		// sidecars show it to one decimal: rewrite them only when that
+		// changes, not on every new face of a large person
+		if !old.Valid || math.Round(old.Float64*10) != math.Round(conf*10) {
+			return bumpExportOfPersons(ctx, tx, id)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("set birth-year confidence of person #%d: %w", id, err)

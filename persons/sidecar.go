@@ -29,6 +29,7 @@ func SidecarPhoto(ctx context.Context, ix *index.Index, path string) (exporters.
 		Visibility: string(f.Visibility)}
 	names := map[int64]string{}
 	hidden := map[int64]bool{}
+	births := map[int64][2]float64{} // person -> birth year, confidence
 	for _, r := range faces {
 		if r.ForgottenBy != 0 {
 			continue // a forgotten person's faces leave the sidecar
@@ -51,10 +52,12 @@ func SidecarPhoto(ctx context.Context, ix *index.Index, path string) (exporters.
 			if !ok {
 				if p, err := ix.Person(ctx, r.PersonID); err == nil {
 					name = p.Name
+					births[r.PersonID] = [2]float64{float64(p.BirthYear), p.BirthYearConfidence}
 				}
 				names[r.PersonID] = name
 			}
 			reg.Name = name
+			reg.PersonBirthYear, reg.PersonBirthYearConfidence = int(births[r.PersonID][0]), births[r.PersonID][1]
 			if name != "" && !slices.Contains(ph.Keywords, name) {
 				ph.Keywords = append(ph.Keywords, name)
 			}
