@@ -106,7 +106,9 @@ func IsSysV(s ks.Service) bool { return strings.HasSuffix(s.Platform(), "-system
 // SystemdUnit returns the kardianos template of faced's hardened systemd
 // unit: an unprivileged user (system services), a read-only system
 // (ProtectSystem=strict) where only rw — the photo folder and the data
-// directory — is writable, no new privileges, private /tmp and devices.
+// directory — is writable, no new privileges, private /tmp and devices,
+// and network sockets only on loopback (the local API is a unix socket;
+// the review page listens on 127.0.0.1).
 // packaging/systemd/faced.service is the same unit, rendered.
 func SystemdUnit(userService bool, rw []string) string {
 	var b strings.Builder
@@ -141,7 +143,9 @@ RestrictSUIDSGID=yes
 RestrictRealtime=yes
 RestrictNamespaces=yes
 LockPersonality=yes
-RestrictAddressFamilies=AF_UNIX
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+IPAddressDeny=any
+IPAddressAllow=localhost
 CapabilityBoundingSet=
 SystemCallArchitectures=native
 `)

@@ -86,6 +86,9 @@ func TestInstallWritesHardenedUnit(t *testing.T) {
 		`ReadWritePaths="` + data + `"` + "\n",
 		"Restart=on-failure\n",
 		"WantedBy=default.target\n",
+		// The review page listens on 127.0.0.1: loopback only.
+		"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n",
+		"IPAddressDeny=any\nIPAddressAllow=localhost\n",
 	} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("unit lacks %q:\n%s", want, unit)
