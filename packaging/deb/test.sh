@@ -105,12 +105,23 @@ say "faced's user writes only in the library's folders, /var/lib/faced and the t
 if [ "$INIT" = sysv ]; then service faced stop; else systemctl stop faced; fi
 [ "$(/usr/bin/faced status --config /etc/faced/config.txt)" = stopped ] || fail "faced status does not say stopped"
 grep -q 'level=ERROR' /var/log/faced/faced.log && { grep 'level=ERROR' /var/log/faced/faced.log; fail "ERROR lines in the log of a normal run"; }
-rm -rf /etc/systemd/system/faced.service.d
 
-say "purging"
+# Purge while it runs: prerm must stop it (even where policy-rc.d denies).
+if [ "$INIT" = sysv ]; then service faced start >/dev/null; else systemctl start faced; fi
+pgrep -u faced -x faced >/dev/null || fail "faced did not start again"
+rm -rf /etc/systemd/system/faced.service.d
+say "purging (faced running)"
 dpkg --purge faced > "$WORK/purge.log" 2>&1 || { cat "$WORK/purge.log"; fail "dpkg --purge"; }
+pgrep -x faced >/dev/null && fail "faced still runs after the purge"
 userdel "$TESTER"
 snapshot > "$WORK/after.txt"
+KEEP=${FACED_DEB_TEST_KEEP:-/tmp}
+cp "$WORK/before.txt" "$KEEP/faced-deb-test-before.txt"
+cp "$WORK/after.txt" "$KEEP/faced-deb-test-after.txt"
+for top in /etc /var/lib /usr; do
+	say "$top: $(grep -c "^$top" "$WORK/before.txt") paths before, $(grep -c "^$top" "$WORK/after.txt") after"
+done
+say "listings kept in $KEEP/faced-deb-test-{before,after}.txt"
 if ! diff "$WORK/before.txt" "$WORK/after.txt"; then fail "dpkg --purge left the paths above"; fi
 find /var/lib/dpkg -xdev | LC_ALL=C sort > "$WORK/dpkg-after.txt"
 diff "$WORK/dpkg-before.txt" "$WORK/dpkg-after.txt" | sed 's/^/    dpkg bookkeeping: /'
