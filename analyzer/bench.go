@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/faced/faced/analyzer/heif"
 	"github.com/faced/faced/analyzer/internal/clock"
 )
 
@@ -144,4 +147,48 @@ func addGrain(img *gocv.Mat, sigma float64) {
 	img.ConvertTo(&wide, gocv.MatTypeCV16SC3)
 	gocv.Add(wide, noise, &wide)
 	wide.ConvertTo(img, gocv.MatTypeCV8UC3)
+}
+
+// ConvertForBench writes the JPEG jpg as a file of format (media's name:
+// "heic", "avif", "jxl", or a raw format holding it as its embedded
+// preview: "cr2" from rawStub, ExifTool's CanonRaw.cr2) beside it and
+// returns its path, for per-format benchmarks. HEIC and AVIF are lossy at
+// quality 80 (a phone's weight), JPEG XL is cjxl's lossless JPEG
+// transcoding (what converting a photo library does).
+func ConvertForBench(jpg, format, rawStub string) (string, error) {
+	base := strings.TrimSuffix(jpg, filepath.Ext(jpg))
+	switch format {
+	case "heic", "avif":
+		m := gocv.IMRead(jpg, gocv.IMReadColor)
+		if m.Empty() {
+			return "", fmt.Errorf("%s: cannot decode", jpg)
+		}
+		defer m.Close()
+		codec := heif.HEVC
+		if format == "avif" {
+			codec = heif.AV1
+		}
+		dst := base + "." + format
+		return dst, heif.Encode(dst, m, codec, 80, 1, 0)
+	case "jxl":
+		dst := base + ".jxl"
+		if out, err := exec.Command("cjxl", jpg, dst).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("cjxl: %v: %s", err, out)
+		}
+		return dst, nil
+	case "cr2":
+		b, err := os.ReadFile(rawStub)
+		if err != nil {
+			return "", err
+		}
+		dst := base + ".cr2"
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			return "", err
+		}
+		if out, err := exec.Command("exiftool", "-q", "-q", "-m", "-overwrite_original", "-PreviewImage<="+jpg, dst).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("exiftool: %v: %s", err, out)
+		}
+		return dst, nil
+	}
+	return "", fmt.Errorf("no benchmark conversion to %q", format)
 }

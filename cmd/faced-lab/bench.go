@@ -25,6 +25,7 @@ func init() {
 	var upscale bool
 	var grain float64
 	var cvThreads int
+	var format, rawStub string
 	cmd := &cobra.Command{
 		Use:   "bench DIR",
 		Short: "Measure analysis throughput (photos/s) and time per stage on the photos of DIR, with 1 and 2 workers",
@@ -54,6 +55,18 @@ func init() {
 					big = append(big, b)
 				}
 				files = big
+				if format != "" {
+					// The same 12 MP photos in another format (media names).
+					var conv []string
+					for _, b := range big {
+						c, err := analyzer.ConvertForBench(b, format, rawStub)
+						if err != nil {
+							return err
+						}
+						conv = append(conv, c)
+					}
+					files = conv
+				}
 				var size int64
 				for _, b := range big {
 					if st, err := os.Stat(b); err == nil {
@@ -62,6 +75,15 @@ func init() {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "upscaled %d photos to 12 MP (JPEG quality 90, grain %g: %.2f MB each on average)\n",
 					len(files), grain, float64(size)/float64(len(big))/1e6)
+				if format != "" {
+					size = 0
+					for _, c := range files {
+						if st, err := os.Stat(c); err == nil {
+							size += st.Size()
+						}
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "converted to %s: %.2f MB each on average\n", format, float64(size)/float64(len(files))/1e6)
+				}
 			}
 			for _, ws := range strings.Split(workersList, ",") {
 				w, err := strconv.Atoi(strings.TrimSpace(ws))
@@ -93,6 +115,8 @@ func init() {
 	cmd.Flags().IntVar(&cvThreads, "cv-threads", 0, "OpenCV threads (0 = as the daemon: 1 when the workers are at least the cores, else OpenCV's default)")
 	cmd.Flags().BoolVar(&upscale, "upscale-12mp", false, "measure on copies of the photos upscaled to 12 MP (JPEG quality 90)")
 	cmd.Flags().Float64Var(&grain, "grain", 0, "with --upscale-12mp: Gaussian grain (standard deviation in 8-bit levels) added so the files weigh what camera photos do (6: ~2 MB, 10: ~4.5 MB; decoding time follows the file size)")
+	cmd.Flags().StringVar(&format, "format", "", "with --upscale-12mp: measure the 12 MP photos converted to heic, avif, jxl or cr2 (the JPEG as a CR2's embedded preview)")
+	cmd.Flags().StringVar(&rawStub, "raw-stub", "../shared/testdata/photos/formats/raw_stubs/CanonRaw.cr2", "with --format cr2: the raw container the preview is written into")
 	rootCmd.AddCommand(cmd)
 }
 
