@@ -92,11 +92,9 @@ func TestKillDuringIngest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// A face gets a region once it is in a person (an unnamed, unclustered
-		// face has none: exporters write no region without a name).
 		got, ok := sidecarFaces(t, f.Path+".xmp")
-		if inPerson := facesInPersons(fs); !ok || len(got) != inPerson {
-			t.Errorf("%s: sidecar ok=%v with %d regions, index has %d faces in persons", f.Path, ok, len(got), inPerson)
+		if !ok || len(got) != len(fs) {
+			t.Errorf("%s: sidecar ok=%v with %d faces, index has %d faces", f.Path, ok, len(got), len(fs))
 		}
 		faces += len(fs)
 	}
@@ -114,8 +112,14 @@ func TestKillDuringIngest(t *testing.T) {
 	})
 	t.Logf("%d photos, %d faces, %d SIGKILLs in %v; analyses redone after a kill: %d; committed twice: %d; leftover temp files: %d",
 		photos, faces, rounds, took.Round(time.Second), redone, twice, tmp)
-	if redone > 2*rounds {
-		t.Errorf("%d analyses redone, more than the %d that %d kills with 2 workers can interrupt", redone, 2*rounds, rounds)
+	// A kill loses at most the jobs leased at that moment: the coordinator
+	// leases two per worker (daemon.newCoordinator: one analysing, one ahead
+	// whose analysis may also be done, its result waiting to be stored when
+	// the coordinator is busy). With 2 workers that is 4 a kill; a loaded
+	// machine reaches it (42 and 43 were seen with 20 kills).
+	const leasedPerKill = 2 * 2
+	if redone > leasedPerKill*rounds {
+		t.Errorf("%d analyses redone, more than the %d that %d kills with 2 workers (%d leases each) can interrupt", redone, leasedPerKill*rounds, rounds, leasedPerKill)
 	}
 	for i, p := range names {
 		if sha(t, p) != sha(t, srcs[i]) {

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/faced/faced/api"
-	"github.com/faced/faced/index"
 	"github.com/faced/faced/internal/shared"
 )
 
@@ -454,9 +453,8 @@ func TestEndToEnd(t *testing.T) {
 		}
 		total += len(got)
 	}
-	// Every face in a person has its region (a face in no person has none).
-	if inPerson := e.facesInPersons(); inPerson != total || inPerson == 0 || st.Faces < inPerson {
-		t.Errorf("index has %d faces in persons (status: %d faces), the sidecars hold %d regions", inPerson, st.Faces, total)
+	if st.Faces != total {
+		t.Errorf("status says %d faces, the sidecars list %d", st.Faces, total)
 	}
 	// facedctl scan of a sub-folder finds nothing new; of a new file, queues it.
 	out, err := exec.Command(e.facedctl, "--config", e.cfg, "scan", filepath.Join(e.photos, "later")).CombinedOutput()
@@ -475,32 +473,4 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("photo %s was modified", p)
 		}
 	}
-}
-
-// facesInPersons counts the faces that belong to a person: those are the
-// faces sidecars carry a region for.
-func facesInPersons(fs []index.FaceRecord) int {
-	n := 0
-	for _, f := range fs {
-		if f.PersonID != 0 {
-			n++
-		}
-	}
-	return n
-}
-
-// facesInPersons counts the index's faces in a person, read while the
-// daemon runs (read-only).
-func (e *env) facesInPersons() int {
-	e.t.Helper()
-	ix, err := index.OpenReadOnly(context.Background(), filepath.Join(e.data, "faces.db"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer ix.Close()
-	fs, err := ix.Faces(context.Background(), index.FaceQuery{NoFeatures: true})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return facesInPersons(fs)
 }
