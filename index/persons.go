@@ -771,3 +771,31 @@ func (ix *Index) DifferentPersons(ctx context.Context) ([][2]int64, error) {
 	}
 	return out, rows.Err()
 }
+
+// PersonsRevision changes whenever a person or an assignment changes: a
+// key for caches of person lists (the change feed's revision, the latest
+// person update and the number of persons).
+func (ix *Index) PersonsRevision(ctx context.Context) (string, error) {
+	var rev, upd, n int64
+	err := ix.rd().QueryRowContext(ctx, `SELECT (SELECT rev FROM change_seq WHERE id = 1),
+		(SELECT COALESCE(MAX(updated_at), 0) FROM persons), (SELECT COUNT(*) FROM persons)`).Scan(&rev, &upd, &n)
+	if err != nil {
+		return "", fmt.Errorf("persons revision: %w", err)
+	}
+	return fmt.Sprintf("%d/%d/%d", rev, upd, n), nil
+}
+
+// BestFace returns the face shown for person id: the largest, sharpest
+// detection (score times width); 0 when the person has no face.
+func (ix *Index) BestFace(ctx context.Context, id int64) (int64, error) {
+	var f int64
+	err := ix.rd().QueryRowContext(ctx, `SELECT f.id FROM assignments a JOIN faces f ON f.id = a.face_id
+		WHERE a.person_id = ? ORDER BY f.score * (f.x2 - f.x1) DESC, f.id LIMIT 1`, id).Scan(&f)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("best face of person #%d: %w", id, err)
+	}
+	return f, nil
+}

@@ -39,6 +39,12 @@ type Service struct {
 	thumbs *Thumbs
 
 	mu sync.Mutex // held by every verb and by Clusterer.Update
+
+	// cache holds the sorted person lists and best faces of one
+	// index.PersonsRevision: a grid page of 10 000 persons is a slice of
+	// it, not 10 000 face counts.
+	cmu   sync.Mutex
+	cache listCache
 	// after, when set, runs after each verb, outside the lock: the daemon
 	// lets its clusterer follow the edit at once.
 	after func(ctx context.Context)
@@ -224,14 +230,42 @@ type ListQuery struct {
 	Offset, Limit int
 }
 
+type listCache struct {
+	rev   string
+	lists map[[2]bool][]index.Person
+	best  map[int64]int64
+}
+
+// current returns the cache of the index's current revision.
+func (s *Service) current(ctx context.Context) (*listCache, error) {
+	rev, err := s.ix.PersonsRevision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.cache.rev != rev {
+		s.cache = listCache{rev: rev, lists: map[[2]bool][]index.Person{}, best: map[int64]int64{}}
+	}
+	return &s.cache, nil
+}
+
 // List returns persons and the total number matching q.
 func (s *Service) List(ctx context.Context, q ListQuery) ([]index.Person, int, error) {
-	ps, err := s.ix.Persons(ctx, index.PersonQuery{Inactive: q.All})
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	c, err := s.current(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	if q.Review {
-		slices.SortStableFunc(ps, reviewOrder)
+	key := [2]bool{q.All, q.Review}
+	ps, ok := c.lists[key]
+	if !ok {
+		if ps, err = s.ix.Persons(ctx, index.PersonQuery{Inactive: q.All}); err != nil {
+			return nil, 0, err
+		}
+		if q.Review {
+			slices.SortStableFunc(ps, reviewOrder)
+		}
+		c.lists[key] = ps
 	}
 	total := len(ps)
 	lo := min(max(q.Offset, 0), total)
@@ -239,7 +273,7 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]index.Person, int, e
 	if q.Limit > 0 {
 		hi = min(lo+q.Limit, total)
 	}
-	return ps[lo:hi], total, nil
+	return slices.Clone(ps[lo:hi]), total, nil
 }
 
 // reviewOrder puts unnamed persons first, then more faces first, then ids.
@@ -277,11 +311,28 @@ func quality(f index.FaceRecord) float64 { return f.Score * f.Box.W() }
 
 // BestFace returns the face shown for person id (0 when it has none).
 func (s *Service) BestFace(ctx context.Context, id int64) (int64, error) {
-	fs, _, err := s.Faces(ctx, id, 0, 1)
-	if err != nil || len(fs) == 0 {
+	s.cmu.Lock()
+	c, err := s.current(ctx)
+	if err == nil {
+		if b, ok := c.best[id]; ok {
+			s.cmu.Unlock()
+			return b, nil
+		}
+	}
+	s.cmu.Unlock()
+	if err != nil {
 		return 0, err
 	}
-	return fs[0].ID, nil
+	b, err := s.ix.BestFace(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	s.cmu.Lock()
+	if s.cache.rev == c.rev {
+		s.cache.best[id] = b
+	}
+	s.cmu.Unlock()
+	return b, nil
 }
 
 // DisplayName is how a person is called in lists: the name, or "Person N".

@@ -1,0 +1,168 @@
+package review
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/faced/faced/face"
+	"github.com/faced/faced/index"
+	"github.com/faced/faced/persons"
+)
+
+func benchEnv(b *testing.B, name string, def int) int {
+	if v := os.Getenv(name); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("%s=%q", name, v)
+		}
+		return n
+	}
+	return def
+}
+
+// benchServer builds a synthetic library of FACED_BENCH_PERSONS persons
+// (default 1 000) and FACED_BENCH_FACES faces (default 100 000), heavy
+// tailed: person k has about faces/(k·H) faces (the largest tens of
+// thousands at 1 M, a long tail of one-face persons), ten faces a photo.
+func benchServer(b *testing.B) (http.Handler, *http.Cookie, []int64) {
+	ctx := context.Background()
+	np, nf := benchEnv(b, "FACED_BENCH_PERSONS", 1000), benchEnv(b, "FACED_BENCH_FACES", 100_000)
+	dir := b.TempDir()
+	ix, err := index.Open(ctx, filepath.Join(dir, persons.IndexFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ix.Close() })
+	lib := filepath.Join(dir, "photos")
+	os.MkdirAll(lib, 0o755)
+	photo := filepath.Join(lib, "p.jpg")
+	fh, _ := os.Create(photo)
+	jpeg.Encode(fh, image.NewGray(image.Rect(0, 0, 400, 400)), nil)
+	fh.Close()
+	begin := time.Now()
+	pids := make([]int64, np)
+	for i := range pids {
+		if pids[i], err = ix.CreatePerson(ctx, index.Person{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Zipf-like sizes: weight 1/k.
+	var h float64
+	for k := 1; k <= np; k++ {
+		h += 1 / float64(k)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	pick := func() int64 {
+		x := rng.Float64() * h
+		for k := 1; k <= np; k++ {
+			if x -= 1 / float64(k); x <= 0 {
+				return pids[k-1]
+			}
+		}
+		return pids[np-1]
+	}
+	assign := map[int64]int64{}
+	var faces []int64
+	for done, n := 0, 0; done < nf; n++ {
+		p := photo
+		if n > 0 {
+			p = filepath.Join(lib, fmt.Sprintf("f%07d.jpg", n))
+		}
+		fid, err := ix.UpsertFile(ctx, index.File{Path: p, Size: 1, ModTime: time.Unix(int64(n), 0), Kind: face.KindPhoto})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var fs []face.Face
+		for j := 0; j < 10 && done < nf; j++ {
+			bx := face.Box{X1: float64(j * 30), Y1: 10, X2: float64(j*30 + 28), Y2: 40}
+			fs = append(fs, face.Face{Box: bx, StoredBox: bx, Score: 0.9, Age: 30, MaleProb: 0.5, Features: []float32{1, 0, 0, 0}})
+			done++
+		}
+		ids, err := ix.ReplaceFaces(ctx, fid, fs, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, id := range ids {
+			assign[id] = pick()
+		}
+		faces = append(faces, ids...)
+		if len(assign) >= 50_000 {
+			if _, err := ix.AssignFaces(ctx, assign, index.SourceAuto); err != nil {
+				b.Fatal(err)
+			}
+			clear(assign)
+		}
+	}
+	if _, err := ix.AssignFaces(ctx, assign, index.SourceAuto); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("index of %d persons, %d faces built in %v", np, nf, time.Since(begin).Round(time.Second))
+	th, err := persons.NewThumbs(ix, lib, filepath.Join(dir, persons.ThumbsDir))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Server{S: persons.New(ix, persons.Options{Thumbs: th}), Secret: "0123456789abcdef0123456789abcdef", Addr: "127.0.0.1:7878", Library: lib}
+	return s.Handler(), &http.Cookie{Name: cookieName, Value: s.Secret}, faces
+}
+
+func serveOnce(b *testing.B, h http.Handler, c *http.Cookie, path string) time.Duration {
+	req := httptest.NewRequest("GET", path, nil)
+	req.Host = "127.0.0.1:7878"
+	req.AddCookie(c)
+	rec := httptest.NewRecorder()
+	t0 := time.Now()
+	h.ServeHTTP(rec, req)
+	d := time.Since(t0)
+	if rec.Code != http.StatusOK {
+		b.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+	}
+	return d
+}
+
+func reportP95(b *testing.B, ds []time.Duration) {
+	slices.Sort(ds)
+	b.ReportMetric(float64(ds[len(ds)*95/100].Microseconds())/1000, "p95-ms")
+	b.ReportMetric(float64(ds[len(ds)/2].Microseconds())/1000, "p50-ms")
+}
+
+// BenchmarkGridPage: server time of grid pages (60 persons) spread over the
+// whole list, after the first (which builds the cache of this revision).
+func BenchmarkGridPage(b *testing.B) {
+	h, c, _ := benchServer(b)
+	np := benchEnv(b, "FACED_BENCH_PERSONS", 1000)
+	first := serveOnce(b, h, c, "/api/persons?offset=0&limit=60")
+	b.Logf("first grid page (cold cache): %v", first.Round(time.Millisecond))
+	b.ResetTimer()
+	var ds []time.Duration
+	for i := 0; i < b.N; i++ {
+		off := (i * 997 * 60) % max(np-60, 1)
+		ds = append(ds, serveOnce(b, h, c, fmt.Sprintf("/api/persons?offset=%d&limit=60", off)))
+	}
+	reportP95(b, ds)
+}
+
+// BenchmarkCachedThumbnail: server time of a thumbnail already cropped.
+func BenchmarkCachedThumbnail(b *testing.B) {
+	h, c, faces := benchServer(b)
+	ids := faces[:min(len(faces), 10)]
+	for _, id := range ids {
+		serveOnce(b, h, c, fmt.Sprintf("/thumb/%d", id))
+	}
+	b.ResetTimer()
+	var ds []time.Duration
+	for i := 0; i < b.N; i++ {
+		ds = append(ds, serveOnce(b, h, c, fmt.Sprintf("/thumb/%d", ids[i%len(ids)])))
+	}
+	reportP95(b, ds)
+}
