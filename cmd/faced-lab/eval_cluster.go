@@ -57,6 +57,7 @@ type evalClusterResult struct {
 	MinPts        int     `json:"min_pts"`
 	Link          float64 `json:"link"`
 	AgeWeight     float64 `json:"age_weight"`
+	AgeLink       float64 `json:"age_link"`
 	MaxRegion     int     `json:"max_region,omitempty"`
 	JoinEps       float64 `json:"join_eps,omitempty"`
 	// LocalUpdates counts the Adds that re-clustered locally (MaxRegion);
@@ -411,7 +412,7 @@ func runEvalCluster(ctx context.Context, a evalClusterArgs, w io.Writer) error {
 		fmt.Fprintf(tw, ", seed %d", res.Seed)
 	}
 	fmt.Fprintf(tw, ")\n")
-	fmt.Fprintf(tw, "options\teps %.3f, join-eps %.3f, min-pts %d, link %.2f, age-weight %.2f, max-region %d\n", res.Eps, res.JoinEps, res.MinPts, res.Link, res.AgeWeight, res.MaxRegion)
+	fmt.Fprintf(tw, "options\teps %.3f, join-eps %.3f, min-pts %d, link %.2f, age-weight %.2f, age-link %.2f, max-region %d\n", res.Eps, res.JoinEps, res.MinPts, res.Link, res.AgeWeight, res.AgeLink, res.MaxRegion)
 	fmt.Fprintf(tw, "files\t%d (%d without a face)\n", res.Files, res.NoFace)
 	fmt.Fprintf(tw, "faces\t%d\n", res.Items)
 	fmt.Fprintf(tw, "BCubed P / R / F1\t%.4f / %.4f / %.4f\n", res.BCubedPrecision, res.BCubedRecall, res.BCubedF1)
@@ -450,7 +451,7 @@ func evalItems(faces []evalFace) ([]cluster.Item, []string) {
 
 func scoreEvalCluster(faces []evalFace, a evalClusterArgs) evalClusterResult {
 	items, truth := evalItems(faces)
-	res := evalClusterResult{Method: a.method, Order: a.order, Eps: a.opt.Eps, MinPts: a.opt.MinPts, Link: a.opt.Link, AgeWeight: a.opt.AgeWeight, MaxRegion: a.opt.MaxRegion, JoinEps: a.opt.JoinEps}
+	res := evalClusterResult{Method: a.method, Order: a.order, Eps: a.opt.Eps, MinPts: a.opt.MinPts, Link: a.opt.Link, AgeWeight: a.opt.AgeWeight, AgeLink: a.opt.AgeLink, MaxRegion: a.opt.MaxRegion, JoinEps: a.opt.JoinEps}
 	start := time.Now()
 	var assign []int
 	switch {
