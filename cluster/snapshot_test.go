@@ -190,3 +190,18 @@ func TestRestoreEmptyAndCorrupt(t *testing.T) {
 		RestoreEngine(opt, s.items, c)
 	}
 }
+
+// A snapshot written before age-aware linking (version 1) is not an error:
+// every face is linked afresh and the persons equal a batch run.
+func TestRestoreVersion1Relinks(t *testing.T) {
+	s := genSet(5, 8, 5, 4, 64, 0.6)
+	opt := Options{Eps: 0.7, MinPts: 3, Link: 0.2}
+	v1 := []byte("FCSN\x01rest of an old snapshot")
+	e, info, err := RestoreEngine(opt, s.items, v1)
+	if err != nil {
+		t.Fatalf("version 1: %v", err)
+	}
+	if !info.Relinked || info.Added != len(s.items) || !reflect.DeepEqual(partition(e.Persons()), batchPartition(t, s.items, opt)) {
+		t.Fatalf("version 1 restore: %+v", info)
+	}
+}
