@@ -84,7 +84,6 @@ func Ensure(ctx context.Context, dataDir string, sources []string, log *slog.Log
 			return res, fmt.Errorf("install models from the seed in %s: %w", src, err)
 		}
 		res.Action, res.From = "converted", src
-		applyPolicy(dataDir, dir)
 		log.Info("models installed: converted from the seed and verified", "from", src, "dir", dir, "models", ir.Converted)
 		return res, nil
 	}

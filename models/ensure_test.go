@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -94,6 +95,24 @@ func TestDefaultSources(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("DefaultSources[%d] = %s, want %s", i, got[i], want[i])
+		}
+	}
+}
+
+// TestInstallGivesDataDirectoryModes: `facedctl models install` (setup)
+// writes the models with the data directory's modes, so faced's first
+// start has nothing to tighten (it logged a line per model file).
+func TestInstallGivesDataDirectoryModes(t *testing.T) {
+	seed := seedDir(t)
+	data := t.TempDir()
+	os.Chmod(data, 0o700)
+	if _, err := Install(context.Background(), seed, data, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(filepath.Join(data, "models"))
+	for _, e := range ents {
+		if fi, err := e.Info(); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v (%v), want 0600", e.Name(), fi.Mode().Perm(), err)
 		}
 	}
 }

@@ -93,6 +93,7 @@ func Install(ctx context.Context, seedDir, dataDir string, log *slog.Logger) (In
 	if err := renameio.WriteFile(filepath.Join(dir, RegistryFile), append(jb, '\n'), 0o644, renameio.WithTempDir(dir)); err != nil {
 		return res, err
 	}
+	applyPolicy(dataDir, dir)
 	return res, nil
 }
 
