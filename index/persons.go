@@ -799,3 +799,23 @@ func (ix *Index) BestFace(ctx context.Context, id int64) (int64, error) {
 	}
 	return f, nil
 }
+
+// BestFaces returns BestFace of every person with a face, in one pass.
+func (ix *Index) BestFaces(ctx context.Context) (map[int64]int64, error) {
+	rows, err := ix.rd().QueryContext(ctx, `SELECT person_id, id FROM (SELECT a.person_id, f.id,
+		ROW_NUMBER() OVER (PARTITION BY a.person_id ORDER BY f.score * (f.x2 - f.x1) DESC, f.id) AS rn
+		FROM assignments a JOIN faces f ON f.id = a.face_id) WHERE rn = 1`)
+	if err != nil {
+		return nil, fmt.Errorf("best faces: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]int64{}
+	for rows.Next() {
+		var p, f int64
+		if err := rows.Scan(&p, &f); err != nil {
+			return nil, fmt.Errorf("best faces: %w", err)
+		}
+		out[p] = f
+	}
+	return out, rows.Err()
+}

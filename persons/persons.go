@@ -243,7 +243,7 @@ func (s *Service) current(ctx context.Context) (*listCache, error) {
 		return nil, err
 	}
 	if s.cache.rev != rev {
-		s.cache = listCache{rev: rev, lists: map[[2]bool][]index.Person{}, best: map[int64]int64{}}
+		s.cache = listCache{rev: rev, lists: map[[2]bool][]index.Person{}}
 	}
 	return &s.cache, nil
 }
@@ -312,27 +312,19 @@ func quality(f index.FaceRecord) float64 { return f.Score * f.Box.W() }
 // BestFace returns the face shown for person id (0 when it has none).
 func (s *Service) BestFace(ctx context.Context, id int64) (int64, error) {
 	s.cmu.Lock()
+	defer s.cmu.Unlock()
 	c, err := s.current(ctx)
-	if err == nil {
-		if b, ok := c.best[id]; ok {
-			s.cmu.Unlock()
-			return b, nil
+	if err != nil {
+		return 0, err
+	}
+	if c.best == nil {
+		// Every person's at once: one pass over the assignments instead
+		// of one query per person of a page.
+		if c.best, err = s.ix.BestFaces(ctx); err != nil {
+			return 0, err
 		}
 	}
-	s.cmu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	b, err := s.ix.BestFace(ctx, id)
-	if err != nil {
-		return 0, err
-	}
-	s.cmu.Lock()
-	if s.cache.rev == c.rev {
-		s.cache.best[id] = b
-	}
-	s.cmu.Unlock()
-	return b, nil
+	return c.best[id], nil
 }
 
 // DisplayName is how a person is called in lists: the name, or "Person N".
