@@ -552,18 +552,9 @@ func (a *Analyzer) analyzeBuf(ctx context.Context, path string, buf []byte, info
 		res.Width, res.Height = img.Cols(), img.Rows()
 		res.StoredWidth, res.StoredHeight = imgmeta.UprightSize(info.Orientation, res.Width, res.Height)
 	}
-	det := img
-	minSize := a.opt.MinSize
-	if !a.opt.Exact {
-		long := max(img.Cols(), img.Rows())
-		if long > a.opt.DetectMaxSide {
-			s := float64(a.opt.DetectMaxSide) / float64(long)
-			det = gocv.NewMat()
-			defer det.Close()
-			mtcnn.ResizeArea(img, &det, max(1, int(math.Round(float64(img.Cols())*s))), max(1, int(math.Round(float64(img.Rows())*s))))
-		}
-		k := float64(det.Cols()) / float64(res.Width)
-		minSize = max(a.opt.MinDetectSize, int(math.Round(float64(a.opt.MinSize)*k)))
+	det, minSize, owned := a.detectionImage(img, res.Width)
+	if owned {
+		defer det.Close()
 	}
 	tm.Decode = clock.Since(t0)
 

@@ -101,6 +101,30 @@ func heifErr(path string, id media.Identity, err error) error {
 	return fileErr(path, ErrCorrupt, err, "cannot decode the %s data: %v", name, err)
 }
 
+// detectionImage returns the image detection runs on for img, an upright
+// image whose full-resolution width is fullWidth, and the minimum face size
+// (pixels of that image) to detect: img itself and MinSize in exact mode or
+// when its long side is within DetectMaxSide; otherwise img reduced to
+// DetectMaxSide (area interpolation) and MinSize scaled to it, no smaller
+// than MinDetectSize. owned tells that det is a new Mat the caller closes.
+// analyzeBuf (JPEG, PNG, ...) and analyzeUpright (HEIF, JPEG XL) share it.
+func (a *Analyzer) detectionImage(img gocv.Mat, fullWidth int) (det gocv.Mat, minSize int, owned bool) {
+	det = img
+	minSize = a.opt.MinSize
+	if !a.opt.Exact {
+		long := max(img.Cols(), img.Rows())
+		if long > a.opt.DetectMaxSide {
+			s := float64(a.opt.DetectMaxSide) / float64(long)
+			det = gocv.NewMat()
+			owned = true
+			mtcnn.ResizeArea(img, &det, max(1, int(math.Round(float64(img.Cols())*s))), max(1, int(math.Round(float64(img.Rows())*s))))
+		}
+		k := float64(det.Cols()) / float64(fullWidth)
+		minSize = max(a.opt.MinDetectSize, int(math.Round(float64(a.opt.MinSize)*k)))
+	}
+	return det, minSize, owned
+}
+
 // analyzeUpright finds and describes the faces of img, the whole upright
 // image at full resolution (res.Width × res.Height), into res: detection on
 // img reduced to DetectMaxSide (fast mode), crops from img itself. This is
@@ -108,18 +132,9 @@ func heifErr(path string, id media.Identity, err error) error {
 // without a reduced decode.
 func (a *Analyzer) analyzeUpright(ctx context.Context, img gocv.Mat, res *face.Result, retry bool, tm *Timings) error {
 	t0 := clock.Now()
-	det := img
-	minSize := a.opt.MinSize
-	if !a.opt.Exact {
-		long := max(img.Cols(), img.Rows())
-		if long > a.opt.DetectMaxSide {
-			s := float64(a.opt.DetectMaxSide) / float64(long)
-			det = gocv.NewMat()
-			defer det.Close()
-			mtcnn.ResizeArea(img, &det, max(1, int(math.Round(float64(img.Cols())*s))), max(1, int(math.Round(float64(img.Rows())*s))))
-		}
-		k := float64(det.Cols()) / float64(res.Width)
-		minSize = max(a.opt.MinDetectSize, int(math.Round(float64(a.opt.MinSize)*k)))
+	det, minSize, owned := a.detectionImage(img, res.Width)
+	if owned {
+		defer det.Close()
 	}
 	tm.Decode += clock.Since(t0)
 	faces, dt, err := a.detectWithRetry(ctx, det, minSize, retry, a.retryImage(det, res.Width))
