@@ -64,12 +64,18 @@ func (a API) Persons(ctx context.Context, q api.PersonQuery) (api.PersonList, er
 	if err != nil {
 		return api.PersonList{}, apiError(err)
 	}
+	ids := make([]int64, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	best, err := a.S.BestFaces(ctx, ids...)
+	if err != nil {
+		return api.PersonList{}, apiError(err)
+	}
 	out := api.PersonList{Persons: make([]api.Person, 0, len(ps)), Total: total}
 	for _, p := range ps {
-		ap, err := a.person(ctx, p)
-		if err != nil {
-			return api.PersonList{}, apiError(err)
-		}
+		ap := APIPerson(p)
+		ap.BestFace = best[p.ID]
 		out.Persons = append(out.Persons, ap)
 	}
 	return out, nil

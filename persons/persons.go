@@ -311,20 +311,31 @@ func quality(f index.FaceRecord) float64 { return f.Score * f.Box.W() }
 
 // BestFace returns the face shown for person id (0 when it has none).
 func (s *Service) BestFace(ctx context.Context, id int64) (int64, error) {
+	m, err := s.BestFaces(ctx, id)
+	return m[id], err
+}
+
+// BestFaces returns the faces shown for persons ids (one revision check
+// for all of them).
+func (s *Service) BestFaces(ctx context.Context, ids ...int64) (map[int64]int64, error) {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
 	c, err := s.current(ctx)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if c.best == nil {
 		// Every person's at once: one pass over the assignments instead
 		// of one query per person of a page.
 		if c.best, err = s.ix.BestFaces(ctx); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	return c.best[id], nil
+	out := make(map[int64]int64, len(ids))
+	for _, id := range ids {
+		out[id] = c.best[id]
+	}
+	return out, nil
 }
 
 // DisplayName is how a person is called in lists: the name, or "Person N".
