@@ -36,6 +36,16 @@ func (a *Analyzer) readLimited(path string, into *[]byte) ([]byte, error) {
 	return readFrom(f, st.Size(), into)
 }
 
+// readPooled reads the file at path as readLimited does, into a buffer
+// taken from fileBufs; release gives the buffer back (call it, deferred,
+// whatever err is, once buf is no longer used). analyzeHEIF and analyzeJXL
+// share it.
+func (a *Analyzer) readPooled(path string) (buf []byte, release func(), err error) {
+	fb := fileBufs.Get(0)
+	buf, err = a.readLimited(path, &fb)
+	return buf, func() { fileBufs.Put(fb) }, err
+}
+
 func (a *Analyzer) checkPixels(path string, w, h int) error {
 	if mp := float64(w) * float64(h) / 1e6; mp > a.opt.MaxMegapixels {
 		return fileErr(path, ErrTooLarge, nil, "header claims %dx%d (%.0f megapixels), more than the %.0f allowed", w, h, mp, a.opt.MaxMegapixels)
@@ -58,9 +68,8 @@ func (a *Analyzer) checkPixels(path string, w, h int) error {
 func (a *Analyzer) analyzeHEIF(ctx context.Context, path string, id media.Identity) (*face.Result, Timings, error) {
 	var tm Timings
 	t0 := clock.Now()
-	fb := fileBufs.Get(0)
-	defer func() { fileBufs.Put(fb) }()
-	buf, err := a.readLimited(path, &fb)
+	buf, release, err := a.readPooled(path)
+	defer release()
 	if err != nil {
 		return nil, tm, err
 	}
@@ -164,9 +173,8 @@ func (a *Analyzer) analyzeUpright(ctx context.Context, img gocv.Mat, res *face.R
 func (a *Analyzer) analyzeJXL(ctx context.Context, path string) (*face.Result, Timings, error) {
 	var tm Timings
 	t0 := clock.Now()
-	fb := fileBufs.Get(0)
-	defer func() { fileBufs.Put(fb) }()
-	buf, err := a.readLimited(path, &fb)
+	buf, release, err := a.readPooled(path)
+	defer release()
 	if err != nil {
 		return nil, tm, err
 	}
