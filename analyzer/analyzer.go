@@ -379,19 +379,12 @@ type photo struct {
 // JPEG completeness) and reads it into *into (grown when needed). The file
 // is opened once, through Options.Open, and checked from fstat.
 func (a *Analyzer) readPhoto(path string, into *[]byte) ([]byte, imgmeta.Info, error) {
-	f, err := a.open(path)
+	f, size, err := a.openLimited(path)
 	if err != nil {
 		return nil, imgmeta.Info{}, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, imgmeta.Info{}, err
-	}
-	if st.Size() > int64(a.opt.MaxFileMB)<<20 {
-		return nil, imgmeta.Info{}, fileErr(path, ErrTooLarge, nil, "file is %d MB, more than the %d MB allowed", st.Size()>>20, a.opt.MaxFileMB)
-	}
-	info, err := imgmeta.Read(f, st.Size())
+	info, err := imgmeta.Read(f, size)
 	if err != nil {
 		kind := ErrCorrupt
 		if errors.Is(err, ErrUnsupported) {
@@ -402,7 +395,7 @@ func (a *Analyzer) readPhoto(path string, into *[]byte) ([]byte, imgmeta.Info, e
 	if mp := float64(info.Width) * float64(info.Height) / 1e6; mp > a.opt.MaxMegapixels {
 		return nil, info, fileErr(path, ErrTooLarge, nil, "header claims %dx%d (%.0f megapixels), more than the %.0f allowed", info.Width, info.Height, mp, a.opt.MaxMegapixels)
 	}
-	buf, err := readFrom(f, st.Size(), into)
+	buf, err := readFrom(f, size, into)
 	if err != nil {
 		return nil, info, err
 	}
@@ -421,6 +414,27 @@ func (a *Analyzer) open(path string) (*os.File, error) {
 		return nil, fileErr(path, ErrUnsupported, err, "%v", unwrapPath(err))
 	}
 	return f, err
+}
+
+// openLimited opens the file at path through open and checks the size of
+// what it opened (fstat) against MaxFileMB; it returns the open file, which
+// the caller closes, and its size. readPhoto, readLimited (HEIF, JPEG XL)
+// and analyzeRaw share it.
+func (a *Analyzer) openLimited(path string) (*os.File, int64, error) {
+	f, err := a.open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if st.Size() > int64(a.opt.MaxFileMB)<<20 {
+		f.Close()
+		return nil, 0, fileErr(path, ErrTooLarge, nil, "file is %d MB, more than the %d MB allowed", st.Size()>>20, a.opt.MaxFileMB)
+	}
+	return f, st.Size(), nil
 }
 
 // MaxFileSize is the largest file size opt lets the analyzer read for

@@ -21,19 +21,12 @@ import (
 // against MaxFileMB. It opens the file through Options.Open (the daemon's
 // confinement) and checks the size of what it opened.
 func (a *Analyzer) readLimited(path string, into *[]byte) ([]byte, error) {
-	f, err := a.open(path)
+	f, size, err := a.openLimited(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > int64(a.opt.MaxFileMB)<<20 {
-		return nil, fileErr(path, ErrTooLarge, nil, "file is %d MB, more than the %d MB allowed", st.Size()>>20, a.opt.MaxFileMB)
-	}
-	return readFrom(f, st.Size(), into)
+	return readFrom(f, size, into)
 }
 
 // readPooled reads the file at path as readLimited does, into a buffer

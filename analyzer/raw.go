@@ -34,22 +34,15 @@ const MinRawPreviewSide = 1000
 func (a *Analyzer) analyzeRaw(ctx context.Context, path string, id media.Identity) (*face.Result, Timings, error) {
 	var tm Timings
 	t0 := clock.Now()
-	f, err := a.open(path)
+	f, size, err := a.openLimited(path)
 	if err != nil {
 		return nil, tm, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, tm, err
+	if size < 16 {
+		return nil, tm, fileErr(path, ErrCorrupt, nil, "%s file of %d bytes", id.Format, size)
 	}
-	if st.Size() > int64(a.opt.MaxFileMB)<<20 {
-		return nil, tm, fileErr(path, ErrTooLarge, nil, "file is %d MB, more than the %d MB allowed", st.Size()>>20, a.opt.MaxFileMB)
-	}
-	if st.Size() < 16 {
-		return nil, tm, fileErr(path, ErrCorrupt, nil, "%s file of %d bytes", id.Format, st.Size())
-	}
-	file, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	file, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, tm, fileErr(path, ErrCorrupt, err, "cannot map the file: %v", err)
 	}
