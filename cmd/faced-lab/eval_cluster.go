@@ -21,6 +21,7 @@ import (
 
 	"github.com/faced/faced/analyzer"
 	"github.com/faced/faced/cluster"
+	"github.com/faced/faced/eval/dataset"
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/internal/cli"
 	"github.com/faced/faced/models"
@@ -175,28 +176,12 @@ type evalFiles struct {
 
 func listEvalDir(dir string) (evalFiles, error) {
 	var ef evalFiles
-	ents, err := os.ReadDir(dir)
+	err := dataset.WalkIdentities(dir, func(identity, path string) error {
+		ef.files = append(ef.files, struct{ identity, path string }{identity, path})
+		return nil
+	})
 	if err != nil {
 		return ef, fmt.Errorf("eval cluster: %w", err)
-	}
-	for _, e := range ents {
-		if !e.IsDir() {
-			continue
-		}
-		sub := filepath.Join(dir, e.Name())
-		fs, err := os.ReadDir(sub)
-		if err != nil {
-			return ef, fmt.Errorf("eval cluster: %w", err)
-		}
-		for _, f := range fs {
-			if f.IsDir() {
-				continue
-			}
-			if _, ok := analyzer.MediaKind(f.Name()); !ok {
-				continue
-			}
-			ef.files = append(ef.files, struct{ identity, path string }{e.Name(), filepath.Join(sub, f.Name())})
-		}
 	}
 	if len(ef.files) == 0 {
 		return ef, fmt.Errorf("eval cluster: %s holds no identity sub-folders with photos", dir)

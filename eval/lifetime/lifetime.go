@@ -41,6 +41,7 @@ import (
 	"github.com/faced/faced/cluster"
 	"github.com/faced/faced/config"
 	"github.com/faced/faced/daemon/wire"
+	"github.com/faced/faced/eval/dataset"
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/heads"
 	"github.com/faced/faced/index"
@@ -78,33 +79,17 @@ func ParseName(name string) (age, idx int, err error) {
 // List returns the photos of dir (one folder per person), sorted by path. A
 // photo whose name is not PPPAxx.JPG is an error naming it.
 func List(dir string) ([]Sample, error) {
-	ents, err := os.ReadDir(dir)
+	var out []Sample
+	err := dataset.WalkIdentities(dir, func(identity, path string) error {
+		age, idx, err := ParseName(path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, Sample{Identity: identity, Path: path, Age: age, Index: idx})
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("eval lifetime: %w", err)
-	}
-	var out []Sample
-	for _, e := range ents {
-		if !e.IsDir() {
-			continue
-		}
-		sub := filepath.Join(dir, e.Name())
-		fs, err := os.ReadDir(sub)
-		if err != nil {
-			return nil, fmt.Errorf("eval lifetime: %w", err)
-		}
-		for _, f := range fs {
-			if f.IsDir() {
-				continue
-			}
-			if _, ok := analyzer.MediaKind(f.Name()); !ok {
-				continue
-			}
-			age, idx, err := ParseName(f.Name())
-			if err != nil {
-				return nil, fmt.Errorf("eval lifetime: %s: %w", filepath.Join(sub, f.Name()), err)
-			}
-			out = append(out, Sample{Identity: e.Name(), Path: filepath.Join(sub, f.Name()), Age: age, Index: idx})
-		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("eval lifetime: %s holds no person folders with PPPAxx photos", dir)
