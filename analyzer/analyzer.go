@@ -392,8 +392,8 @@ func (a *Analyzer) readPhoto(path string, into *[]byte) ([]byte, imgmeta.Info, e
 		}
 		return nil, info, fileErr(path, kind, err, "%v", err)
 	}
-	if mp := float64(info.Width) * float64(info.Height) / 1e6; mp > a.opt.MaxMegapixels {
-		return nil, info, fileErr(path, ErrTooLarge, nil, "header claims %dx%d (%.0f megapixels), more than the %.0f allowed", info.Width, info.Height, mp, a.opt.MaxMegapixels)
+	if err := a.checkPixels(path, info.Width, info.Height); err != nil {
+		return nil, info, err
 	}
 	buf, err := readFrom(f, size, into)
 	if err != nil {

@@ -39,6 +39,8 @@ func (a *Analyzer) readPooled(path string) (buf []byte, release func(), err erro
 	return buf, func() { fileBufs.Put(fb) }, err
 }
 
+// checkPixels refuses (ErrTooLarge) a photo whose header claims w×h pixels,
+// more than MaxMegapixels; readPhoto, analyzeHEIF and analyzeRaw share it.
 func (a *Analyzer) checkPixels(path string, w, h int) error {
 	if mp := float64(w) * float64(h) / 1e6; mp > a.opt.MaxMegapixels {
 		return fileErr(path, ErrTooLarge, nil, "header claims %dx%d (%.0f megapixels), more than the %.0f allowed", w, h, mp, a.opt.MaxMegapixels)
