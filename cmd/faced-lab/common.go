@@ -1,6 +1,8 @@
 package main
 
 import (
+	"path/filepath"
+
 	"github.com/faced/faced/agegender"
 	"github.com/faced/faced/heads"
 	"github.com/faced/faced/heads/hook"
@@ -63,4 +65,16 @@ func loadTrainedHeads(reg *models.Registry, variant string, names []string) (mod
 		}
 	}
 	return mi, hs, nil
+}
+
+// headsFeatureCache is the cache of the age/gender network's outputs that
+// "models train-heads" and "eval heads" share: under cacheDir (default
+// dataDir/cache/heads-features), one folder per model file and variant
+// (SHA-256 prefix "-" variant), filled by net in batches of batch.
+func headsFeatureCache(cacheDir, dataDir string, mi models.ModelInfo, net *agegender.Net, batch int) *heads.CachedExtractor {
+	if cacheDir == "" {
+		cacheDir = filepath.Join(dataDir, "cache", "heads-features")
+	}
+	return &heads.CachedExtractor{Dir: filepath.Join(cacheDir, mi.SHA256[:16]+"-"+net.Variant()),
+		Inner: hook.Extractor{Net: net, Batch: batch}}
 }

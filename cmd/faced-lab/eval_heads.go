@@ -276,9 +276,6 @@ func init() {
 				return err
 			}
 			defer net.Close()
-			if cacheDir == "" {
-				cacheDir = filepath.Join(dataDir, "cache", "heads-features")
-			}
 			files := make([]heads.File, len(samples))
 			for i, s := range samples {
 				b, err := os.ReadFile(s.Path)
@@ -288,8 +285,7 @@ func init() {
 				sum := sha256.Sum256(b)
 				files[i] = heads.File{Path: s.Path, SHA256: hex.EncodeToString(sum[:])}
 			}
-			cache := &heads.CachedExtractor{Dir: filepath.Join(cacheDir, mi.SHA256[:16]+"-"+net.Variant()),
-				Inner: hook.Extractor{Net: net, Batch: batch}}
+			cache := headsFeatureCache(cacheDir, dataDir, mi, net, batch)
 			ins, err := cache.Extract(cmd.Context(), files)
 			if err != nil {
 				return err

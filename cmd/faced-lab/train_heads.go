@@ -125,15 +125,9 @@ stay the default.`,
 				return err
 			}
 			defer net.Close()
-			if cacheDir == "" {
-				cacheDir = filepath.Join(dataDir, "cache", "heads-features")
-			}
-			cache := &heads.CachedExtractor{
-				Dir:   filepath.Join(cacheDir, mi.SHA256[:16]+"-"+net.Variant()),
-				Inner: hook.Extractor{Net: net, Batch: batch},
-				Progress: func(done, total int) {
-					fmt.Fprintf(os.Stderr, "\rfeatures: %d/%d", done, total)
-				},
+			cache := headsFeatureCache(cacheDir, dataDir, mi, net, batch)
+			cache.Progress = func(done, total int) {
+				fmt.Fprintf(os.Stderr, "\rfeatures: %d/%d", done, total)
 			}
 			var srcs []heads.Source
 			if dir != "" {
