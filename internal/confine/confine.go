@@ -243,6 +243,14 @@ func openIn(root *os.Root, rel, p string, fallback func() (*os.File, error)) (*o
 		return nil, &fs.PathError{Op: "open", Path: p, Err: unwrap(err)}
 	}
 	// Replaced between the stat and the open: check what was opened.
+	return regularOpened(f, p)
+}
+
+// regularOpened returns f, just opened as p, if it is a regular file
+// (fstat); otherwise it closes f and returns the fstat error or the
+// ErrNotRegular one. openIn and OpenRegular check what they opened
+// through it.
+func regularOpened(f *os.File, p string) (*os.File, error) {
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 		f.Close()
 		if err != nil {
@@ -291,12 +299,5 @@ func OpenRegular(p string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		f.Close()
-		if err != nil {
-			return nil, err
-		}
-		return nil, notRegular(p, st.Mode())
-	}
-	return f, nil
+	return regularOpened(f, p)
 }
