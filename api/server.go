@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // Backend is what the daemon provides to the API handlers.
@@ -95,4 +97,27 @@ func reply(w http.ResponseWriter, body any, err error) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// ServeUntil serves h on ln until ctx ends, then shuts the server down
+// (in-flight requests get a second). The channel yields the server's final
+// error, nil after a shutdown. The daemon's socket and the review page both
+// serve this way.
+func ServeUntil(ctx context.Context, ln net.Listener, h http.Handler) <-chan error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan error, 1)
+	go func() {
+		err := srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		done <- err
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	return done
 }

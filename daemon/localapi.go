@@ -2,9 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
-	"net/http"
-	"time"
 
 	"github.com/faced/faced/api"
 )
@@ -17,21 +14,7 @@ func (d *Daemon) ServeAPI(ctx context.Context, path string) (<-chan error, error
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: api.Handler(d, d.opt.API...), ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan error, 1)
-	go func() {
-		err := srv.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		done <- err
-	}()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
+	done := api.ServeUntil(ctx, ln, api.Handler(d, d.opt.API...))
 	d.log.Info("local API listening", "socket", path)
 	return done, nil
 }

@@ -32,7 +32,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/faced/faced/api"
 	"github.com/faced/faced/persons"
@@ -145,21 +144,7 @@ func (s *Server) Serve(ctx context.Context) (net.Addr, <-chan error, error) {
 		return nil, nil, fmt.Errorf("review page: %w", err)
 	}
 	s.Addr = ln.Addr().String()
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan error, 1)
-	go func() {
-		err := srv.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		done <- err
-	}()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
+	done := api.ServeUntil(ctx, ln, s.Handler())
 	return ln.Addr(), done, nil
 }
 
