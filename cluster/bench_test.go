@@ -123,12 +123,7 @@ func newBenchEngine(b *testing.B, n, per, dim int, opt Options) (*Engine, *bench
 		for j := 0; j < per; j++ {
 			f := w.face(k)
 			id := int64(len(e.nodes) + 1)
-			p := int32(len(e.nodes))
-			e.nodes = append(e.nodes, node{id: id, photo: id})
-			e.vecs = append(e.vecs, f...)
-			e.norms = append(e.norms, dot32(e.vec(p), e.vec(p)))
-			e.byID[id] = p
-			e.maybeSketch()
+			p := appendNode(e, id, id, f)
 			e.sketchNorms()
 			e.record(p, e.scan(p, first, p, nil))
 		}

@@ -100,13 +100,8 @@ func heavyRun(b *testing.B, n, largest, dim, window, adds int) {
 		for j := 0; j < s; j++ {
 			f := w.face(c)
 			id := int64(len(e.nodes) + 1)
-			p := int32(len(e.nodes))
-			e.nodes = append(e.nodes, node{id: id, photo: id})
-			e.vecs = append(e.vecs, f...)
-			e.norms = append(e.norms, dot32(e.vec(p), e.vec(p)))
-			e.byID[id] = p
+			p := appendNode(e, id, id, f)
 			owner = append(owner, int32(k))
-			e.maybeSketch()
 			e.sketchNorms()
 			e.record(p, e.scan(p, max(first, p-int32(window)), p, nil))
 		}

@@ -224,15 +224,10 @@ func TestDefaultIndexAuto(t *testing.T) {
 // measurements).
 func fillNoLinks(e *Engine, items []Item) {
 	for _, it := range items {
-		p := int32(len(e.nodes))
 		if e.dim == 0 {
 			e.dim = len(it.Features)
 		}
-		e.nodes = append(e.nodes, node{id: it.ID, photo: it.Photo})
-		e.vecs = append(e.vecs, it.Features...)
-		e.norms = append(e.norms, dot32(e.vec(p), e.vec(p)))
-		e.byID[it.ID] = p
-		e.maybeSketch()
+		appendNode(e, it.ID, it.Photo, it.Features)
 	}
 	e.sketchNorms()
 }
@@ -428,4 +423,16 @@ func TestIVFAllListsExact(t *testing.T) {
 			}
 		})
 	}
+}
+
+// appendNode adds a face to e's arrays without linking it (the benchmark
+// worlds link it themselves, or not at all) and returns its position.
+func appendNode(e *Engine, id, photo int64, f []float32) int32 {
+	p := int32(len(e.nodes))
+	e.nodes = append(e.nodes, node{id: id, photo: photo})
+	e.vecs = append(e.vecs, f...)
+	e.norms = append(e.norms, dot32(e.vec(p), e.vec(p)))
+	e.byID[id] = p
+	e.maybeSketch()
+	return p
 }
