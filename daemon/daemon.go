@@ -114,6 +114,19 @@ type Daemon struct {
 	// rescanReq asks the observer for a full reconciliation (files that
 	// arrived while the index could not be written and were not held).
 	rescanReq chan struct{}
+	// kick asks the coordinator to poll now (Kick).
+	kick chan struct{}
+}
+
+// Kick makes a running daemon look at the index now instead of at its next
+// poll: the clusterer follows, and the sidecars whose content changed are
+// written. The local API calls it after a person edit, so the sidecars
+// follow the edit at once. It never blocks; kicks while one waits merge.
+func (d *Daemon) Kick() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
 }
 
 // requestRescan asks for a full reconciliation soon.
@@ -181,6 +194,7 @@ func New(opt Options, deps Deps) (*Daemon, error) {
 	}
 	return &Daemon{opt: opt, deps: deps, log: opt.Logger, root: root,
 		ops: make(chan op), scanSem: make(chan struct{}, 1), rescanReq: make(chan struct{}, 1),
+		kick:  make(chan struct{}, 1),
 		scans: scanQueue{dirs: map[string]bool{}, wake: make(chan struct{}, 1)}, errs: errorRing{max: 50}}, nil
 }
 

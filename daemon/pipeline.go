@@ -231,6 +231,10 @@ func (c *coordinator) loop(ctx context.Context) (Summary, error) {
 			o.reply <- c.apply(ctx, o)
 		case r := <-c.results:
 			c.applyResult(ctx, r)
+		case <-d.kick:
+			if !c.once {
+				c.poll(ctx)
+			}
 		case <-timer.C:
 		}
 	}

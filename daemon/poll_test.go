@@ -41,3 +41,24 @@ func TestIdlePollInterval(t *testing.T) {
 		t.Errorf("%d clusterer polls in 1 s at a 300 ms interval, want 2-4 (1-5 under load)", n)
 	}
 }
+
+// An edit through the local API kicks the daemon: its sidecars are written
+// at once, not at the next poll (an hour away here).
+func TestKickWritesEditsSidecarsAtOnce(t *testing.T) {
+	r := newRig(t, Options{PollInterval: time.Hour})
+	a := r.write(t, "a.jpg", "faces=1")
+	r.start(t)
+	waitFor(t, "the first sidecar", func() bool { return sidecar(a) == "faces: 1\n" })
+	waitFor(t, "idle", func() bool { return r.d.idle.Load() })
+	calls := r.cl.calls.Load()
+	r.st.mu.Lock()
+	f := r.st.files[a]
+	f.faces = 3
+	f.rev++
+	r.st.mu.Unlock()
+	r.d.Kick()
+	waitFor(t, "the edit in the sidecar", func() bool { return sidecar(a) == "faces: 3\n" })
+	if r.cl.calls.Load() <= calls {
+		t.Error("the clusterer was not asked to follow the edit")
+	}
+}

@@ -187,10 +187,15 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	clusterer := persons.NewClusterer(app.Persons, popt)
 	app.Clusterer = clusterer
 	// An edit through the API or the review page reaches the engine at
-	// once; the daemon's next poll (PollInterval) writes the sidecars.
+	// once, and a kick makes the daemon write its sidecars at once (not at
+	// the next poll).
+	var d *daemon.Daemon
 	app.Persons.AfterEdit(func(ctx context.Context) {
 		if err := clusterer.Update(ctx); err != nil {
 			log.Error("clustering after an edit failed", "err", err)
+		}
+		if d != nil {
+			d.Kick()
 		}
 	})
 
@@ -219,7 +224,6 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	app.closers = append(app.closers, func() error { trim.stop(); return nil })
 	store := NewStore(ix)
 	store.OnDone = clusterer.NoteDone
-	var d *daemon.Daemon
 	walkOpt := wopt
 	walkOpt.OnError = func(err error) {
 		var pe *watcher.PathError
