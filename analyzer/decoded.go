@@ -163,8 +163,8 @@ func (a *Analyzer) analyzeUpright(ctx context.Context, img gocv.Mat, res *face.R
 
 // analyzeJXL analyses a JPEG XL file: libjxl decodes the stored pixels at
 // full resolution, turned upright here by the codestream's orientation (what
-// cjxl takes from a JPEG's EXIF); the stored boxes are in the coded frame
-// with that orientation, as for a JPEG's EXIF.
+// cjxl takes from a JPEG's EXIF); the stored boxes are in the frame
+// jxlStoredFrame names (readers see the Exif box, not the codestream).
 func (a *Analyzer) analyzeJXL(ctx context.Context, path string) (*face.Result, Timings, error) {
 	var tm Timings
 	t0 := clock.Now()
@@ -186,8 +186,10 @@ func (a *Analyzer) analyzeJXL(ctx context.Context, path string) (*face.Result, T
 		stored.Close()
 	}
 	defer img.Close()
-	res := &face.Result{File: path, Kind: face.KindPhoto, Width: img.Cols(), Height: img.Rows(), Orientation: in.Orientation,
-		StoredWidth: in.Width, StoredHeight: in.Height, Faces: []face.Face{}}
+	res := &face.Result{File: path, Kind: face.KindPhoto, Width: img.Cols(), Height: img.Rows(), Faces: []face.Face{}}
+	var ex imgmeta.Info
+	res.Orientation, res.StoredWidth, res.StoredHeight, ex = jxlStoredFrame(buf, res.Width, res.Height)
+	res.CaptureTime = ex.CaptureTime
 	tm.Decode = clock.Since(t0)
 	// The codestream always has an orientation field: retry sideways only
 	// where it is the default, as for an untagged JPEG.

@@ -32,3 +32,37 @@ package media
 // IMG_2.MOV) is analysed as its still; the MOV is a companion, not a video
 // of its own. Google/Samsung motion photos (a JPEG or HEIC with the MP4
 // inside) are read as the still they start with.
+//
+// # HEIF and JPEG XL: the frame of the regions
+//
+// A HEIF file (HEIC, AVIF) is turned by its irot/imir boxes, which the
+// standard makes normative; a phone also writes an Exif Orientation saying
+// the same. A JPEG XL file is turned by its codestream's orientation. The
+// readers, from their sources:
+//   - Immich (server/src/services/metadata.service.ts, orientRegionInfo)
+//     shows HEIF and JPEG XL upright (libvips: libheif applies irot/imir,
+//     libjxl the codestream orientation) and turns MWG regions only by the
+//     EXIF Orientation exiftool reads from the photo.
+//   - digiKam 8.1 decodes HEIF with ignore_transformations = 1
+//     (core/dplugins/dimg/heif/dimgheifloader_load.cpp) and imports a
+//     region on that coded size turned by the Exif Orientation exiv2 reads
+//     (core/libs/database/item/scanner/itemscanner_photo.cpp commitFaces:
+//     relativeToAbsolute, adjustToOrientation).
+//   - PhotoPrism (internal/meta/json_exiftool.go, Dec 2024) takes the EXIF
+//     Orientation, and without one derives it from exiftool's QuickTime
+//     Rotation (the irot angle, read as clockwise although irot turns
+//     anticlockwise).
+//   - exiftool reads the Orientation of a HEIF's Exif item and of a JPEG XL
+//     Exif box, never irot/imir (reported apart as Rotation) or the JPEG XL
+//     codestream's orientation.
+// So faced gives the regions (AppliedToDimensions and areas) in the upright
+// image turned back by the Exif Orientation when the file has one (a
+// phone's HEIC: the coded frame, which all three readers agree on), and in
+// the upright frame with no orientation otherwise (analyzeHEIF,
+// jxlStoredFrame). Left over: a HEIF turned by irot/imir without an Exif
+// Orientation (written by some converters, never by phones) shows upright
+// in Immich and faced's regions land there, but digiKam 8.1 shows its coded
+// pixels sideways and the regions miss the faces, and PhotoPrism turns them
+// by the Rotation it derives. analyzer TestSidecarReadersHEIFJXL checks
+// exiftool, Immich (exiftool-vendored) and digiKam (exiv2) on files made in
+// every case.
