@@ -23,6 +23,7 @@ type op struct {
 	reason   string
 	touch    *FileRecord // record a new size/mtime, same content
 	missing  string      // this path (or folder) vanished: remove after a grace
+	outside  *outsideRow // this indexed path is no longer confined: purge it now
 	scanDone *ScanCounts // the start-up reconciliation finished
 	retry    bool        // requeue every failed file, retry every failed sidecar
 	// retryExports: write the failed sidecars under this path again now.
@@ -327,6 +328,8 @@ func (c *coordinator) apply(ctx context.Context, o op) opReply {
 		if _, ok := c.missing[o.missing]; !ok {
 			c.missing[o.missing] = time.Now()
 		}
+	case o.outside != nil:
+		return opReply{err: c.purgeOutside(ctx, o.outside)}
 	case o.scanDone != nil:
 		c.scanDone = true
 		c.sum.Seen += o.scanDone.Seen

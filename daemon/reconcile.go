@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faced/faced/internal/confine"
 	"github.com/faced/faced/media"
 )
 
@@ -22,6 +23,7 @@ type ScanCounts struct {
 	Queued  int // queued for analysis
 	Touched int // same content, new size or mtime recorded
 	Missing int // known files no longer on disk (removed after a grace)
+	Purged  int // known paths that lead outside the library now (removed at once)
 }
 
 // DefaultWalk walks root with filepath.WalkDir, skipping hidden names and
@@ -78,7 +80,7 @@ func (d *Daemon) reconcile(ctx context.Context, dir string) (ScanCounts, error) 
 	now := time.Now()
 	d.lastScan.Store(&now)
 	d.log.Info("reconciliation done", "folder", dir, "seen", c.Seen, "queued", c.Queued,
-		"touched", c.Touched, "missing", c.Missing, "took", time.Since(start).Round(time.Millisecond))
+		"touched", c.Touched, "missing", c.Missing, "purged", c.Purged, "took", time.Since(start).Round(time.Millisecond))
 	return c, nil
 }
 
@@ -112,9 +114,69 @@ func (d *Daemon) walk(ctx context.Context, dir string, depth int) (ScanCounts, e
 		if _, err := os.Lstat(f.Path); errors.Is(err, fs.ErrNotExist) {
 			c.Missing++
 			d.send(ctx, op{missing: f.Path})
+			continue
+		}
+		// Older faced indexed links leading out (x.jpg -> /etc/shadow,
+		// its hash stored) and paths through folder links; the walk no
+		// longer reports them, so nothing else would ever drop them.
+		var oe *confine.OutsideError
+		if err := d.opt.Confine.Check(f.Path); errors.As(err, &oe) {
+			c.Purged++
+			d.send(ctx, op{outside: &outsideRow{path: f.Path, reason: err.Error(),
+				// A path through a folder link shares its sidecar with
+				// the real path (inside) or has it outside: not ours.
+				withdraw: oe.Via == "symbolic link"}})
 		}
 	}
 	return c, nil
+}
+
+// outsideRow is an indexed path that is no longer confined to the library.
+type outsideRow struct {
+	path, reason string
+	withdraw     bool // take back the sidecars faced wrote beside it
+}
+
+// Withdrawer is implemented by an Exporter that can take back what faced
+// wrote into the sidecars of a path it no longer analyses: removed are the
+// sidecars faced alone had written, rewritten those it merged its part out
+// of. The photo itself is never opened.
+type Withdrawer interface {
+	Withdraw(ctx context.Context, path string) (removed, rewritten []string, err error)
+}
+
+// purgeOutside drops an indexed path that leads outside the library now:
+// its sidecars inside the library (what faced wrote there), then its index
+// rows (faces, features, thumbnails: Store.Remove). While index writes
+// fail it is left for the next reconciliation.
+func (c *coordinator) purgeOutside(ctx context.Context, r *outsideRow) error {
+	d := c.d
+	if c.wf != nil && !c.once {
+		return nil
+	}
+	var removed, rewritten []string
+	if w, ok := d.deps.Exporter.(Withdrawer); ok && r.withdraw {
+		var err error
+		if removed, rewritten, err = w.Withdraw(ctx, r.path); err != nil {
+			d.log.Error("take back the sidecar of a path outside the library", "file", r.path, "err", err)
+			return err // the next reconciliation tries again
+		}
+	}
+	err := d.deps.Store.Remove(ctx, r.path)
+	c.wrote("remove from index", err)
+	if err != nil {
+		d.log.Error("remove from index", "file", r.path, "err", err)
+		return err
+	}
+	delete(c.missing, r.path)
+	if c.exportFailed[r.path] != nil {
+		delete(c.exportFailed, r.path)
+		d.errs.remove(r.path)
+	}
+	c.sum.Removed++
+	d.log.Warn("indexed path leads outside the photo folder; its faces left the index",
+		"file", r.path, "reason", r.reason, "sidecars_removed", removed, "sidecars_rewritten", rewritten)
+	return nil
 }
 
 // observe decides what a file that exists (or existed) at p needs: nothing,

@@ -223,7 +223,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	trim := newTrimmer(mem)
 	app.closers = append(app.closers, func() error { trim.stop(); return nil })
 	store := NewStore(ix)
-	store.OnDone = clusterer.NoteDone
+	store.OnDone, store.Thumbs = clusterer.NoteDone, thumbs
 	walkOpt := wopt
 	walkOpt.OnError = func(err error) {
 		var pe *watcher.PathError

@@ -17,7 +17,10 @@ type Exporter struct {
 	ex *exporters.Exporter
 }
 
-var _ daemon.Exporter = (*Exporter)(nil)
+var (
+	_ daemon.Exporter   = (*Exporter)(nil)
+	_ daemon.Withdrawer = (*Exporter)(nil)
+)
 
 // NewExporter returns the daemon's exporter over ix and ex.
 func NewExporter(ix *index.Index, ex *exporters.Exporter) *Exporter {
@@ -56,6 +59,20 @@ func (e *Exporter) Export(ctx context.Context, path string) error {
 		return err
 	}
 	return e.exportCompanions(ctx, ph)
+}
+
+// Withdraw implements daemon.Withdrawer: faced's part of path's sidecars
+// is taken back (exporters.Exporter.Withdraw), those of its RAW+JPEG
+// companions too.
+func (e *Exporter) Withdraw(ctx context.Context, path string) (removed, rewritten []string, err error) {
+	for _, p := range append([]string{path}, media.Companions(path)...) {
+		rm, rw, err := e.ex.Withdraw(ctx, p)
+		removed, rewritten = append(removed, rm...), append(rewritten, rw...)
+		if err != nil {
+			return removed, rewritten, err
+		}
+	}
+	return removed, rewritten, nil
 }
 
 // exportCompanions writes the still ph's faces into the sidecars of its

@@ -13,6 +13,7 @@ import (
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/index"
 	"github.com/faced/faced/media"
+	"github.com/faced/faced/persons"
 )
 
 // Store is the index seen as the daemon's Store.
@@ -22,6 +23,9 @@ type Store struct {
 	// OnDone, when set, is told the id of every file whose analysis was
 	// stored (Persons.NoteDone: its visibility must be decided).
 	OnDone func(fileID int64)
+	// Thumbs, when set, is the face thumbnail cache: the thumbnails of a
+	// removed file's faces go with them.
+	Thumbs *persons.Thumbs
 }
 
 var _ daemon.Store = (*Store)(nil)
@@ -153,8 +157,25 @@ func (s *Store) Rename(ctx context.Context, from, to string, size int64, mt time
 }
 
 func (s *Store) Remove(ctx context.Context, p string) error {
+	var ids []int64
+	if s.Thumbs != nil {
+		if f, err := s.ix.FileByPath(ctx, p); err == nil {
+			fs, err := s.ix.Faces(ctx, index.FaceQuery{FileID: f.ID, NoFeatures: true})
+			if err != nil {
+				return err
+			}
+			for _, fc := range fs {
+				ids = append(ids, fc.ID)
+			}
+		}
+	}
 	if err := s.ix.RemoveFile(ctx, p); err != nil && !errors.Is(err, index.ErrNotFound) {
 		return err
+	}
+	if len(ids) > 0 {
+		if err := s.Thumbs.Remove(ids); err != nil {
+			return fmt.Errorf("remove thumbnails of %s: %w", p, err)
+		}
 	}
 	return nil
 }
