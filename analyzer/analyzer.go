@@ -321,6 +321,7 @@ func (a *Analyzer) AnalyzeTimed(ctx context.Context, path string) (*face.Result,
 	if res != nil {
 		res.Model = "mtcnn+seed-" + a.opt.Variant
 		res.Format = string(id.Format)
+		res.Media = string(a.mediaKind(path, id))
 		if n := id.MismatchNote(); n != "" {
 			res.Note = joinNote(res.Note, n)
 		}

@@ -32,10 +32,25 @@ func TestMotionPhotoJPEG(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := analyze(t, a, p)
-	if got.Kind != face.KindPhoto || got.Format != "jpeg" {
-		t.Errorf("kind %s format %s, want a JPEG photo", got.Kind, got.Format)
+	if got.Kind != face.KindPhoto || got.Format != "jpeg" || got.Media != "motion" {
+		t.Errorf("kind %s format %s media %s, want a JPEG photo, media motion", got.Kind, got.Format, got.Media)
 	}
 	sameFaces(t, "motion photo", got.Faces, want.Faces, 2)
+	if want.Media != "photo" {
+		t.Errorf("%s: media %q, want photo", src, want.Media)
+	}
+}
+
+// TestMotionPhotoHEIC: Samsung's One UI 6 motion photo HEIC is analysed as
+// its still and recorded as a motion photo; an iPhone HEIC is a photo.
+func TestMotionPhotoHEIC(t *testing.T) {
+	a := newAnalyzer(t, Options{})
+	for name, want := range map[string]string{"samsung-one-ui-6.heic": "motion", "IMG_2682.heic": "photo"} {
+		got := analyze(t, a, filepath.Join(sharedFormats(t), name))
+		if got.Kind != face.KindPhoto || got.Format != "heic" || got.Media != want {
+			t.Errorf("%s: kind %s format %s media %q, want a HEIC photo, media %s", name, got.Kind, got.Format, got.Media, want)
+		}
+	}
 }
 
 func copyFileT(t *testing.T, src, dst string) {

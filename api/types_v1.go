@@ -63,6 +63,9 @@ type FileCounts struct {
 	// SidecarFailed counts analysed files whose sidecar could not be
 	// written (retried with backoff and by retry).
 	SidecarFailed int `json:"sidecar_failed,omitempty"`
+	// Media counts the analysed files by media kind (photo, raw, motion
+	// for a Google/Samsung motion photo read as its still, video).
+	Media map[string]int `json:"media,omitempty"`
 }
 
 // Problem is a daemon-wide condition in Status.Problems.

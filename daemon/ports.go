@@ -66,6 +66,8 @@ type Stats struct {
 	Done, Failed, Pending int // files by state
 	Queue                 int // queue items (leased or not)
 	Faces, Persons        int
+	// Media counts the analysed files by media kind (index File.Media).
+	Media map[string]int
 }
 
 // Store is the daemon's view of the index. It must be safe for concurrent

@@ -115,7 +115,7 @@ func (d *Daemon) Status(ctx context.Context) (api.Status, error) {
 		InputDirectory:  d.root,
 		Queue:           st.Queue,
 		InFlight:        int(d.inFlight.Load()),
-		Files:           api.FileCounts{Done: st.Done, Failed: st.Failed, Pending: st.Pending},
+		Files:           api.FileCounts{Done: st.Done, Failed: st.Failed, Pending: st.Pending, Media: st.Media},
 		Faces:           st.Faces,
 		Persons:         st.Persons,
 		PhotosPerSecond: d.meter.rate(now, started),

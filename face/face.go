@@ -96,6 +96,10 @@ type Result struct {
 	// Format is the format the file was read as (media.Format: "jpeg",
 	// "heic", "cr2", "mp4", ...), named by its bytes.
 	Format string `json:"format,omitempty"`
+	// Media is the file's kind in faced's media table (media.Kind: "photo",
+	// "raw", "motion" for a Google/Samsung motion photo analysed as its
+	// still, "video"); Kind stays photo or video.
+	Media string `json:"media,omitempty"`
 	// Note is something the user should know about how the file was read
 	// (bytes disagreeing with the extension, a raw read through its
 	// preview); empty when nothing is worth saying.

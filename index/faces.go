@@ -348,7 +348,7 @@ func (ix *Index) RecordAnalysis(ctx context.Context, a Analysis) (int64, []int64
 			orient = 1
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE files SET width = ?, height = ?, stored_width = ?, stored_height = ?,
-			orientation = ? WHERE id = ?`, r.Width, r.Height, r.StoredWidth, r.StoredHeight, orient, fileID); err != nil {
+			orientation = ?, media = ? WHERE id = ?`, r.Width, r.Height, r.StoredWidth, r.StoredHeight, orient, r.Media, fileID); err != nil {
 			return err
 		}
 		ids, err = ix.replaceFaces(ctx, tx, fileID, r.Faces, r.Model)

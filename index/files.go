@@ -41,6 +41,9 @@ type File struct {
 	// Hash is the lower-case hex SHA-256 of the content ("" when not hashed).
 	Hash string    `json:"hash,omitempty"`
 	Kind face.Kind `json:"kind"`
+	// Media is the kind in faced's media table as the last analysis found
+	// it (face.Result.Media: photo, raw, motion, video; "" before one).
+	Media string `json:"media,omitempty"`
 	// CaptureTime is when the photo was taken (zero: unknown);
 	// CaptureSource says where it came from (exif, quicktime, mtime, ...).
 	CaptureTime   time.Time `json:"capture_time,omitzero"`
@@ -66,7 +69,7 @@ type File struct {
 }
 
 const fileCols = `id, path, size, mtime, hash, kind, capture_time, capture_source, status, error, model,
-	analysed_at, analyses, width, height, stored_width, stored_height, orientation, visibility, export_rev, exported_rev`
+	analysed_at, analyses, width, height, stored_width, stored_height, orientation, visibility, export_rev, exported_rev, media`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -77,7 +80,7 @@ func scanFile(r rowScanner) (File, error) {
 	var kind, status, vis string
 	err := r.Scan(&f.ID, &f.Path, &f.Size, &mtime, &f.Hash, &kind, &capt, &f.CaptureSource, &status, &f.Error,
 		&f.Model, &analysed, &f.Analyses, &f.Width, &f.Height, &f.StoredWidth, &f.StoredHeight, &f.Orientation,
-		&vis, &f.ExportRev, &f.ExportedRev)
+		&vis, &f.ExportRev, &f.ExportedRev, &f.Media)
 	if err != nil {
 		return File{}, err
 	}

@@ -17,6 +17,9 @@ type Stats struct {
 	QueueWaiting  int            `json:"queue_waiting"`
 	QueueLeased   int            `json:"queue_leased"`
 	ExportPending int            `json:"export_pending"`
+	// Media counts the analysed (done) files by media kind (File.Media:
+	// photo, raw, motion, video).
+	Media map[string]int `json:"media,omitempty"`
 	// Errors are the most recent failures, newest first.
 	Errors []FileError `json:"errors,omitempty"`
 }
@@ -50,6 +53,21 @@ func (ix *Index) Stats(ctx context.Context, lastErrors int) (Stats, error) {
 			return Stats{}, fmt.Errorf("stats: %w", err)
 		}
 		st.Files[Status(s)] = n
+	}
+	rows.Close()
+	st.Media = map[string]int{}
+	rows, err = tx.QueryContext(ctx, `SELECT media, COUNT(*) FROM files WHERE status = 'done' AND media <> '' GROUP BY media`)
+	if err != nil {
+		return Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	for rows.Next() {
+		var m string
+		var n int
+		if err := rows.Scan(&m, &n); err != nil {
+			rows.Close()
+			return Stats{}, fmt.Errorf("stats: %w", err)
+		}
+		st.Media[m] = n
 	}
 	rows.Close()
 	err = tx.QueryRowContext(ctx, `SELECT

@@ -338,7 +338,7 @@ func (id Identity) MismatchNote() string {
 // one) marks a Google/Samsung motion photo: GCamera:MotionPhoto="1",
 // GCamera:MicroVideo="1" or a Container directory with a MotionPhoto item.
 func HasMotionPhotoXMP(b []byte) bool {
-	for _, s := range [][]byte{[]byte(`MotionPhoto="1"`), []byte(`MicroVideo="1"`), []byte(`<GCamera:MotionPhoto>1<`), []byte(`<GCamera:MicroVideo>1<`)} {
+	for _, s := range [][]byte{[]byte(`MotionPhoto="1"`), []byte(`MicroVideo="1"`), []byte(`<GCamera:MotionPhoto>1<`), []byte(`<GCamera:MicroVideo>1<`), []byte(`Item:Semantic="MotionPhoto"`)} {
 		if bytes.Contains(b, s) {
 			return true
 		}

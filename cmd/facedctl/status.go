@@ -110,7 +110,7 @@ func offlineStatus(ctx context.Context, dataDir string) (api.Status, error) {
 	}
 	q := is.QueueWaiting + is.QueueLeased
 	st.Queue = q
-	st.Files = api.FileCounts{Done: is.Files[index.StatusDone], Failed: is.Files[index.StatusFailed], Pending: q}
+	st.Files = api.FileCounts{Done: is.Files[index.StatusDone], Failed: is.Files[index.StatusFailed], Pending: q, Media: is.Media}
 	st.Faces, st.Persons = is.Faces, is.Persons
 	for _, e := range is.Errors {
 		st.Errors = append(st.Errors, api.FileError{File: e.Path, Reason: e.Error, Time: e.At})
@@ -150,6 +150,9 @@ func printStatus(w io.Writer, st api.Status) {
 		fmt.Fprintf(w, ", %d without sidecar (writes failing)", st.Files.SidecarFailed)
 	}
 	fmt.Fprintln(w)
+	if line := mediaLine(st.Files.Media); line != "" {
+		fmt.Fprintf(w, "media:   %s\n", line)
+	}
 	fmt.Fprintf(w, "faces:   %d\npersons: %d\n", st.Faces, st.Persons)
 	if len(st.Problems) > 0 {
 		fmt.Fprintln(w, "problems:")
@@ -166,4 +169,25 @@ func printStatus(w io.Writer, st api.Status) {
 			fmt.Fprintf(w, "  %q: %s\n", e.File, strings.TrimSpace(e.Reason))
 		}
 	}
+}
+
+// mediaLine names the analysed files by media kind, in the media table's
+// order of kinds ("12 photo, 3 motion photo, 2 raw, 1 video").
+func mediaLine(m map[string]int) string {
+	var parts []string
+	for _, k := range []string{"photo", "motion", "raw", "video"} {
+		if n := m[k]; n > 0 {
+			name := k
+			if k == "motion" {
+				name = "motion photo"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", n, name))
+		}
+	}
+	for k, n := range m {
+		if k != "photo" && k != "motion" && k != "raw" && k != "video" && n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

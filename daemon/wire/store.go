@@ -106,7 +106,7 @@ func (s *Store) Stats(ctx context.Context) (daemon.Stats, error) {
 	}
 	q := st.QueueWaiting + st.QueueLeased
 	return daemon.Stats{Done: st.Files[index.StatusDone], Failed: st.Files[index.StatusFailed], Pending: q,
-		Queue: q, Faces: st.Faces, Persons: st.Persons}, nil
+		Queue: q, Faces: st.Faces, Persons: st.Persons, Media: st.Media}, nil
 }
 
 func (s *Store) Failures(ctx context.Context, n int) ([]daemon.FileRecord, error) {
