@@ -263,7 +263,10 @@ const (
 		LEFT JOIN assignments a ON a.face_id = f.id WHERE f.id = ?`
 	qCannotLinked = `SELECT COUNT(*) FROM cannot_link_persons WHERE face_id = ? AND person_id = ?`
 	qUnassign     = `DELETE FROM assignments WHERE face_id = ?`
-	qAssign       = `INSERT INTO assignments (face_id, person_id, source, assigned_at) VALUES (?, ?, ?, ?)
+	// The face's file and display quality ride along (schema 0007: the
+	// person counts and the person's faces in quality order).
+	qAssign = `INSERT INTO assignments (face_id, person_id, source, assigned_at, file_id, quality)
+		SELECT ?1, ?2, ?3, ?4, f.file_id, f.score * (f.x2 - f.x1) FROM faces f WHERE f.id = ?1
 		ON CONFLICT (face_id) DO UPDATE SET person_id = excluded.person_id, source = excluded.source,
 		assigned_at = excluded.assigned_at`
 	qBumpExportOfFace = `UPDATE files SET export_rev = export_rev + 1 WHERE id = (SELECT file_id FROM faces WHERE id = ?)`
@@ -414,14 +417,20 @@ func (q FaceQuery) sql() (string, []any) {
 	if q.NoFeatures {
 		feat, join = "NULL", ""
 	}
-	s := `SELECT f.id, f.file_id, fi.path, f.frame_time, f.frames, f.x1, f.y1, f.x2, f.y2, f.sx1, f.sy1, f.sx2, f.sy2,
-		f.score, f.landmarks, f.age, f.male_prob, f.birth_year, ` + feat + `, f.model,
-		COALESCE(fi.capture_time, fi.mtime), fi.capture_source, COALESCE(a.person_id, 0), COALESCE(a.source, ''), COALESCE(f.forgotten_by, 0), f.rev
-		FROM faces f JOIN files fi ON fi.id = f.file_id LEFT JOIN assignments a ON a.face_id = f.id` + join
+	s := faceSelect(feat, join)
 	if len(where) > 0 {
 		s += " WHERE " + strings.Join(where, " AND ")
 	}
 	return s + " ORDER BY f.id", args
+}
+
+// faceSelect selects the columns scanFace reads: features as feat (NULL:
+// none), more tables joined by join.
+func faceSelect(feat, join string) string {
+	return `SELECT f.id, f.file_id, fi.path, f.frame_time, f.frames, f.x1, f.y1, f.x2, f.y2, f.sx1, f.sy1, f.sx2, f.sy2,
+		f.score, f.landmarks, f.age, f.male_prob, f.birth_year, ` + feat + `, f.model,
+		COALESCE(fi.capture_time, fi.mtime), fi.capture_source, COALESCE(a.person_id, 0), COALESCE(a.source, ''), COALESCE(f.forgotten_by, 0), f.rev
+		FROM faces f JOIN files fi ON fi.id = f.file_id LEFT JOIN assignments a ON a.face_id = f.id` + join
 }
 
 func scanFace(r rowScanner, rec *FaceRecord) error {

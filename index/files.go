@@ -370,7 +370,7 @@ func (ix *Index) SetVisibility(ctx context.Context, v map[int64]Visibility) erro
 func bumpExportOfPersons(ctx context.Context, tx *sql.Tx, persons ...int64) error {
 	for _, p := range persons {
 		if _, err := tx.ExecContext(ctx, `UPDATE files SET export_rev = export_rev + 1 WHERE id IN
-			(SELECT f.file_id FROM faces f JOIN assignments a ON a.face_id = f.id WHERE a.person_id = ?)`, p); err != nil {
+			(SELECT file_id FROM person_files WHERE person_id = ?)`, p); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -52,8 +53,7 @@ func (p Person) Active() bool { return !p.OptOut && p.MergedInto == 0 }
 
 const personCols = `p.id, p.name, p.name_source, COALESCE(p.birth_year, 0), p.birth_year_source, p.gender, p.gender_source,
 	p.opt_out, p.hidden, COALESCE(p.merged_into, 0), p.created_at, p.updated_at, COALESCE(p.birth_year_confidence, 0),
-	(SELECT COUNT(*) FROM assignments a WHERE a.person_id = p.id),
-	(SELECT COUNT(DISTINCT f.file_id) FROM assignments a JOIN faces f ON f.id = a.face_id WHERE a.person_id = p.id)`
+	p.face_count, p.file_count`
 
 func scanPerson(r rowScanner) (Person, error) {
 	var p Person
@@ -122,26 +122,69 @@ func (ix *Index) Person(ctx context.Context, id int64) (Person, error) {
 	return getPerson(ctx, ix.rd(), id)
 }
 
-// PersonQuery filters Persons.
+// PersonQuery filters, orders and pages Persons.
 type PersonQuery struct {
 	// Inactive also lists merged and opted-out persons.
 	Inactive bool
 	// Name lists only persons with this name (case-insensitive).
 	Name string
+	// Review orders unnamed persons first, then more faces first, then by
+	// id (the review grid); otherwise persons come by id.
+	Review bool
+	// Offset and Limit page the list (Limit 0: all).
+	Offset, Limit int
 }
 
-// Persons lists persons by id.
-func (ix *Index) Persons(ctx context.Context, q PersonQuery) ([]Person, error) {
-	s := `SELECT ` + personCols + ` FROM persons p WHERE 1`
+func (q PersonQuery) where() (string, []any) {
+	s := ` WHERE 1`
 	var args []any
 	if !q.Inactive {
+		// the condition of the persons_review index, written the same way
 		s += ` AND p.opt_out = 0 AND p.merged_into IS NULL`
 	}
 	if q.Name != "" {
 		s += ` AND lower(p.name) = lower(?)`
 		args = append(args, q.Name)
 	}
-	return queryAll(ctx, ix.rd(), scanPerson, "list persons", s+` ORDER BY p.id`, args...)
+	return s, args
+}
+
+// Persons lists persons selected by q. Face and file counts are kept by
+// the index as assignments change: a page costs its own rows, not a count
+// of every face.
+func (ix *Index) Persons(ctx context.Context, q PersonQuery) ([]Person, error) {
+	s, args := q.sql()
+	return queryAll(ctx, ix.rd(), scanPerson, "list persons", s, args...)
+}
+
+func (q PersonQuery) sql() (string, []any) {
+	w, args := q.where()
+	s := `SELECT ` + personCols + ` FROM persons p` + w
+	if q.Review {
+		s += ` ORDER BY p.name <> '', p.face_count DESC, p.id`
+	} else {
+		s += ` ORDER BY p.id`
+	}
+	if q.Limit > 0 || q.Offset > 0 {
+		lim := q.Limit
+		if lim <= 0 {
+			lim = -1
+		}
+		s += ` LIMIT ? OFFSET ?`
+		args = append(args, lim, max(q.Offset, 0))
+	}
+	return s, args
+}
+
+// CountPersons returns how many persons q selects (its Offset and Limit
+// aside).
+func (ix *Index) CountPersons(ctx context.Context, q PersonQuery) (int, error) {
+	w, args := q.where()
+	var n int
+	if err := ix.rd().QueryRowContext(ctx, `SELECT COUNT(*) FROM persons p`+w, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count persons: %w", err)
+	}
+	return n, nil
 }
 
 // ResolvePerson follows merges: it returns the active person that id was
@@ -772,50 +815,68 @@ func (ix *Index) DifferentPersons(ctx context.Context) ([][2]int64, error) {
 	return out, rows.Err()
 }
 
-// PersonsRevision changes whenever a person or an assignment changes: a
-// key for caches of person lists (the change feed's revision, the latest
-// person update and the number of persons).
-func (ix *Index) PersonsRevision(ctx context.Context) (string, error) {
-	var rev, upd, n int64
-	err := ix.rd().QueryRowContext(ctx, `SELECT (SELECT rev FROM change_seq WHERE id = 1),
-		(SELECT COALESCE(MAX(updated_at), 0) FROM persons), (SELECT COUNT(*) FROM persons)`).Scan(&rev, &upd, &n)
-	if err != nil {
-		return "", fmt.Errorf("persons revision: %w", err)
-	}
-	return fmt.Sprintf("%d/%d/%d", rev, upd, n), nil
-}
-
 // BestFace returns the face shown for person id: the largest, sharpest
 // detection (score times width); 0 when the person has no face.
 func (ix *Index) BestFace(ctx context.Context, id int64) (int64, error) {
-	var f int64
-	err := ix.rd().QueryRowContext(ctx, `SELECT f.id FROM assignments a JOIN faces f ON f.id = a.face_id
-		WHERE a.person_id = ? ORDER BY f.score * (f.x2 - f.x1) DESC, f.id LIMIT 1`, id).Scan(&f)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("best face of person #%d: %w", id, err)
-	}
-	return f, nil
+	m, err := ix.BestFaces(ctx, id)
+	return m[id], err
 }
 
-// BestFaces returns BestFace of every person with a face, in one pass.
-func (ix *Index) BestFaces(ctx context.Context) (map[int64]int64, error) {
-	rows, err := ix.rd().QueryContext(ctx, `SELECT person_id, id FROM (SELECT a.person_id, f.id,
-		ROW_NUMBER() OVER (PARTITION BY a.person_id ORDER BY f.score * (f.x2 - f.x1) DESC, f.id) AS rn
-		FROM assignments a JOIN faces f ON f.id = a.face_id) WHERE rn = 1`)
+// BestFaces returns BestFace of each of persons ids that has a face (one
+// index seek each).
+func (ix *Index) BestFaces(ctx context.Context, ids ...int64) (map[int64]int64, error) {
+	b, _ := json.Marshal(ids)
+	if len(ids) == 0 {
+		b = []byte("[]")
+	}
+	rows, err := ix.rd().QueryContext(ctx, `SELECT j.value, (SELECT a.face_id FROM assignments a WHERE a.person_id = j.value
+		ORDER BY a.quality DESC, a.face_id LIMIT 1) FROM json_each(?) j`, string(b))
 	if err != nil {
 		return nil, fmt.Errorf("best faces: %w", err)
 	}
 	defer rows.Close()
-	out := map[int64]int64{}
+	out := make(map[int64]int64, len(ids))
 	for rows.Next() {
-		var p, f int64
+		var p int64
+		var f sql.NullInt64
 		if err := rows.Scan(&p, &f); err != nil {
 			return nil, fmt.Errorf("best faces: %w", err)
 		}
-		out[p] = f
+		if f.Valid {
+			out[p] = f.Int64
+		}
 	}
 	return out, rows.Err()
+}
+
+// qPersonFacePage pages a person's faces in BestFace's order: the page is
+// cut from the (person, quality) index before any face is read.
+var qPersonFacePage = `WITH pg AS (SELECT face_id, quality FROM assignments WHERE person_id = ?
+	ORDER BY quality DESC, face_id LIMIT ? OFFSET ?) ` +
+	faceSelect("NULL", " JOIN pg ON pg.face_id = f.id") + ` ORDER BY pg.quality DESC, pg.face_id`
+
+// PersonFaces returns a page of person id's faces, best first (the order
+// of BestFace), without features. A person of 50 000 faces pages as fast
+// as one of ten.
+func (ix *Index) PersonFaces(ctx context.Context, id int64, offset, limit int) ([]FaceRecord, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := ix.rd().QueryContext(ctx, qPersonFacePage, id, limit, max(offset, 0))
+	if err != nil {
+		return nil, fmt.Errorf("faces of person #%d: %w", id, err)
+	}
+	defer rows.Close()
+	var out []FaceRecord
+	for rows.Next() {
+		var rec FaceRecord
+		if err := scanFace(rows, &rec); err != nil {
+			return nil, fmt.Errorf("faces of person #%d: %w", id, err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("faces of person #%d: %w", id, err)
+	}
+	return out, nil
 }

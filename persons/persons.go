@@ -13,11 +13,9 @@
 package persons
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -40,11 +38,6 @@ type Service struct {
 
 	mu sync.Mutex // held by every verb and by Clusterer.Update
 
-	// cache holds the sorted person lists and best faces of one
-	// index.PersonsRevision: a grid page of 10 000 persons is a slice of
-	// it, not 10 000 face counts.
-	cmu   sync.Mutex
-	cache listCache
 	// after, when set, runs after each verb, outside the lock: the daemon
 	// lets its clusterer follow the edit at once.
 	after func(ctx context.Context)
@@ -230,112 +223,44 @@ type ListQuery struct {
 	Offset, Limit int
 }
 
-type listCache struct {
-	rev   string
-	lists map[[2]bool][]index.Person
-	best  map[int64]int64
-}
-
-// current returns the cache of the index's current revision.
-func (s *Service) current(ctx context.Context) (*listCache, error) {
-	rev, err := s.ix.PersonsRevision(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if s.cache.rev != rev {
-		s.cache = listCache{rev: rev, lists: map[[2]bool][]index.Person{}}
-	}
-	return &s.cache, nil
-}
-
-// List returns persons and the total number matching q.
+// List returns a page of persons and the total number matching q. The
+// index keeps the counts and the review order's index, so every page costs
+// its own rows, also the first after an edit.
 func (s *Service) List(ctx context.Context, q ListQuery) ([]index.Person, int, error) {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	c, err := s.current(ctx)
+	iq := index.PersonQuery{Inactive: q.All, Review: q.Review, Offset: q.Offset, Limit: q.Limit}
+	total, err := s.ix.CountPersons(ctx, iq)
 	if err != nil {
 		return nil, 0, err
 	}
-	key := [2]bool{q.All, q.Review}
-	ps, ok := c.lists[key]
-	if !ok {
-		if ps, err = s.ix.Persons(ctx, index.PersonQuery{Inactive: q.All}); err != nil {
-			return nil, 0, err
-		}
-		if q.Review {
-			slices.SortStableFunc(ps, reviewOrder)
-		}
-		c.lists[key] = ps
+	ps, err := s.ix.Persons(ctx, iq)
+	if err != nil {
+		return nil, 0, err
 	}
-	total := len(ps)
-	lo := min(max(q.Offset, 0), total)
-	hi := total
-	if q.Limit > 0 {
-		hi = min(lo+q.Limit, total)
-	}
-	return slices.Clone(ps[lo:hi]), total, nil
-}
-
-// reviewOrder puts unnamed persons first, then more faces first, then ids.
-func reviewOrder(a, b index.Person) int {
-	if (a.Name == "") != (b.Name == "") {
-		if a.Name == "" {
-			return -1
-		}
-		return 1
-	}
-	return cmp.Or(cmp.Compare(b.Faces, a.Faces), cmp.Compare(a.ID, b.ID))
+	return ps, total, nil
 }
 
 // Faces returns a page of person id's faces (best first: larger, sharper
-// detections) and their total.
+// detections) and their total. The page is cut in the index.
 func (s *Service) Faces(ctx context.Context, id int64, offset, limit int) ([]index.FaceRecord, int, error) {
-	fs, err := s.ix.Faces(ctx, index.FaceQuery{PersonID: id, NoFeatures: true})
+	p, err := s.ix.Person(ctx, id)
 	if err != nil {
 		return nil, 0, err
 	}
-	slices.SortStableFunc(fs, func(a, b index.FaceRecord) int {
-		return cmp.Or(cmp.Compare(quality(b), quality(a)), cmp.Compare(a.ID, b.ID))
-	})
-	total := len(fs)
-	lo := min(max(offset, 0), total)
-	hi := total
-	if limit > 0 {
-		hi = min(lo+limit, total)
+	fs, err := s.ix.PersonFaces(ctx, id, offset, limit)
+	if err != nil {
+		return nil, 0, err
 	}
-	return fs[lo:hi], total, nil
+	return fs, p.Faces, nil
 }
-
-// quality ranks faces for display: detection score times face width.
-func quality(f index.FaceRecord) float64 { return f.Score * f.Box.W() }
 
 // BestFace returns the face shown for person id (0 when it has none).
 func (s *Service) BestFace(ctx context.Context, id int64) (int64, error) {
-	m, err := s.BestFaces(ctx, id)
-	return m[id], err
+	return s.ix.BestFace(ctx, id)
 }
 
-// BestFaces returns the faces shown for persons ids (one revision check
-// for all of them).
+// BestFaces returns the faces shown for persons ids (those with a face).
 func (s *Service) BestFaces(ctx context.Context, ids ...int64) (map[int64]int64, error) {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	c, err := s.current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if c.best == nil {
-		// Every person's at once: one pass over the assignments instead
-		// of one query per person of a page.
-		if c.best, err = s.ix.BestFaces(ctx); err != nil {
-			return nil, err
-		}
-	}
-	out := make(map[int64]int64, len(ids))
-	for _, id := range ids {
-		out[id] = c.best[id]
-	}
-	return out, nil
+	return s.ix.BestFaces(ctx, ids...)
 }
 
 // DisplayName is how a person is called in lists: the name, or "Person N".
