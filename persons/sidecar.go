@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 
 	"github.com/faced/faced/exporters"
 	"github.com/faced/faced/index"
@@ -67,10 +66,6 @@ func SidecarPhoto(ctx context.Context, ix *index.Index, path string) (exporters.
 	return ph, nil
 }
 
-// adoptMu serialises AdoptNames: two sidecars exported at once that name one
-// unnamed person differently must not both see it unnamed.
-var adoptMu sync.Mutex
-
 // AdoptNames offers names users gave faced's faces in their photo manager
 // (read back from the sidecar by the exporter) to the index, under the name
 // policy of exporters/README.md:
@@ -89,10 +84,14 @@ var adoptMu sync.Mutex
 //
 // A sidecar name that loses never changes the index, so exports cannot
 // ping-pong between two names. It reports whether a person was named
-// (their files need export again; the index bumped them).
-func AdoptNames(ctx context.Context, ix *index.Index, names []exporters.UserName) (bool, error) {
-	adoptMu.Lock()
-	defer adoptMu.Unlock()
+// (their files need export again; the index bumped them). It runs under
+// the Service's lock, as the verbs and the clusterer's Update do: two
+// sidecars exported at once that name one unnamed person differently never
+// both see it unnamed, and a user's verb never interleaves with it.
+func (s *Service) AdoptNames(ctx context.Context, names []exporters.UserName) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ix := s.ix
 	var errs []error
 	changed := false
 	for _, un := range names {

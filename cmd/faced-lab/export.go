@@ -16,6 +16,7 @@ import (
 	"github.com/faced/faced/exporters"
 	"github.com/faced/faced/index"
 	"github.com/faced/faced/internal/cli"
+	"github.com/faced/faced/persons"
 )
 
 func init() { rootCmd.AddCommand(newExportCommand()) }
@@ -85,7 +86,7 @@ func runExport(ctx context.Context, o exportOptions, args []string, w io.Writer)
 	if err != nil {
 		return cli.Exit(cli.ExitFailure, err)
 	}
-	src := wire.NewExporter(ix, ex)
+	src := wire.NewExporter(persons.New(ix, persons.Options{}), ex)
 	paths := args
 	if o.all {
 		files, err := ix.Files(ctx, index.StatusDone)

@@ -239,7 +239,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 			if d != nil {
 				d.ReportNote(p, n)
 			}
-		}}, Clusterer: clusterer, Exporter: NewExporter(ix, ex), Watcher: dw})
+		}}, Clusterer: clusterer, Exporter: NewExporter(app.Persons, ex), Watcher: dw})
 	if err != nil {
 		return nil, err
 	}

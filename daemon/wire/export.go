@@ -14,6 +14,7 @@ import (
 // Exporter writes a file's sidecar from what the index holds about it.
 type Exporter struct {
 	ix *index.Index
+	ps *persons.Service
 	ex *exporters.Exporter
 }
 
@@ -22,9 +23,10 @@ var (
 	_ daemon.Withdrawer = (*Exporter)(nil)
 )
 
-// NewExporter returns the daemon's exporter over ix and ex.
-func NewExporter(ix *index.Index, ex *exporters.Exporter) *Exporter {
-	return &Exporter{ix: ix, ex: ex}
+// NewExporter returns the daemon's exporter of ps's index through ex; names
+// read back from sidecars go through ps (Service.AdoptNames).
+func NewExporter(ps *persons.Service, ex *exporters.Exporter) *Exporter {
+	return &Exporter{ix: ps.Index(), ps: ps, ex: ex}
 }
 
 // Photo builds the exporters.Photo of path from the index.
@@ -33,7 +35,7 @@ func (e *Exporter) Photo(ctx context.Context, path string) (exporters.Photo, err
 }
 
 // Export implements daemon.Exporter. When the sidecar gave one of the
-// photo's persons its name (persons.AdoptNames), the photo is built and merged
+// photo's persons its name (persons.Service.AdoptNames), the photo is built and merged
 // again at once, so one export pass leaves it as the next would: a second
 // pass writes nothing.
 func (e *Exporter) Export(ctx context.Context, path string) error {
@@ -48,7 +50,7 @@ func (e *Exporter) Export(ctx context.Context, path string) error {
 	if err := e.exportCompanions(ctx, ph); err != nil {
 		return err
 	}
-	changed, err := persons.AdoptNames(ctx, e.ix, res.UserNames)
+	changed, err := e.ps.AdoptNames(ctx, res.UserNames)
 	if err != nil || !changed {
 		return err
 	}

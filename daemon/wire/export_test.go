@@ -59,7 +59,7 @@ func TestAdoptNames(t *testing.T) {
 	if _, err := ix.AssignFaces(ctx, map[int64]int64{faces[0].ID: auto, faces[1].ID: user}, index.SourceAuto); err != nil {
 		t.Fatal(err)
 	}
-	_, err = persons.AdoptNames(ctx, ix, []exporters.UserName{
+	_, err = persons.New(ix, persons.Options{}).AdoptNames(ctx, []exporters.UserName{
 		{FaceID: faces[0].ID, PersonID: auto, Name: "Bob", Sidecar: "a.jpg.xmp"},
 		{FaceID: faces[1].ID, PersonID: user, Name: "Alicia", Sidecar: "a.jpg.xmp"},
 		{FaceID: faces[2].ID, Name: "Carol", Sidecar: "a.jpg.xmp"},
@@ -178,7 +178,7 @@ func TestNameConflictConverges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := NewExporter(ix, ex)
+			e := NewExporter(persons.New(ix, persons.Options{}), ex)
 			pass := func() int {
 				writes = 0
 				for _, i := range tc.order {
@@ -329,7 +329,7 @@ func TestRenamedInOnePhotoConverges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := NewExporter(ix, ex)
+			e := NewExporter(persons.New(ix, persons.Options{}), ex)
 			for _, p := range photos {
 				if err := e.Export(ctx, p); err != nil {
 					t.Fatal(err)

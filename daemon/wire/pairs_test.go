@@ -13,6 +13,7 @@ import (
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/index"
 	"github.com/faced/faced/internal/shared"
+	"github.com/faced/faced/persons"
 	"github.com/faced/faced/watcher"
 )
 
@@ -51,7 +52,7 @@ func TestRawJPEGPairSidecars(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := NewExporter(s.ix, ex)
+			e := NewExporter(persons.New(s.ix, persons.Options{}), ex)
 			if err := e.Export(ctx, jpg); err != nil {
 				t.Fatal(err)
 			}

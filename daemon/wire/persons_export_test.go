@@ -69,7 +69,7 @@ func TestForgetAndHideLeaveTheSidecar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := NewExporter(ix, ex)
+	e := NewExporter(persons.New(ix, persons.Options{}), ex)
 	sidecar := photo + ".xmp"
 	read := func() string {
 		t.Helper()
