@@ -263,7 +263,7 @@ const (
 		LEFT JOIN assignments a ON a.face_id = f.id WHERE f.id = ?`
 	qCannotLinked = `SELECT COUNT(*) FROM cannot_link_persons WHERE face_id = ? AND person_id = ?`
 	qUnassign     = `DELETE FROM assignments WHERE face_id = ?`
-	// The face's file and display quality ride along (schema 0007: the
+	// The face's file and display quality ride along (schema 0008: the
 	// person counts and the person's faces in quality order).
 	qAssign = `INSERT INTO assignments (face_id, person_id, source, assigned_at, file_id, quality)
 		SELECT ?1, ?2, ?3, ?4, f.file_id, f.score * (f.x2 - f.x1) FROM faces f WHERE f.id = ?1

@@ -1,4 +1,4 @@
--- 0007: person counts kept as they change, so that a page of persons (the
+-- 0008: person counts kept as they change, so that a page of persons (the
 -- review grid at 10 000 persons / 1 M faces) never counts faces again.
 -- Assignments carry their face's file and display quality (score times
 -- width): triggers keep persons.face_count / file_count (person_files holds
