@@ -821,7 +821,7 @@ func (c *coordinator) removeMissing(ctx context.Context, force bool) {
 			continue
 		}
 		for _, r := range recs {
-			if _, err := os.Lstat(r.Path); !errors.Is(err, fs.ErrNotExist) {
+			if _, err := os.Lstat(r.Path); !errors.Is(err, fs.ErrNotExist) && !isCompanion(r.Path) {
 				continue
 			}
 			if err := d.deps.Store.Remove(ctx, r.Path); err != nil {

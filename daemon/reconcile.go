@@ -111,7 +111,9 @@ func (d *Daemon) walk(ctx context.Context, dir string, depth int) (ScanCounts, e
 		if seen[f.Path] {
 			continue
 		}
-		if _, err := os.Lstat(f.Path); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Lstat(f.Path); errors.Is(err, fs.ErrNotExist) || isCompanion(f.Path) {
+			// Gone, or now the companion of a still (a Live Photo's
+			// MOV or a raw analysed before its JPEG arrived).
 			c.Missing++
 			d.send(ctx, op{missing: f.Path})
 			continue
@@ -190,6 +192,15 @@ func (d *Daemon) observe(ctx context.Context, p string, c *ScanCounts, depth int
 	if err != nil {
 		return false, err
 	}
+	if isCompanion(p) {
+		// Analysed through its still: an entry of its own (from before
+		// the still arrived) leaves the index.
+		if known {
+			c.Missing++
+			d.send(ctx, op{missing: p})
+		}
+		return false, nil
+	}
 	fi, statErr := os.Stat(p)
 	switch {
 	case statErr != nil && errors.Is(statErr, fs.ErrNotExist):
@@ -238,6 +249,7 @@ func (d *Daemon) observe(ctx context.Context, p string, c *ScanCounts, depth int
 	if known {
 		reason = "changed"
 	}
+	d.dropCompanions(ctx, p, c)
 	if err := d.send(ctx, op{enqueue: p, reason: reason}); err != nil {
 		return false, err
 	}
@@ -258,4 +270,23 @@ func (d *Daemon) hashFile(p string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// isCompanion reports whether the file at p is analysed through a still
+// (media.PrimaryOf: the raw of a RAW+JPEG pair, a Live Photo's MOV).
+func isCompanion(p string) bool {
+	_, ok := media.PrimaryOf(p)
+	return ok
+}
+
+// dropCompanions: the still p arrived or changed; its companions that were
+// analysed on their own before it (a Live Photo's MOV copied first, a raw
+// before its JPEG) leave the index, so the moment is counted once.
+func (d *Daemon) dropCompanions(ctx context.Context, p string, c *ScanCounts) {
+	for _, m := range append(media.LiveVideos(p), media.Companions(p)...) {
+		if _, known, err := d.deps.Store.File(ctx, m); err == nil && known {
+			c.Missing++
+			d.send(ctx, op{missing: m})
+		}
+	}
 }

@@ -30,8 +30,17 @@ package media
 // IMG_1.JPG.xmp; base naming: the pair's one IMG_1.xmp, which both files
 // share and which is written once). An Apple Live Photo (IMG_2.HEIC +
 // IMG_2.MOV) is analysed as its still; the MOV is a companion, not a video
-// of its own. Google/Samsung motion photos (a JPEG or HEIC with the MP4
-// inside) are read as the still they start with.
+// of its own. When both files carry Apple's content identifier (the
+// still's maker note tag 0x0011, the MOV's
+// com.apple.quicktime.content.identifier: ContentID) they pair only when
+// the identifiers are equal; else the base name decides. Only same-named
+// files are compared (a Live Photo renamed apart is two files). A MOV
+// analysed before its still arrived leaves the index when the still comes
+// (daemon observe and reconciliation; a MOV whose analysis is in flight at
+// that moment goes at the next reconciliation). Google/Samsung motion
+// photos (a JPEG or HEIC with the MP4 inside) are read as the still they
+// start with and recorded with kind Motion (IsMotionPhoto; index
+// files.media, status "media:").
 //
 // # HEIF and JPEG XL: the frame of the regions
 //

@@ -19,21 +19,53 @@ var stillExts = []string{".jpg", ".jpeg", ".jpe", ".heic", ".heif", ".hif"}
 
 // PrimaryOf returns the still that the file at path is the companion of: a
 // raw file's or a Live Photo .mov's sibling with the same base name and a
-// JPEG or HEIF extension (any case). ok is false for every other file.
+// JPEG or HEIF extension (any case). A .mov and a still that both carry an
+// Apple content identifier (ContentID) pair only when the identifiers are
+// equal: a movie of the same name that is not the still's Live Photo is a
+// video of its own. ok is false for every other file.
 func PrimaryOf(path string) (string, bool) {
 	e, ok := ByPath(path)
 	if !ok || !(e.Kind == Raw || e.Format == MOV) {
 		return "", false
 	}
 	base := strings.TrimSuffix(path, filepath.Ext(path))
+	movID, movRead := "", false
 	for _, x := range stillExts {
 		for _, c := range []string{x, strings.ToUpper(x)} {
-			if isFile(base + c) {
-				return base + c, true
+			if !isFile(base + c) {
+				continue
 			}
+			if e.Format == MOV {
+				if !movRead {
+					movID, movRead = ContentID(path), true
+				}
+				if movID != "" {
+					if id := ContentID(base + c); id != "" && id != movID {
+						continue
+					}
+				}
+			}
+			return base + c, true
 		}
 	}
 	return "", false
+}
+
+// LiveVideos returns the Live Photo movies paired with the still at path
+// (PrimaryOf of each is path): the .mov files the walk leaves out, and
+// which leave the index if they were analysed before the still arrived.
+func LiveVideos(path string) []string {
+	if !isStill(filepath.Ext(path)) {
+		return nil
+	}
+	base := strings.TrimSuffix(path, filepath.Ext(path))
+	var out []string
+	for _, c := range []string{".mov", ".MOV", ".Mov"} {
+		if isFile(base+c) && samePrimary(base+c, path) {
+			out = append(out, base+c)
+		}
+	}
+	return out
 }
 
 // Companions returns the raw files paired with the still at path (see
