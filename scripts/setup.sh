@@ -24,8 +24,9 @@ sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 # (libavif-bin), cjxl (libjxl-tools).
 # lintian and dpkg-dev (dpkg-shlibdeps): the Debian package check of make test.
 # strace: the e2e test that checks where the daemon writes; chromium: the
-# review page's browser test.
-PKGS="libopencv-dev libjpeg-dev libimage-exiftool-perl ffmpeg exiv2 pkg-config gcc g++ curl ca-certificates libheif-dev libheif-examples libavif-bin libjxl-dev libjxl-tools lintian dpkg-dev strace chromium"
+# review page's browser test; logrotate: the test of the package's rotation
+# of the SysV log.
+PKGS="libopencv-dev libjpeg-dev libimage-exiftool-perl ffmpeg exiv2 pkg-config gcc g++ curl ca-certificates libheif-dev libheif-examples libavif-bin libjxl-dev libjxl-tools lintian dpkg-dev strace chromium logrotate"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 apt_install() {
   log "installing Debian packages: $*"
