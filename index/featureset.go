@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/faced/faced/internal/quant"
 )
 
 // Precision is how a Matrix stores feature vectors in memory.
@@ -103,23 +105,9 @@ func (m *Matrix) Append(v []float32) error {
 			}
 		}
 	case Int8:
-		var mx float32
-		for _, x := range v {
-			mx = max(mx, math.Float32frombits(math.Float32bits(x)&^(1<<31)))
-		}
-		s := mx / 127
-		if s == 0 {
-			s = 1
-		}
-		inv := 1 / s
 		o := len(m.i8)
 		m.i8 = slices.Grow(m.i8, m.dim)[:o+m.dim]
-		dst := m.i8[o:]
-		for k, x := range v {
-			// x*inv is within [-127, 127]; shifting by 128.5 makes the
-			// conversion's truncation a branch-free round half up.
-			dst[k] = int8(int32(x*inv+128.5) - 128)
-		}
+		s := quant.Int8(m.i8[o:], v)
 		m.scale = append(m.scale, s)
 	}
 	m.n++
