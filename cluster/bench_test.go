@@ -117,7 +117,7 @@ func newBenchEngine(b *testing.B, n, per, dim int, opt Options) (*Engine, *bench
 	}
 	e := NewEngine(opt)
 	e.dim = dim
-	e.vecs = make([]float32, 0, (n+1024)*dim)
+	e.vecs = make([]int8, 0, (n+1024)*dim)
 	for k := 0; k < ids; k++ {
 		first := int32(len(e.nodes))
 		for j := 0; j < per; j++ {

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"unsafe"
 
 	"gonum.org/v1/gonum/blas/blas32"
+
+	"github.com/faced/faced/internal/quant"
 )
 
 // Options configure an Engine. The clustering the Engine maintains is a
@@ -140,10 +143,16 @@ type node struct {
 	age     float64 // apparent age, 0 unknown
 	when    float64 // capture time in decimal years, 0 unknown
 	deleted bool
-	label   int64 // person the user assigned this face to (must-link), 0 none
-	person  int64 // current person, 0 none (candidate)
-	adj     []edge
-	cannot  []int32 // faces this face must never share a cluster with
+	sum     uint64 // itemSum of the item the face came from (see Snapshot)
+	label   int64  // person the user assigned this face to (must-link), 0 none
+	person  int64  // current person, 0 none (candidate)
+	// adj holds the face's maxLinks nearest links (distance, then face id:
+	// the same set whatever the arrival order); nb counts all its links,
+	// for the core rule. A face of a dense person has thousands of links,
+	// which would not fit in memory (see maxLinks).
+	adj    []edge
+	nb     int32
+	cannot []int32 // faces this face must never share a cluster with
 }
 
 // Engine keeps faces, the links between them and the persons they form. It
@@ -159,11 +168,15 @@ type node struct {
 //
 // An Engine is safe for concurrent use.
 type Engine struct {
-	mu     sync.Mutex
-	opt    Options
-	dim    int
-	vecs   []float32 // dim floats per node
-	norms  []float32
+	mu  sync.Mutex
+	opt Options
+	dim int
+	// features as int8 (quant, the index's quantisation): dim values and
+	// one scale per node, a quarter of float32's memory; distances are
+	// computed on them (exact integer dot products)
+	vecs   []int8
+	scale  []float32
+	norms  []float64 // squared norm of every node's (quantised) features
 	nodes  []node
 	byID   map[int64]int32
 	names  map[int64]string
@@ -349,13 +362,71 @@ func Distance(a, b Item, ageWeight float64) float64 {
 	return clip0(d)
 }
 
-func (e *Engine) vec(i int32) []float32 {
+// row returns node i's int8 features.
+func (e *Engine) row(i int32) []int8 {
 	return e.vecs[int(i)*e.dim : int(i+1)*e.dim]
 }
 
-// dist is the distance of nodes i and j given their feature dot product.
-func (e *Engine) distDot(i, j int32, dot float32) float64 {
-	d2 := float64(e.norms[i]) + float64(e.norms[j]) - 2*float64(dot)
+// vec returns node i's features, decoded (a new slice).
+func (e *Engine) vec(i int32) []float32 {
+	return e.decode(i, make([]float32, e.dim))
+}
+
+// decode writes node i's features to buf (len ≥ dim) and returns them.
+func (e *Engine) decode(i int32, buf []float32) []float32 {
+	return quant.Decode(buf, e.row(i), e.scale[i])
+}
+
+// store appends features f as the last node's row, quantised.
+func (e *Engine) store(f []float32) {
+	o := len(e.vecs)
+	e.vecs = slices.Grow(e.vecs, e.dim)[:o+e.dim]
+	q := e.vecs[o:]
+	s := quant.Int8(q, f)
+	e.scale = append(e.scale, s)
+	e.norms = append(e.norms, float64(s)*float64(s)*float64(quant.Dot(q, q)))
+}
+
+// dot8 is the dot product of nodes i and j's features; it is the same for
+// (i, j) and (j, i), so links do not depend on which face arrived first.
+func (e *Engine) dot8(i, j int32) float64 {
+	return float64(e.scale[i]) * float64(e.scale[j]) * float64(quant.Dot(e.row(i), e.row(j)))
+}
+
+// decodeRows returns the decoded features of at most sketchRows of the
+// first n nodes (all of them when n ≤ sketchRows, else evenly strided) and
+// their count, for learning the sketch directions.
+func (e *Engine) decodeRows(n int) ([]float32, int) {
+	step := max(1, (n+sketchRows-1)/sketchRows)
+	m := (n + step - 1) / step
+	out := make([]float32, m*e.dim)
+	for k := 0; k < m; k++ {
+		e.decode(int32(k*step), out[k*e.dim:(k+1)*e.dim])
+	}
+	return out, m
+}
+
+// sketchRows bounds the faces the sketch directions are learnt from (a
+// restore of a large engine without sketches learns them from a sample).
+const sketchRows = 16384
+
+// learn learns the sketch directions from the first n nodes.
+func (e *Engine) learn(n int) *sketcher {
+	rows, m := e.decodeRows(n)
+	return learnSketch(rows, m, e.dim, SketchDims)
+}
+
+// projectAll appends the sketches of nodes [from, to).
+func (e *Engine) projectAll(from, to int) {
+	buf := make([]float32, e.dim)
+	for i := from; i < to; i++ {
+		e.sketch = e.sk.project(e.decode(int32(i), buf), e.sketch)
+	}
+}
+
+// distDot is the distance of nodes i and j given their feature dot product.
+func (e *Engine) distDot(i, j int32, dot float64) float64 {
+	d2 := e.norms[i] + e.norms[j] - 2*dot
 	d := math.Sqrt(max(0, d2))
 	if e.opt.AgeWeight != 0 {
 		a, b := &e.nodes[i], &e.nodes[j]
@@ -444,9 +515,10 @@ func (e *Engine) insert(it Item) (int32, error) {
 		return 0, fmt.Errorf("%w: face %d has %d, want %d", ErrBadFeatures, it.ID, len(it.Features), e.dim)
 	}
 	p := int32(len(e.nodes))
-	e.nodes = append(e.nodes, itemNode(&it))
-	e.vecs = append(e.vecs, it.Features...)
-	e.norms = append(e.norms, dot32(e.vec(p), e.vec(p)))
+	nd := itemNode(&it)
+	nd.sum = itemSum(&it)
+	e.nodes = append(e.nodes, nd)
+	e.store(it.Features)
 	e.byID[it.ID] = p
 	e.maybeSketch()
 	e.link(p, p)
@@ -461,15 +533,19 @@ var scanChunk = 16384
 // both ends. Large scans are split over the CPUs; links are recorded in
 // ascending node order either way.
 func (e *Engine) link(p, upto int32) {
+	e.record(p, e.links(p, upto))
+}
+
+// links returns the links of node p to nodes [0, upto), in ascending node
+// order.
+func (e *Engine) links(p, upto int32) []edge {
 	e.sketchNorms()
 	if ix := e.ivfUpdate(); ix != nil {
-		e.record(p, e.ivfScan(ix, p, upto))
-		return
+		return e.ivfScan(ix, p, upto)
 	}
 	chunk := int32(scanChunk)
 	if upto <= chunk || runtime.GOMAXPROCS(0) == 1 {
-		e.record(p, e.scan(p, 0, upto, nil))
-		return
+		return e.scan(p, 0, upto, nil)
 	}
 	parts := make([][]edge, (upto+chunk-1)/chunk)
 	var wg sync.WaitGroup
@@ -485,9 +561,11 @@ func (e *Engine) link(p, upto int32) {
 		}(c)
 	}
 	wg.Wait()
+	var out []edge
 	for _, part := range parts {
-		e.record(p, part)
+		out = append(out, part...)
 	}
+	return out
 }
 
 // maybeSketch learns the sketch directions once enough faces are held and
@@ -496,33 +574,27 @@ func (e *Engine) maybeSketch() {
 	n := len(e.nodes)
 	switch {
 	case e.sk != nil:
-		e.sketch = e.sk.project(e.vec(int32(n-1)), e.sketch)
+		e.projectAll(n-1, n)
 	case n >= e.sketchFrom() && e.dim > 2*SketchDims:
-		e.sk = learnSketch(e.vecs, n, e.dim, SketchDims)
+		e.sk = e.learn(n)
 		e.sketch = make([]float32, 0, n*SketchDims)
-		for i := 0; i < n; i++ {
-			e.sketch = e.sk.project(e.vec(int32(i)), e.sketch)
-		}
+		e.projectAll(0, n)
 	}
 }
 
 // scanner tests the nodes of one link scan against face p.
 type scanner struct {
-	e      *Engine
-	p      int32
-	q, qs  []float32
-	k      int
-	eps    float64
-	minDot float32
-	skip   float32
-	qn     float32
+	e    *Engine
+	p    int32
+	qs   []float32
+	k    int
+	skip float32
+	qn   float32
 }
 
 func (e *Engine) scanner(p int32) scanner {
 	eps := e.scanEps()
-	s := scanner{e: e, p: p, q: e.vec(p), eps: eps,
-		// the feature distance alone must be ≤ eps (the age term is ≥ 0)
-		minDot: float32((float64(e.norms[p]) - eps*eps) / 2),
+	s := scanner{e: e, p: p,
 		// sketch distances bound the full distance from below; the margin
 		// covers float32 rounding
 		skip: float32(eps*eps*(1+1e-4) + 1e-4)}
@@ -556,11 +628,7 @@ func (s *scanner) testFull(j int32, out []edge) []edge {
 	if e.nodes[j].deleted {
 		return out
 	}
-	dt := dot32(s.q, e.vec(j))
-	if dt-e.norms[j]/2 < s.minDot-1e-6 {
-		return out
-	}
-	if d := e.distDot(s.p, j, dt); d <= e.opt.Eps {
+	if d := e.distDot(s.p, j, e.dot8(s.p, j)); d <= e.opt.Eps {
 		out = append(out, edge{j, float32(d)})
 	}
 	return out
@@ -577,10 +645,51 @@ func (e *Engine) scan(p, lo, hi int32, out []edge) []edge {
 
 func (e *Engine) record(p int32, links []edge) {
 	for _, l := range links {
-		e.nodes[l.to].adj = append(e.nodes[l.to].adj, edge{p, l.d})
-		e.nodes[p].adj = append(e.nodes[p].adj, l)
+		e.keep(l.to, edge{p, l.d})
+		e.keep(p, l)
 	}
 }
+
+// maxLinks is the number of links a face keeps (its nearest ones; every
+// link is counted, see node). On LFW and FG-NET no face has that many
+// links, so nothing changes there; in a dense person of thousands of faces
+// it bounds the adjacency to maxLinks·8 bytes per face instead of growing
+// with the person (a 50 000-face person at LFW's same-person distances has
+// about 30 000 links per face).
+var maxLinks = 32
+
+// edgeLess orders links by distance, then by node (the face ids' order is
+// the nodes' order for faces added in id order; either way it is a total
+// order, so the links kept do not depend on arrival order).
+func (e *Engine) edgeLess(a, b edge) bool {
+	if a.d != b.d {
+		return a.d < b.d
+	}
+	return e.nodes[a.to].id < e.nodes[b.to].id
+}
+
+// keep counts the link ed of node x and stores it when it is among x's
+// maxLinks nearest. The list is kept in edgeLess order, so a link farther
+// than a full list's last is dismissed at once (the common case in a dense
+// person).
+func (e *Engine) keep(x int32, ed edge) {
+	n := &e.nodes[x]
+	n.nb++
+	l := n.adj
+	if len(l) >= maxLinks && !e.edgeLess(ed, l[len(l)-1]) {
+		return
+	}
+	i := sort.Search(len(l), func(i int) bool { return e.edgeLess(ed, l[i]) })
+	if len(l) < maxLinks {
+		l = append(l, edge{})
+	}
+	copy(l[i+1:], l[i:len(l)-1])
+	l[i] = ed
+	n.adj = l
+}
+
+// truncated reports whether node x has more links than it stores.
+func (e *Engine) truncated(x int32) bool { return int(e.nodes[x].nb) > len(e.nodes[x].adj) }
 
 // Add inserts one face and re-clusters the region it touches. It returns
 // the face's person (0 when it waits as a candidate) and the persons whose
@@ -628,8 +737,24 @@ func (e *Engine) Remove(id int64) (Changes, error) {
 	}
 	seeds := []int32{}
 	n := &e.nodes[p]
-	for _, ed := range n.adj {
+	nbs := n.adj
+	if e.truncated(p) {
+		// the links it does not store are found again (with the inverted
+		// lists, a link missed there leaves its face's count one too high
+		// and a link to a removed face, which nothing follows)
+		nbs = e.links(p, int32(len(e.nodes)))
+		for _, ed := range n.adj {
+			if !slices.ContainsFunc(nbs, func(x edge) bool { return x.to == ed.to }) {
+				nbs = append(nbs, ed)
+			}
+		}
+	}
+	for _, ed := range nbs {
+		if ed.to == p || e.nodes[ed.to].deleted {
+			continue
+		}
 		seeds = append(seeds, ed.to)
+		e.nodes[ed.to].nb--
 		e.nodes[ed.to].adj = dropEdge(e.nodes[ed.to].adj, p)
 	}
 	for _, c := range n.cannot {
@@ -645,7 +770,7 @@ func (e *Engine) Remove(id int64) (Changes, error) {
 	old := n.person
 	// the removed face leaves its person: record it as changed
 	e.setPerson(p, 0)
-	n.adj, n.cannot, n.label, n.deleted = nil, nil, 0, true
+	n.adj, n.nb, n.cannot, n.label, n.deleted = nil, 0, nil, 0, true
 	delete(e.byID, id)
 	if old != 0 {
 		// the person's other faces are re-clustered with the rest
@@ -697,6 +822,55 @@ func (e *Engine) region(seeds []int32) []int32 {
 	return out
 }
 
+// estSample is the number of faces of each side estLinks compares.
+const estSample = 24
+
+// estLinks estimates the number of links between the faces A and B
+// (positions in reg; with coreOnly, only links to core faces of B count)
+// by computing the distances of up to estSample faces of A (evenly spread)
+// to up to estSample of B, scaled to |A|·|B|. It serves faces that keep only
+// their nearest links (maxLinks), whose links to a group cannot be counted
+// from their lists.
+func (e *Engine) estLinks(reg []int32, A, B []int32, coreOnly bool, core []bool) float64 {
+	if len(A) == 0 || len(B) == 0 {
+		return 0
+	}
+	sa, sb := min(len(A), estSample), min(len(B), estSample)
+	n := 0
+	for i := 0; i < sa; i++ {
+		x := reg[A[i*len(A)/sa]]
+		for j := 0; j < sb; j++ {
+			k := B[j*len(B)/sb]
+			if coreOnly && !core[k] {
+				continue
+			}
+			y := reg[k]
+			if e.distDot(x, y, e.dot8(x, y)) <= e.opt.Eps {
+				n++
+			}
+		}
+	}
+	return float64(n) * float64(len(A)) * float64(len(B)) / float64(sa*sb)
+}
+
+// symmetric makes the region's link lists symmetric: a link one end keeps
+// among its nearest and the other does not (see maxLinks) is added to the
+// other's list; the lists are then in ascending node order.
+func symmetric(ladj [][]edge) {
+	for k := range ladj {
+		for _, ed := range ladj[k] {
+			if int(ed.to) != k {
+				ladj[ed.to] = append(ladj[ed.to], edge{int32(k), ed.d})
+			}
+		}
+	}
+	for k := range ladj {
+		l := ladj[k]
+		slices.SortFunc(l, func(a, b edge) int { return int(a.to) - int(b.to) })
+		ladj[k] = slices.CompactFunc(l, func(a, b edge) bool { return a.to == b.to })
+	}
+}
+
 // group is a cluster under construction.
 type group struct {
 	members []int32
@@ -716,17 +890,22 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 	// links inside the region (a region re-clustered locally, see
 	// Options.MaxRegion, is not closed: links leaving it are ignored)
 	ladj := make([][]edge, len(reg))
+	trunc := false
 	for k, x := range reg {
+		trunc = trunc || e.truncated(x)
 		for _, ed := range e.nodes[x].adj {
 			if j, ok := in[ed.to]; ok {
 				ladj[k] = append(ladj[k], edge{j, ed.d})
 			}
 		}
 	}
+	if trunc {
+		symmetric(ladj)
+	}
 	minNb := max(e.opt.MinPts-1, 0)
 	core := make([]bool, len(reg))
 	for k, x := range reg {
-		core[k] = len(e.nodes[x].adj) >= minNb
+		core[k] = int(e.nodes[x].nb) >= minNb
 	}
 	parent := make([]int32, len(reg))
 	groups := make([]*group, len(reg))
@@ -827,25 +1006,44 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 			}
 			return links[i].b < links[j].b
 		})
-		between := func(a, b int32) int {
-			ga := groups[a]
-			if len(ga.members) > len(groups[b].members) {
-				ga = groups[b]
+		// between counts the links joining groups a and b from the smaller
+		// one's side: exactly from the members that keep all their links,
+		// estimated (estLinks) for those that keep only their nearest
+		between := func(a, b int32) float64 {
+			ga, gb := groups[a], groups[b]
+			if len(ga.members) > len(gb.members) {
+				ga, gb = gb, ga
 				b = a
 			}
 			n := 0
+			var cut []int32
 			for _, m := range ga.members {
+				if trunc && e.truncated(reg[m]) {
+					cut = append(cut, m)
+					continue
+				}
 				for _, ed := range ladj[m] {
 					if (!coreOnly || core[ed.to]) && find(ed.to) == b {
 						n++
 					}
 				}
 			}
-			return n
+			return float64(n) + e.estLinks(reg, cut, gb.members, coreOnly, core)
 		}
+		// with truncated lists a refused pair of groups is not tried again
+		// until one of them grows (the estimate would be the same)
+		type tryKey struct{ a, b, na, nb int32 }
+		refused := map[tryKey]bool{}
 		for _, l := range links {
 			a, b := find(l.a), find(l.b)
-			if a == b || conflict(a, b) {
+			if a == b {
+				continue
+			}
+			key := tryKey{min(a, b), max(a, b), int32(len(groups[min(a, b)].members)), int32(len(groups[max(a, b)].members))}
+			if trunc && refused[key] {
+				continue
+			}
+			if conflict(a, b) {
 				continue
 			}
 			if e.opt.Link > 0 {
@@ -853,7 +1051,10 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 				if e.opt.AgeLink > 0 && e.birthsAgree(reg, groups[a].members, groups[b].members) {
 					na, nb = e.nearInTime(reg, groups[a].members, groups[b].members, na, nb)
 				}
-				if float64(between(a, b)) < e.opt.Link*float64(na)*float64(nb) {
+				if between(a, b) < e.opt.Link*float64(na)*float64(nb) {
+					if trunc {
+						refused[key] = true
+					}
 					continue
 				}
 			}
@@ -1112,7 +1313,7 @@ func (e *Engine) SetOptions(opt Options) Changes {
 	}
 	e.opt = opt
 	for i := range e.nodes {
-		e.nodes[i].adj = nil
+		e.nodes[i].adj, e.nodes[i].nb = nil, 0
 	}
 	for i := range e.nodes {
 		if !e.nodes[i].deleted {

@@ -89,7 +89,7 @@ func heavyRun(b *testing.B, n, largest, dim, window, adds int) {
 	opt := DefaultOptions()
 	e := NewEngine(opt)
 	e.dim = dim
-	e.vecs = make([]float32, 0, (n+adds+1024)*dim)
+	e.vecs = make([]int8, 0, (n+adds+1024)*dim)
 	centres := make([][]float64, len(sizes))
 	owner := make([]int32, 0, n) // person index of each face
 	t0 := time.Now()

@@ -83,7 +83,7 @@ func (e *Engine) LinkCount() int {
 	defer e.mu.Unlock()
 	n := 0
 	for i := range e.nodes {
-		n += len(e.nodes[i].adj)
+		n += int(e.nodes[i].nb)
 	}
 	return n / 2
 }
@@ -198,8 +198,7 @@ func (e *Engine) cbuf() []float32 {
 // their projection on the sketch directions) to dst and returns the
 // residual's norm; buf is scratch space of dim+cd.pad floats.
 func (e *Engine) codeOf(i int32, buf []float32, dst []uint64) float32 {
-	r := buf[:e.dim]
-	copy(r, e.vec(i))
+	r := e.decode(i, buf)
 	k := e.sk.k
 	for j, sj := range e.sketch[int(i)*k : int(i+1)*k] {
 		blas32.Axpy(-sj, blas32.Vector{N: e.dim, Inc: 1, Data: e.sk.basis[j*e.dim : (j+1)*e.dim]}, blas32.Vector{N: e.dim, Inc: 1, Data: r})

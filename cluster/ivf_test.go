@@ -38,6 +38,13 @@ func linkRecall(t testing.TB, exact, approx *Engine) float64 {
 	return float64(len(got)) / float64(len(want))
 }
 
+// withMaxLinks makes faces keep up to n links for the test.
+func withMaxLinks(t testing.TB, n int) {
+	old := maxLinks
+	maxLinks = n
+	t.Cleanup(func() { maxLinks = old })
+}
+
 func withIVFMin(t testing.TB, n, sketch int) {
 	oldI, oldS := ivfMin, sketchAfter
 	ivfMin, sketchAfter = n, sketch
@@ -75,6 +82,7 @@ func agreement(ref, got []Person, ids []int64) float64 {
 // the exact ones at BCubed F1 >= 0.97.
 func TestIVFRecall(t *testing.T) {
 	withIVFMin(t, 1000, 500)
+	withMaxLinks(t, 1<<30) // the link sets are compared whole
 	w := newLFWWorld(5, 1024)
 	items, truth, _ := w.library(5000)
 	exact := NewEngine(DefaultOptions())
@@ -304,7 +312,7 @@ func scanBench(b *testing.B, items []Item, truth []int, query func() (int, []flo
 	opt := DefaultOptions()
 	opt.Index = IndexIVF
 	e := NewEngine(opt)
-	e.vecs = make([]float32, 0, (n+2000)*1024)
+	e.vecs = make([]int8, 0, (n+2000)*1024)
 	fillNoLinks(e, items)
 	e.ivfUpdate()
 	const queries = 200
@@ -430,8 +438,8 @@ func TestIVFAllListsExact(t *testing.T) {
 func appendNode(e *Engine, id, photo int64, f []float32) int32 {
 	p := int32(len(e.nodes))
 	e.nodes = append(e.nodes, node{id: id, photo: photo})
-	e.vecs = append(e.vecs, f...)
-	e.norms = append(e.norms, dot32(e.vec(p), e.vec(p)))
+	e.nodes[p].sum = itemSum(&Item{ID: id, Photo: photo, Features: f})
+	e.store(f)
 	e.byID[id] = p
 	e.maybeSketch()
 	return p

@@ -24,7 +24,7 @@ var ErrBadSnapshot = errors.New("cluster: bad engine snapshot")
 
 const (
 	snapMagic   = "FCSN"
-	snapVersion = 2
+	snapVersion = 3
 )
 
 // RestoreInfo tells what RestoreEngine did.
@@ -110,23 +110,25 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(live)))
 	for _, x := range live {
 		n := &e.nodes[x]
-		it := e.nodeItem(x)
 		b = binary.AppendVarint(b, n.id)
 		b = binary.AppendVarint(b, n.person)
 		b = binary.AppendVarint(b, n.label)
-		b = binary.LittleEndian.AppendUint64(b, itemSum(&it))
+		b = binary.LittleEndian.AppendUint64(b, n.sum)
 	}
-	// links and cannot-links to earlier faces (each pair once)
+	// every face's link count and the links it keeps (see maxLinks: one
+	// end may keep a link the other does not), then its cannot-links to
+	// earlier faces (each pair once)
 	for k, x := range live {
 		var ls []edge
 		for _, ed := range e.nodes[x].adj {
-			if q := pos[ed.to]; q >= 0 && q < int32(k) {
+			if q := pos[ed.to]; q >= 0 {
 				ls = append(ls, edge{q, ed.d})
 			}
 		}
+		b = binary.AppendUvarint(b, uint64(e.nodes[x].nb))
 		b = binary.AppendUvarint(b, uint64(len(ls)))
 		for _, l := range ls {
-			b = binary.AppendUvarint(b, uint64(int32(k)-l.to))
+			b = binary.AppendVarint(b, int64(int32(k)-l.to))
 			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(l.d))
 		}
 		var cs []int32
@@ -270,9 +272,11 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 	}
 	r.b = r.b[len(snapMagic):]
 	v := r.uvarint("version")
-	if r.err == nil && v == 1 {
-		// before age-aware linking: its links and sums do not fit; every
-		// face is linked afresh (the caller's index keeps person ids)
+	if r.err == nil && (v == 1 || v == 2) {
+		// version 1 was before age-aware linking, version 2 before int8
+		// features and bounded link lists: its links and distances do not
+		// fit; every face is linked afresh (the caller's index keeps
+		// person ids)
 		if _, err := e.AddBatch(items); err != nil {
 			return nil, info, err
 		}
@@ -316,16 +320,17 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 	// which snapshot faces are kept, and their node index
 	at := make([]int32, n) // snapshot face -> node, -1 dropped
 	if dim > 0 {
-		e.vecs = make([]float32, 0, len(items)*dim)
+		e.vecs = make([]int8, 0, len(items)*dim)
 	}
 	e.nodes = make([]node, 0, len(items))
-	e.norms = make([]float32, 0, len(items))
+	e.norms = make([]float64, 0, len(items))
+	e.scale = make([]float32, 0, len(items))
 	e.byID = make(map[int64]int32, len(items))
 	e.nextID = max(e.nextID, nextID)
 	for k, f := range faces {
 		at[k] = -1
 		i, ok := byItem[f.id]
-		if !ok || itemSum(&items[i]) != f.sum || (dim != 0 && len(items[i].Features) != dim) {
+		if !ok || (dim != 0 && len(items[i].Features) != dim) || itemSum(&items[i]) != f.sum {
 			info.Dropped++
 			continue
 		}
@@ -335,10 +340,11 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 		}
 		p := int32(len(e.nodes))
 		at[k] = p
-		e.nodes = append(e.nodes, itemNode(&it))
+		nd := itemNode(&it)
+		nd.sum = f.sum
+		e.nodes = append(e.nodes, nd)
 		e.setPerson(p, f.person)
-		e.vecs = append(e.vecs, it.Features...)
-		e.norms = append(e.norms, dot32(e.vec(p), e.vec(p)))
+		e.store(it.Features)
 		e.byID[it.ID] = p
 		if f.label != 0 {
 			e.setLabel(p, f.label)
@@ -348,26 +354,33 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 	// links among kept faces; neighbours of dropped faces need re-clustering
 	var seeds []int32
 	for k := 0; k < n; k++ {
+		nb := int32(r.uvarint("link count"))
 		cnt := r.count("links", 5)
+		a := at[k]
+		if a >= 0 && !info.Relinked {
+			e.nodes[a].nb = nb
+			e.nodes[a].adj = make([]edge, 0, cnt)
+		}
 		for l := 0; l < cnt; l++ {
-			delta := int(r.uvarint("link"))
+			delta := int(r.varint("link"))
 			d := r.f32("link")
 			j := k - delta
-			if r.err != nil || delta <= 0 || j < 0 {
+			if r.err != nil || delta == 0 || j < 0 || j >= n {
 				r.fail("link")
 				return nil, info, r.err
 			}
-			a, b := at[k], at[j]
+			b := at[j]
 			switch {
 			case a >= 0 && b >= 0:
 				if !info.Relinked {
 					e.nodes[a].adj = append(e.nodes[a].adj, edge{b, d})
-					e.nodes[b].adj = append(e.nodes[b].adj, edge{a, d})
 				}
 			case a >= 0:
+				// a link to a face gone: no longer counted
 				seeds = append(seeds, a)
-			case b >= 0:
-				seeds = append(seeds, b)
+				if !info.Relinked {
+					e.nodes[a].nb--
+				}
 			}
 		}
 		cc := r.count("cannot-links", 1)
@@ -463,13 +476,11 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 func (e *Engine) maybeSketchAt(i int32) {
 	switch {
 	case e.sk != nil:
-		e.sketch = e.sk.project(e.vec(i), e.sketch)
+		e.projectAll(int(i), int(i)+1)
 	case int(i)+1 >= e.sketchFrom() && e.dim > 2*SketchDims:
-		e.sk = learnSketch(e.vecs, int(i)+1, e.dim, SketchDims)
+		e.sk = e.learn(int(i) + 1)
 		e.sketch = make([]float32, 0, len(e.nodes)*SketchDims)
-		for j := int32(0); j <= i; j++ {
-			e.sketch = e.sk.project(e.vec(j), e.sketch)
-		}
+		e.projectAll(0, int(i)+1)
 	}
 }
 
@@ -480,9 +491,7 @@ func (e *Engine) sketchAll() {
 	if e.sk != nil || n < e.sketchFrom() || e.dim <= 2*SketchDims {
 		return
 	}
-	e.sk = learnSketch(e.vecs, n, e.dim, SketchDims)
+	e.sk = e.learn(n)
 	e.sketch = make([]float32, 0, n*SketchDims)
-	for i := 0; i < n; i++ {
-		e.sketch = e.sk.project(e.vec(int32(i)), e.sketch)
-	}
+	e.projectAll(0, n)
 }
