@@ -159,8 +159,15 @@ func TestUpgradeKeepsData(t *testing.T) {
 	if rec.PersonID != 3 || rec.Source != SourceUser || rec.Box.X2 != 60 {
 		t.Fatalf("face after upgrade: %+v", rec)
 	}
-	if p, err := ix.Person(ctx, 3); err != nil || p.Name != "Ann" || p.Faces != 1 {
+	if p, err := ix.Person(ctx, 3); err != nil || p.Name != "Ann" || p.Faces != 1 || p.Files != 1 {
 		t.Fatalf("person after upgrade: %+v, %v", p, err)
+	}
+	if best, err := ix.BestFace(ctx, 3); err != nil || best != 7 {
+		t.Fatalf("best face after upgrade: %d, %v", best, err)
+	}
+	if cs, err := ix.Centroids(ctx, 0); err != nil || len(cs) != 1 || cs[0].PersonID != 3 || cs[0].Faces != 1 ||
+		math.Abs(float64(cs[0].Mean[3]-unitVec(1, 16)[3])) > 1e-6 {
+		t.Fatalf("centroids after upgrade: %+v, %v", cs, err)
 	}
 	if w, _, _ := ix.QueueLen(ctx); w != 1 {
 		t.Fatalf("queue has %d entries after upgrade, want 1", w)

@@ -3,6 +3,7 @@ package index
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -76,6 +77,69 @@ func checkPersonCounts(t *testing.T, ix *Index, step string) {
 			t.Errorf("%s: pages of #%d give %v, want %v", step, id, faceIDs(paged), faceIDs(all))
 		}
 	}
+	checkCentroids(t, ix, step)
+}
+
+// checkCentroids compares the kept person centroids with the mean of the
+// features of each active person's faces.
+func checkCentroids(t *testing.T, ix *Index, step string) {
+	t.Helper()
+	ctx := context.Background()
+	cs, err := ix.Centroids(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]Centroid{}
+	for _, c := range cs {
+		got[c.PersonID] = c
+	}
+	ps, err := ix.Persons(ctx, PersonQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		fs, err := ix.Faces(ctx, FaceQuery{PersonID: p.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum []float64
+		n := 0
+		for _, f := range fs {
+			if f.Features == nil {
+				continue
+			}
+			if sum == nil {
+				sum = make([]float64, len(f.Features))
+			}
+			for i, x := range f.Features {
+				sum[i] += float64(x)
+			}
+			n++
+		}
+		c, ok := got[p.ID]
+		if n == 0 {
+			if ok {
+				t.Errorf("%s: person #%d has no face with features but a centroid of %d", step, p.ID, c.Faces)
+			}
+			continue
+		}
+		if !ok || c.Faces != n {
+			t.Errorf("%s: person #%d: centroid of %d faces (kept %v), want %d", step, p.ID, c.Faces, ok, n)
+			continue
+		}
+		var dot, norm float64
+		for i, x := range sum {
+			dot += x * float64(c.Mean[i])
+			norm += x * x
+		}
+		if cos := dot / math.Sqrt(norm); cos < 0.99999 {
+			t.Errorf("%s: person #%d: kept centroid at cosine %.6f from the faces' mean", step, p.ID, cos)
+		}
+		delete(got, p.ID)
+	}
+	for id := range got {
+		t.Errorf("%s: centroid of person #%d, who is not active", step, id)
+	}
 }
 
 func faceIDs(fs []FaceRecord) []int64 {
@@ -87,7 +151,7 @@ func faceIDs(fs []FaceRecord) []int64 {
 }
 
 // Every write that changes who a face is, or the face itself, keeps the
-// person counts and the quality order exact.
+// person counts, the quality order and the person centroids exact.
 func TestPersonCountsFollowEveryWrite(t *testing.T) {
 	ctx := context.Background()
 	ix := openTest(t)
@@ -119,7 +183,7 @@ func TestPersonCountsFollowEveryWrite(t *testing.T) {
 	// Re-analysis: the pair's first face keeps its id with a larger box
 	// (its quality changes), the second is gone (its assignment with it).
 	fid, _ := ix.UpsertFile(ctx, File{Path: "/p/pair.jpg", Size: 1, ModTime: time.Unix(1_600_000_000, 0)})
-	if _, err := ix.ReplaceFaces(ctx, fid, []face.Face{mkFace(0, 0, 60, 11)}, "test-model"); err != nil {
+	if _, err := ix.ReplaceFaces(ctx, fid, []face.Face{mkFace(0, 0, 60, 13)}, "test-model"); err != nil {
 		t.Fatal(err)
 	}
 	checkPersonCounts(t, ix, "re-analysis")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -49,6 +50,7 @@ var benchBuilt struct {
 	c     *http.Cookie
 	faces []int64
 	s     *persons.Service
+	srv   *Server
 	pids  []int64 // by expected size, largest first
 }
 
@@ -93,6 +95,31 @@ func buildBenchServer(b *testing.B) {
 		}
 		return pids[np-1]
 	}
+	// Each person's faces: the person's direction plus noise (unit
+	// vectors of FACED_BENCH_DIM values, default 4).
+	dim := benchEnv(b, "FACED_BENCH_DIM", 4)
+	base := map[int64][]float64{}
+	vec := func(p int64) []float32 {
+		d := base[p]
+		if d == nil {
+			d = make([]float64, dim)
+			for i := range d {
+				d[i] = rng.NormFloat64()
+			}
+			base[p] = d
+		}
+		v := make([]float32, dim)
+		var n float64
+		for i := range v {
+			x := d[i] + 0.5*rng.NormFloat64()
+			v[i] = float32(x)
+			n += x * x
+		}
+		for i := range v {
+			v[i] /= float32(math.Sqrt(n))
+		}
+		return v
+	}
 	assign := map[int64]int64{}
 	var faces []int64
 	for done, n := 0, 0; done < nf; n++ {
@@ -105,17 +132,20 @@ func buildBenchServer(b *testing.B) {
 			b.Fatal(err)
 		}
 		var fs []face.Face
+		var who []int64
 		for j := 0; j < 10 && done < nf; j++ {
 			bx := face.Box{X1: float64(j * 30), Y1: 10, X2: float64(j*30 + 28), Y2: 40}
-			fs = append(fs, face.Face{Box: bx, StoredBox: bx, Score: 0.9, Age: 30, MaleProb: 0.5, Features: []float32{1, 0, 0, 0}})
+			p := pick()
+			who = append(who, p)
+			fs = append(fs, face.Face{Box: bx, StoredBox: bx, Score: 0.9, Age: 30, MaleProb: 0.5, Features: vec(p)})
 			done++
 		}
 		ids, err := ix.ReplaceFaces(ctx, fid, fs, "bench")
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, id := range ids {
-			assign[id] = pick()
+		for i, id := range ids {
+			assign[id] = who[i]
 		}
 		faces = append(faces, ids...)
 		if len(assign) >= 50_000 {
@@ -135,7 +165,7 @@ func buildBenchServer(b *testing.B) {
 	}
 	s := &Server{S: persons.New(ix, persons.Options{Thumbs: th}), Secret: "0123456789abcdef0123456789abcdef", Addr: "127.0.0.1:7878", Library: lib}
 	benchBuilt.h, benchBuilt.c, benchBuilt.faces = s.Handler(), &http.Cookie{Name: cookieName, Value: s.Secret}, faces
-	benchBuilt.s, benchBuilt.pids = s.S, pids
+	benchBuilt.s, benchBuilt.srv, benchBuilt.pids = s.S, s, pids
 }
 
 func serveOnce(b *testing.B, h http.Handler, c *http.Cookie, path string) time.Duration {
@@ -248,6 +278,34 @@ func BenchmarkCachedThumbnail(b *testing.B) {
 		ds = append(ds, serveOnce(b, h, c, fmt.Sprintf("/thumb/%d", ids[i%len(ids)])))
 	}
 	reportP95(b, ds)
+}
+
+// BenchmarkSuggestions: server time of the merge suggestions on a cache
+// miss (the cache dropped before each request), compared among the 2 000
+// largest persons; and, once, what a miss read before the centroids: every
+// face's identity vector.
+func BenchmarkSuggestions(b *testing.B) {
+	h, c, _ := benchServer(b)
+	ctx := context.Background()
+	b.Run("miss", func(b *testing.B) {
+		var ds []time.Duration
+		for i := 0; i < b.N; i++ {
+			benchBuilt.srv.sugg.invalidate()
+			ds = append(ds, serveOnce(b, h, c, "/api/suggestions?limit=50"))
+		}
+		reportP95(b, ds)
+	})
+	b.Run("load-every-face", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			set, err := benchBuilt.s.Index().LoadFaceSet(ctx, index.FaceQuery{}, index.Float32)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(time.Since(t0).Milliseconds()), "ms")
+			b.ReportMetric(float64(len(set.Faces)), "faces")
+		}
+	})
 }
 
 func TestMain(m *testing.M) {

@@ -62,57 +62,15 @@ func (s *Server) suggestions(w http.ResponseWriter, r *http.Request) {
 }
 
 // computeSuggestions compares the mean identity vectors of the largest
-// persons and returns the close pairs, closest first, minus the pairs the
-// user said are different.
+// persons (kept by the index as faces come and go: one row a person, no
+// face read) and returns the close pairs, closest first, minus the pairs
+// the user said are different.
 func (s *Server) computeSuggestions(ctx context.Context) ([]Suggestion, error) {
 	ix := s.S.Index()
-	ps, _, err := s.S.List(ctx, persons.ListQuery{})
+	cs, err := ix.Centroids(ctx, maxSuggestionPersons)
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(ps, func(a, b index.Person) int { return cmp.Compare(b.Faces, a.Faces) })
-	if len(ps) > maxSuggestionPersons {
-		ps = ps[:maxSuggestionPersons]
-	}
-	byID := map[int64]index.Person{}
-	for _, p := range ps {
-		if p.Faces > 0 {
-			byID[p.ID] = p
-		}
-	}
-	set, err := ix.LoadFaceSet(ctx, index.FaceQuery{}, index.Float32)
-	if err != nil {
-		return nil, err
-	}
-	sums := map[int64][]float64{}
-	var row []float32
-	for i, m := range set.Faces {
-		if _, ok := byID[m.PersonID]; !ok {
-			continue
-		}
-		row = set.Features.Row(i, row)
-		v := sums[m.PersonID]
-		if v == nil {
-			v = make([]float64, len(row))
-			sums[m.PersonID] = v
-		}
-		for j, x := range row {
-			v[j] += float64(x)
-		}
-	}
-	ids := make([]int64, 0, len(sums))
-	for id, v := range sums {
-		var n float64
-		for _, x := range v {
-			n += x * x
-		}
-		n = math.Sqrt(n)
-		for j := range v {
-			v[j] /= n
-		}
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
 	diff, err := ix.DifferentPersons(ctx)
 	if err != nil {
 		return nil, err
@@ -121,34 +79,48 @@ func (s *Server) computeSuggestions(ctx context.Context) ([]Suggestion, error) {
 	for _, d := range diff {
 		different[d] = true
 	}
-	var out []Suggestion
-	for i, a := range ids {
-		for _, b := range ids[i+1:] {
-			if different[[2]int64{a, b}] {
+	type pair struct {
+		a, b int64
+		d    float64
+	}
+	var close []pair
+	for i := range cs {
+		va := cs[i].Mean
+		for j := i + 1; j < len(cs); j++ {
+			vb := cs[j].Mean
+			var dot float32
+			for k := range va {
+				dot += va[k] * vb[k]
+			}
+			// unit vectors: |a-b|² = 2 - 2 a·b
+			d := math.Sqrt(max(0, 2-2*float64(dot)))
+			if d > suggestionLimit {
 				continue
 			}
-			va, vb := sums[a], sums[b]
-			var d float64
-			for j := range va {
-				x := va[j] - vb[j]
-				d += x * x
-			}
-			d = math.Sqrt(d)
-			if d <= suggestionLimit {
-				out = append(out, Suggestion{A: persons.APIPerson(byID[a]), B: persons.APIPerson(byID[b]), Distance: d})
+			a, b := min(cs[i].PersonID, cs[j].PersonID), max(cs[i].PersonID, cs[j].PersonID)
+			if !different[[2]int64{a, b}] {
+				close = append(close, pair{a, b, d})
 			}
 		}
 	}
-	slices.SortFunc(out, func(x, y Suggestion) int { return cmp.Compare(x.Distance, y.Distance) })
-	if len(out) > 200 {
-		out = out[:200]
+	slices.SortFunc(close, func(x, y pair) int {
+		return cmp.Or(cmp.Compare(x.d, y.d), cmp.Compare(x.a, y.a), cmp.Compare(x.b, y.b))
+	})
+	if len(close) > 200 {
+		close = close[:200]
 	}
-	for i := range out {
-		for _, p := range []*api.Person{&out[i].A, &out[i].B} {
-			if p.BestFace, err = s.S.BestFace(ctx, p.ID); err != nil {
+	out := make([]Suggestion, 0, len(close))
+	for _, c := range close {
+		sg := Suggestion{Distance: c.d}
+		for _, x := range []struct {
+			id  int64
+			dst *api.Person
+		}{{c.a, &sg.A}, {c.b, &sg.B}} {
+			if *x.dst, err = s.api.Person(ctx, x.id); err != nil {
 				return nil, err
 			}
 		}
+		out = append(out, sg)
 	}
 	return out, nil
 }
