@@ -25,8 +25,8 @@ sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 # lintian and dpkg-dev (dpkg-shlibdeps): the Debian package check of make test.
 # strace: the e2e test that checks where the daemon writes; chromium: the
 # review page's browser test; logrotate: the test of the package's rotation
-# of the SysV log.
-PKGS="libopencv-dev libjpeg-dev libimage-exiftool-perl ffmpeg exiv2 pkg-config gcc g++ curl ca-certificates libheif-dev libheif-examples libavif-bin libjxl-dev libjxl-tools lintian dpkg-dev strace chromium logrotate"
+# of the SysV log. libavcodec-dev: faced's HEVC/AV1 decoders for libheif.
+PKGS="libopencv-dev libjpeg-dev libimage-exiftool-perl ffmpeg exiv2 pkg-config gcc g++ curl ca-certificates libheif-dev libheif-examples libavcodec-dev libavif-bin libjxl-dev libjxl-tools lintian dpkg-dev strace chromium logrotate"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 apt_install() {
   log "installing Debian packages: $*"

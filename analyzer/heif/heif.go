@@ -5,16 +5,25 @@
 // images reduced to 8 bits, alpha, depth and auxiliary images ignored; and
 // the primary image's Exif block. Encode writes such files for tests.
 //
+// HEVC and AV1 are decoded by faced's own libheif decoder plugins
+// (decoder.c: FFmpeg's libavcodec, dav1d through it), which hand libheif RGB
+// planes; libheif's own decoders (libde265, dav1d, aom) and its much
+// slower colour conversion remain the fallback. The image is asked for as
+// RGB planes, which libheif 1.15 makes anyway, and interleaved here: its
+// interleaved-RGB output cost another full pass per pixel.
+//
 // No maintained Go binding pins libheif 1.15 (github.com/strukturag/libheif's
 // go/heif package follows libheif's master and needs a newer C API), hence
 // this one: a dozen libheif calls.
 package heif
 
 /*
-#cgo pkg-config: libheif
+#cgo pkg-config: libheif libavcodec libavutil
+#cgo CFLAGS: -O3
 #include <stdlib.h>
 #include <string.h>
 #include <libheif/heif.h>
+#include "decoder.h"
 
 // faced_heif_copy_bgr copies an interleaved RGB image into dst (w*3 bytes a
 // row, BGR order).
@@ -32,12 +41,61 @@ static void faced_heif_copy_bgr(const uint8_t* src, int stride, uint8_t* dst, in
 	}
 }
 
+// faced_heif_merge_bgr interleaves R, G and B planes of the given bit
+// depth into dst (w*3 bytes a row, BGR order, 8 bits: deeper values
+// shifted down, as libheif's convert_hdr_to_8bit).
+__attribute__((target_clones("avx2", "default")))
+static void faced_heif_merge_bgr(const uint8_t* restrict r, int rs, const uint8_t* restrict g, int gs,
+		const uint8_t* restrict b, int bs, int bits, uint8_t* restrict dst, int w, int h) {
+	const int shift = bits - 8;
+	for (int y = 0; y < h; y++) {
+		uint8_t* d = dst + (size_t)y * w * 3;
+		if (bits == 8) {
+			const uint8_t* pr = r + (size_t)y * rs;
+			const uint8_t* pg = g + (size_t)y * gs;
+			const uint8_t* pb = b + (size_t)y * bs;
+			for (int x = 0; x < w; x++) {
+				d[3*x] = pb[x];
+				d[3*x+1] = pg[x];
+				d[3*x+2] = pr[x];
+			}
+		} else {
+			const uint16_t* pr = (const uint16_t*)(r + (size_t)y * rs);
+			const uint16_t* pg = (const uint16_t*)(g + (size_t)y * gs);
+			const uint16_t* pb = (const uint16_t*)(b + (size_t)y * bs);
+			for (int x = 0; x < w; x++) {
+				d[3*x] = (uint8_t)(pb[x] >> shift);
+				d[3*x+1] = (uint8_t)(pg[x] >> shift);
+				d[3*x+2] = (uint8_t)(pr[x] >> shift);
+			}
+		}
+	}
+}
+
 static struct heif_decoding_options* faced_heif_options(void) {
 	struct heif_decoding_options* o = heif_decoding_options_alloc();
 	// Transformations applied (the default), HDR reduced to 8 bits.
 	o->ignore_transformations = 0;
 	o->convert_hdr_to_8bit = 1;
 	return o;
+}
+
+// faced_heif_decode decodes the primary image to RGB planes with faced's
+// decoders (use 1) or libheif's own (use 0), in one decode session
+// (decoder.h).
+static struct heif_error faced_heif_decode(struct heif_image_handle* h, int use, struct heif_image** img) {
+	struct heif_color_profile_nclx* nclx = NULL;
+	if (heif_image_handle_get_nclx_color_profile(h, &nclx).code == heif_error_Ok && nclx) {
+		faced_heif_begin(use, 1, nclx->matrix_coefficients, nclx->color_primaries, nclx->full_range_flag);
+		heif_nclx_color_profile_free(nclx);
+	} else {
+		faced_heif_begin(use, 0, 0, 0, 0);
+	}
+	struct heif_decoding_options* o = faced_heif_options();
+	struct heif_error e = heif_decode_image(h, img, heif_colorspace_RGB, heif_chroma_444, o);
+	heif_decoding_options_free(o);
+	faced_heif_end();
+	return e;
 }
 */
 import "C"
@@ -60,13 +118,31 @@ var (
 	ErrDecode = errors.New("cannot decode HEIF")
 )
 
-var initOnce sync.Once
+var (
+	initOnce sync.Once
+	// registered: bit 0 faced's HEVC decoder, bit 1 its AV1 decoder.
+	registered C.int
+)
 
 func ensureInit() {
 	// libheif's plugins are loaded by heif_init; it is reference counted
-	// and faced never deinitialises.
-	initOnce.Do(func() { C.heif_init(nil) })
+	// and faced never deinitialises. faced's decoders (decoder.c) then
+	// take precedence over libde265 and dav1d/aom by their priority.
+	initOnce.Do(func() {
+		C.heif_init(nil)
+		registered = C.faced_heif_register()
+	})
 }
+
+// Decoder names libheif's decoder_id option takes.
+const (
+	// DecoderFaced: the highest-priority decoder, faced's own (libavcodec)
+	// when it was registered.
+	DecoderFaced = ""
+	// DecoderLibheif: libheif's own decoders (libde265, dav1d, aom), also
+	// used when faced's fails.
+	DecoderLibheif = "libheif"
+)
 
 func herr(e C.struct_heif_error, what string) error {
 	if e.code == C.heif_error_Ok {
@@ -110,8 +186,10 @@ func open(buf []byte) (*file, error) {
 		f.close()
 		return nil, err
 	}
-	// One thread per decode: parallelism comes from faced's workers.
-	C.heif_context_set_max_decoding_threads(f.ctx, 1)
+	// No tile threads: parallelism comes from faced's workers, and grid
+	// tiles are then decoded on the calling thread, where
+	// faced_heif_decode set the container's nclx for faced's decoder.
+	C.heif_context_set_max_decoding_threads(f.ctx, 0)
 	if err := herr(C.heif_context_get_primary_image_handle(f.ctx, &f.h), "primary image"); err != nil {
 		f.close()
 		return nil, err
@@ -181,36 +259,54 @@ func Probe(buf []byte) (Info, error) {
 }
 
 // Decode decodes the primary image of the HEIF/AVIF file buf to an 8-bit
-// BGR Mat (the caller closes it), transformations applied.
+// BGR Mat (the caller closes it), transformations applied: with faced's
+// decoder, and with libheif's own when faced's fails.
 func Decode(buf []byte) (gocv.Mat, Info, error) {
+	return DecodeWith(buf, DecoderFaced)
+}
+
+// DecodeWith is Decode with the given decoder (DecoderFaced or
+// DecoderLibheif).
+func DecodeWith(buf []byte, decoder string) (gocv.Mat, Info, error) {
 	f, err := open(buf)
 	if err != nil {
 		return gocv.NewMat(), Info{}, err
 	}
 	defer f.close()
 	in := f.info()
-	opts := C.faced_heif_options()
-	defer C.heif_decoding_options_free(opts)
 	var img *C.struct_heif_image
-	if err := herr(C.heif_decode_image(f.h, &img, C.heif_colorspace_RGB, C.heif_chroma_interleaved_RGB, opts), "decoding"); err != nil {
-		return gocv.NewMat(), in, err
+	err = ErrNoDecoder
+	if decoder == DecoderFaced && registered != 0 {
+		err = herr(C.faced_heif_decode(f.h, 1, &img), "decoding")
+	}
+	if err != nil {
+		// libheif's own decoders (libde265, dav1d, aom), as a fallback.
+		if err = herr(C.faced_heif_decode(f.h, 0, &img), "decoding"); err != nil {
+			return gocv.NewMat(), in, err
+		}
 	}
 	defer C.heif_image_release(img)
-	w := int(C.heif_image_get_width(img, C.heif_channel_interleaved))
-	h := int(C.heif_image_get_height(img, C.heif_channel_interleaved))
-	var stride C.int
-	p := C.heif_image_get_plane_readonly(img, C.heif_channel_interleaved, &stride)
-	if p == nil || w <= 0 || h <= 0 {
-		return gocv.NewMat(), in, fmt.Errorf("%w: no interleaved RGB plane", ErrDecode)
+	w := int(C.heif_image_get_width(img, C.heif_channel_R))
+	h := int(C.heif_image_get_height(img, C.heif_channel_R))
+	var rs, gs, bs C.int
+	r := C.heif_image_get_plane_readonly(img, C.heif_channel_R, &rs)
+	g := C.heif_image_get_plane_readonly(img, C.heif_channel_G, &gs)
+	b := C.heif_image_get_plane_readonly(img, C.heif_channel_B, &bs)
+	bits := C.heif_image_get_bits_per_pixel_range(img, C.heif_channel_R)
+	if r == nil || g == nil || b == nil || w <= 0 || h <= 0 || bits < 8 || bits > 16 ||
+		C.heif_image_get_bits_per_pixel_range(img, C.heif_channel_G) != bits ||
+		C.heif_image_get_bits_per_pixel_range(img, C.heif_channel_B) != bits {
+		return gocv.NewMat(), in, fmt.Errorf("%w: no RGB planes of 8 to 16 bits", ErrDecode)
 	}
-	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8UC3)
+	// Not NewMatWithSize, which zeroes the 36 MB of a 12 MP image first.
+	m := gocv.NewMatWithSizes([]int{h, w}, gocv.MatTypeCV8UC3)
 	dst, err := m.DataPtrUint8()
 	if err != nil || len(dst) < w*h*3 {
 		m.Close()
 		return gocv.NewMat(), in, fmt.Errorf("%w: Mat not continuous", ErrDecode)
 	}
 	// dst is OpenCV's memory, not Go's: C may write it.
-	C.faced_heif_copy_bgr(p, stride, (*C.uint8_t)(unsafe.Pointer(&dst[0])), C.int(w), C.int(h))
+	C.faced_heif_merge_bgr(r, rs, g, gs, b, bs, bits, (*C.uint8_t)(unsafe.Pointer(&dst[0])), C.int(w), C.int(h))
 	runtime.KeepAlive(buf)
 	in.Width, in.Height = w, h
 	return m, in, nil
