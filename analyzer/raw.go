@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"syscall"
+	"time"
 
 	"github.com/faced/faced/analyzer/imgmeta"
 	"github.com/faced/faced/analyzer/internal/clock"
+	"github.com/faced/faced/analyzer/libraw"
 	"github.com/faced/faced/analyzer/rawpreview"
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/media"
@@ -17,7 +20,7 @@ import (
 // MinRawPreviewSide is the longer side a raw file's largest embedded JPEG
 // must have to be analysed in place of the raw data (faces of 32 px in a
 // 6 000 px photo are 5 px in a 1 000 px preview: smaller previews lose
-// faces; decoding the sensor data with LibRaw is not built in).
+// faces); without one the sensor data is decoded by LibRaw.
 const MinRawPreviewSide = 1000
 
 // analyzeRaw analyses a camera raw file through the largest JPEG preview
@@ -53,8 +56,7 @@ func (a *Analyzer) analyzeRaw(ctx context.Context, path string, id media.Identit
 		if err == nil {
 			why = fmt.Sprintf("the largest is %dx%d", p.Width, p.Height)
 		}
-		return nil, tm, fileErr(path, ErrUnsupported, err, "unsupported format: %s file without an embedded JPEG preview of at least %d px (%s; decoding raw sensor data is not supported)",
-			id.Format, MinRawPreviewSide, why)
+		return a.analyzeRawSensor(ctx, path, id, file, why, t0)
 	}
 	buf := p.Bytes(file)
 	info, err := imgmeta.Read(bytes.NewReader(buf), int64(len(buf)))
@@ -85,6 +87,41 @@ func (a *Analyzer) analyzeRaw(ctx context.Context, path string, id media.Identit
 	res, tm, err := a.analyzeBuf(ctx, path, buf, info)
 	tm.Decode += read
 	return res, tm, err
+}
+
+// analyzeRawSensor analyses a raw without a usable preview through its
+// sensor data, decoded by LibRaw at half size (detection needs no more) in
+// the stored frame and turned upright by LibRaw's orientation (flip). The
+// stored boxes, and the sidecar's AppliedToDimensions, are in that
+// half-size frame: normalised areas land on the same faces in the full-size
+// developed image (LibRaw's visible area, which is what digiKam shows). A
+// raw LibRaw cannot decode is named unsupported with both reasons.
+func (a *Analyzer) analyzeRawSensor(ctx context.Context, path string, id media.Identity, file []byte, why string, t0 time.Duration) (*face.Result, Timings, error) {
+	var tm Timings
+	stored, in, err := libraw.Decode(file, int(math.Ceil(a.opt.MaxMegapixels)))
+	switch {
+	case errors.Is(err, libraw.ErrTooLarge):
+		return nil, tm, fileErr(path, ErrTooLarge, err, "sensor of %dx%d (%.0f megapixels), more than the %.0f allowed",
+			in.FullWidth, in.FullHeight, float64(in.FullWidth)*float64(in.FullHeight)/1e6, a.opt.MaxMegapixels)
+	case err != nil:
+		return nil, tm, fileErr(path, ErrUnsupported, err, "unsupported format: %s file without an embedded JPEG preview of at least %d px (%s), and its sensor data cannot be decoded (%v)",
+			id.Format, MinRawPreviewSide, why, err)
+	}
+	img := stored
+	if in.Orientation != 1 {
+		img = orientMat(stored, in.Orientation)
+		stored.Close()
+	}
+	defer img.Close()
+	res := &face.Result{File: path, Kind: face.KindPhoto, Width: img.Cols(), Height: img.Rows(), Orientation: in.Orientation,
+		StoredWidth: in.Width, StoredHeight: in.Height, Faces: []face.Face{}, CaptureTime: rawMeta(file).CaptureTime,
+		Note: fmt.Sprintf("no embedded JPEG preview of at least %d px (%s): sensor data decoded at half size", MinRawPreviewSide, why)}
+	tm.Decode = clock.Since(t0)
+	retry := !a.opt.NoRotationRetry && (a.opt.RetryTagged || in.Orientation == 1)
+	if err := a.analyzeUpright(ctx, img, res, retry, &tm); err != nil {
+		return nil, tm, fmt.Errorf("%s: %w", path, err)
+	}
+	return res, tm, nil
 }
 
 // rawMeta reads the capture time of a TIFF-based raw's IFD0/EXIF.

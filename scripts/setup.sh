@@ -19,14 +19,15 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 
 # --- 1. Debian packages ------------------------------------------------------
-# libheif-dev (HEIC/AVIF decoding, 1.15), libjxl-dev (JPEG XL, 0.7); the tools
+# libheif-dev (HEIC/AVIF decoding, 1.15), libjxl-dev (JPEG XL, 0.7), libraw-dev
+# (raw sensor data where a raw has no usable preview, 0.20); the tools
 # make the test files: heif-enc/heif-info (libheif-examples), avifenc
 # (libavif-bin), cjxl (libjxl-tools).
 # lintian and dpkg-dev (dpkg-shlibdeps): the Debian package check of make test.
 # strace: the e2e test that checks where the daemon writes; chromium: the
 # review page's browser test; logrotate: the test of the package's rotation
 # of the SysV log. libavcodec-dev: faced's HEVC/AV1 decoders for libheif.
-PKGS="libopencv-dev libjpeg-dev libimage-exiftool-perl ffmpeg exiv2 pkg-config gcc g++ curl ca-certificates libheif-dev libheif-examples libavcodec-dev libavif-bin libjxl-dev libjxl-tools lintian dpkg-dev strace chromium logrotate"
+PKGS="libopencv-dev libjpeg-dev libimage-exiftool-perl ffmpeg exiv2 pkg-config gcc g++ curl ca-certificates libheif-dev libheif-examples libavcodec-dev libavif-bin libjxl-dev libjxl-tools libraw-dev lintian dpkg-dev strace chromium logrotate"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 apt_install() {
   log "installing Debian packages: $*"

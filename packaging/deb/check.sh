@@ -14,6 +14,7 @@ if [ "${FACED_UPDATE_GOLDEN:-}" = 1 ]; then cp "$T/contents.txt" packaging/deb/c
 diff -u packaging/deb/contents.txt "$T/contents.txt" || { echo "deb-check: package contents changed (FACED_UPDATE_GOLDEN=1 make deb-check to accept)" >&2; exit 1; }
 dpkg-deb -f "$DEB" Depends | grep -q 'adduser' || { echo "deb-check: Depends lacks adduser" >&2; exit 1; }
 dpkg-deb -f "$DEB" Depends | grep -q 'libopencv-core' || { echo "deb-check: Depends lacks OpenCV (dpkg-shlibdeps)" >&2; exit 1; }
+dpkg-deb -f "$DEB" Depends | grep -q 'libraw20' || { echo "deb-check: Depends lacks LibRaw (dpkg-shlibdeps)" >&2; exit 1; }
 dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | diff - <(printf '/etc/faced/config.txt\n/etc/init.d/faced\n') ||
   { echo "deb-check: conffiles" >&2; exit 1; }
 dpkg-deb --fsys-tarfile "$DEB" | tar -xO ./etc/faced/config.txt > "$T/config.txt"
