@@ -11,8 +11,13 @@ package media
 // the areas are normalised (0-1) in that stored frame: for the full-size
 // previews cameras embed that is the raw's default crop, the image digiKam
 // (via LibRaw), Lightroom and darktable develop, so normalised areas land on
-// the same faces there. A preview smaller than 1 000 px is refused as
-// unsupported (faces would be lost); raw sensor data is not decoded.
+// the same faces there. Without a preview of at least 1 000 px (faces
+// would be lost in it) the sensor data is decoded by LibRaw
+// (analyzer/libraw) at half size, in the stored frame turned by LibRaw's
+// flip; the regions' AppliedToDimensions is that half-size image (LibRaw's
+// visible area halved), the areas normalised to it. A raw LibRaw cannot
+// read either (an unknown camera, sensor data missing or cut short) is
+// named unsupported with both reasons.
 //
 // Sidecar names readers look for:
 //   - Lightroom (and every Adobe application) reads and writes photo.xmp
