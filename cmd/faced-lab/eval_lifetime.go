@@ -16,10 +16,10 @@ import (
 
 func init() {
 	var (
-		asJSON, noCache bool
-		dataDir, ortLib string
-		extra           []string
-		workers         int
+		asJSON, noCache       bool
+		dataDir, ortLib, half string
+		extra                 []string
+		workers               int
 	)
 	cmd := &cobra.Command{
 		Use:   "lifetime DIR",
@@ -30,6 +30,7 @@ the folder names; the originals are never touched), analyse the copies and
 cluster them with the daemon's code and the default configuration, then score
 the person of each photo's labelled face against the folders (see package
 eval/lifetime). Runs once for the seed heads and once per --heads NAME.
+--half a|b keeps every other identity (by folder name): a held-out split.
 
 Analyses are cached (never committed) under var/cache/evallifetime, keyed by
 the models, the heads, the photos and this executable's SHA-256.`,
@@ -46,7 +47,7 @@ the models, the heads, the photos and this executable's SHA-256.`,
 			var reps []*lifetime.Report
 			for _, h := range append([]string{heads.Seed}, extra...) {
 				r, err := lifetime.Run(cmd.Context(), lifetime.Options{Dir: args[0], Registry: reg, Heads: h,
-					CacheDir: cache, Build: executableSHA256(), Workers: workers, Log: os.Stderr})
+					CacheDir: cache, Build: executableSHA256(), Workers: workers, Half: half, Log: os.Stderr})
 				if err != nil {
 					return err
 				}
@@ -63,6 +64,9 @@ the models, the heads, the photos and this executable's SHA-256.`,
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			for _, r := range reps {
 				fmt.Fprintf(tw, "heads\t%s\n", r.Heads)
+				if r.Half != "" {
+					fmt.Fprintf(tw, "half\t%s (every other identity by folder name)\n", r.Half)
+				}
 				fmt.Fprintf(tw, "photos\t%d of %d identities (%d without a face)\n", r.Photos, r.Identities, r.NoFace)
 				fmt.Fprintf(tw, "BCubed P / R / F1\t%.3f / %.3f / %.3f\n", r.BCubedPrecision, r.BCubedRecall, r.BCubedF1)
 				fmt.Fprintf(tw, "persons\t%d for %d identities (%.2f per identity)\n", r.Persons, r.Identities, r.PersonsPerIdentity)
@@ -85,6 +89,7 @@ the models, the heads, the photos and this executable's SHA-256.`,
 	f.StringVar(&dataDir, "data", "var/data", "data directory holding models/")
 	f.StringVar(&ortLib, "ort-lib", "", "ONNX Runtime shared library (default: $FACED_ORT_LIB or var/lib)")
 	f.StringSliceVar(&extra, "heads", nil, "also evaluate these trained heads (DATA/models/heads-NAME.json)")
+	f.StringVar(&half, "half", "", `cluster and score only half of the identities, "a" or "b" (sorted folder names, alternately): tune on one, report the other`)
 	f.IntVar(&workers, "workers", 0, "analysis workers (0 = number of CPUs)")
 	evalParent().AddCommand(cmd)
 }

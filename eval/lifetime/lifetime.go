@@ -145,9 +145,30 @@ type Options struct {
 	// Cluster, when set, replaces the engine options the daemon derives
 	// from the model and the config (tuning only).
 	Cluster *cluster.Options
+	// Half, when "a" or "b", clusters and scores only half of the
+	// identities (see Half): tune on one half, report the other. The
+	// analyses (and their cache) still cover the whole set.
+	Half string
 	// Log receives progress lines (nil: none).
 	Log io.Writer
 }
+
+// Half tells which half of the set identity id is in, "a" or "b": the
+// identities sorted by folder name, alternately. A split by identity (not
+// by photo) keeps every photo of a person on one side, so a rule tuned on
+// one half meets only unseen people on the other.
+func Half(ids []string, id string) string {
+	s := append([]string(nil), ids...)
+	sort.Strings(s)
+	i := sort.SearchStrings(s, id)
+	if i%2 == 0 {
+		return "a"
+	}
+	return "b"
+}
+
+// ErrBadHalf: Options.Half is neither "", "a" nor "b".
+var ErrBadHalf = errors.New(`half must be "a" or "b"`)
 
 // Band is the apparent-age error over the photos whose true age is in
 // [Lo, Hi].
@@ -166,7 +187,9 @@ var Bands = []Band{{Name: "0-5", Lo: 0, Hi: 5}, {Name: "6-12", Lo: 6, Hi: 12}, {
 
 // Report is the result for one set of heads.
 type Report struct {
-	Heads      string `json:"heads"`
+	Heads string `json:"heads"`
+	// Half is the half of the identities scored ("": all, see Half).
+	Half       string `json:"half,omitempty"`
 	Photos     int    `json:"photos"`
 	Identities int    `json:"identities"`
 	// NoFace counts photos where no face was found.
@@ -242,6 +265,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Heads == "" {
 		o.Heads = heads.Seed
 	}
+	if o.Half != "" && o.Half != "a" && o.Half != "b" {
+		return nil, fmt.Errorf("eval lifetime: %q: %w", o.Half, ErrBadHalf)
+	}
 	samples, err := List(o.Dir)
 	if err != nil {
 		return nil, err
@@ -290,6 +316,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	rep.AnalyzeSec = ce.Sec
+	results := ce.Results
+	if o.Half != "" {
+		samples, copies, results = halfOf(o.Half, samples, copies, results)
+		rep.Photos, rep.Half = len(samples), o.Half
+	}
 
 	// Record the analyses as the daemon does (wire.Store.Done) and cluster
 	// with the daemon's clusterer.
@@ -307,7 +338,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.ClusterOptions = fmt.Sprintf("%+v", popt.Cluster)
 	pers := persons.NewClusterer(persons.New(ix, persons.Options{}), popt)
 	fileIDs := make([]int64, len(samples))
-	for i, r := range ce.Results {
+	for i, r := range results {
 		if r == nil {
 			continue
 		}
@@ -350,7 +381,29 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, p := range ps {
 		personBirth[p.ID] = p
 	}
-	return score(rep, samples, births, ce.Results, fileIDs, byFile, personBirth), nil
+	return score(rep, samples, births, results, fileIDs, byFile, personBirth), nil
+}
+
+// halfOf keeps the samples (and their copies and analyses) of one half of
+// the identities.
+func halfOf(half string, samples []Sample, copies []string, results []*face.Result) ([]Sample, []string, []*face.Result) {
+	seen := map[string]bool{}
+	var ids []string
+	for _, s := range samples {
+		if !seen[s.Identity] {
+			seen[s.Identity] = true
+			ids = append(ids, s.Identity)
+		}
+	}
+	var ss []Sample
+	var cs []string
+	var rs []*face.Result
+	for i, s := range samples {
+		if Half(ids, s.Identity) == half {
+			ss, cs, rs = append(ss, s), append(cs, copies[i]), append(rs, results[i])
+		}
+	}
+	return ss, cs, rs
 }
 
 // makeLibrary copies the photos into lib (one folder per person) and sets

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/faced/faced/face"
+	"github.com/faced/faced/models"
 )
 
 func TestParseName(t *testing.T) {
@@ -87,5 +90,26 @@ func TestLibraryDatesCopiesOnly(t *testing.T) {
 	b := births["007"]
 	if !cs.ModTime().Equal(want) || cs.ModTime().Before(b.AddDate(5, 0, 0)) || !cs.ModTime().Before(b.AddDate(6, 0, 0)) {
 		t.Errorf("copy dated %v, want %v (within age 5 of birth %v)", cs.ModTime(), want, b)
+	}
+}
+
+// The held-out split: every other identity by folder name, whatever the
+// order the names come in; every photo of an identity on one side.
+func TestHalf(t *testing.T) {
+	ids := []string{"013", "001", "002", "006", "011", "012"}
+	want := map[string]string{"001": "a", "002": "b", "006": "a", "011": "b", "012": "a", "013": "b"}
+	for id, h := range want {
+		if got := Half(ids, id); got != h {
+			t.Errorf("Half(%s) = %s, want %s", id, got, h)
+		}
+	}
+	samples := []Sample{{Identity: "001", Age: 1}, {Identity: "002", Age: 3}, {Identity: "001", Age: 9}, {Identity: "006", Age: 4}}
+	copies := []string{"c0", "c1", "c2", "c3"}
+	ss, cs, rs := halfOf("a", samples, copies, make([]*face.Result, 4))
+	if len(ss) != 3 || len(cs) != 3 || len(rs) != 3 || cs[0] != "c0" || cs[1] != "c2" || cs[2] != "c3" {
+		t.Errorf("half a: %v %v, want the photos of 001 and 006", ss, cs)
+	}
+	if _, err := Run(t.Context(), Options{Dir: t.TempDir(), Registry: &models.Registry{}, Half: "c"}); !errors.Is(err, ErrBadHalf) {
+		t.Errorf("Half c: %v, want ErrBadHalf", err)
 	}
 }
