@@ -346,3 +346,153 @@ func (e *Engine) near(reg []int32, A, B []int32) (int, bool) {
 // linkWindowMin is the fewest faces of each cluster near the other's
 // dates for the window to apply.
 const linkWindowMin = 5
+
+// Birth years as a cannot-link. One person has one birth year: two
+// clusters photographed years apart whose birth years (date − apparent age)
+// disagree by more than birthConflictZ standard errors are two people,
+// however alike their faces: small children of different families look
+// alike to the seed's features, and a baby photographed in 1955 and one
+// photographed in 1965 are two babies. Clusters of one time (mean dates less
+// than a year apart) are left to the features: their birth years differ
+// only by apparent ages, whose errors have heavy tails. Only automatic
+// merges are refused: faces the user put in one person start as one
+// cluster before any merge, and two clusters of one user person never
+// conflict.
+
+// birthConflictZ is how far (standard errors) two clusters' birth years
+// must disagree to be two people.
+var birthConflictZ = 3.0
+
+// birthConflictShared is the part of apparent-age error shared by all the
+// photos of one person, as a share of its spread at their ages (someone who
+// looks older looks older in every photo): half the spread, so a year for
+// a baby and five for an adult. It keeps averaging over many photos from
+// making a cluster's birth year look more precise than it is.
+const birthConflictShared = 0.5
+
+// birthStat is a cluster's birth-year evidence: the reliability-weighted
+// sums of groupBirth, and the sum of its dates.
+type birthStat struct {
+	sw, swb, st float64
+	n           int
+}
+
+// birthCache memoises birthStat per cluster during one clusterRegion. A
+// cluster under construction only grows, and union keeps the larger side's
+// members first, so (first member, size) names its state.
+type birthCache struct {
+	e   *Engine
+	reg []int32
+	m   map[[2]int32]birthStat
+}
+
+// newBirthCache returns the cache of a clusterRegion over reg; nil (no
+// conflicts) when age-aware linking is off.
+func (e *Engine) newBirthCache(reg []int32) *birthCache {
+	if e.opt.AgeLink <= 0 || birthConflictZ <= 0 {
+		return nil
+	}
+	return &birthCache{e: e, reg: reg, m: map[[2]int32]birthStat{}}
+}
+
+func (c *birthCache) stat(m []int32) birthStat {
+	k := [2]int32{m[0], int32(len(m))}
+	if s, ok := c.m[k]; ok {
+		return s
+	}
+	var s birthStat
+	for _, x := range m {
+		n := &c.e.nodes[c.reg[x]]
+		if n.age <= 0 || n.when <= 0 {
+			continue
+		}
+		a, sd := calib(n.age)
+		w := 1 / (sd * sd)
+		s.sw += w
+		s.swb += w * (n.when - a)
+		s.st += n.when
+		s.n++
+	}
+	c.m[k] = s
+	return s
+}
+
+// conflict tells whether clusters A and B (positions in reg) were born too
+// far apart to be one person (see above); a nil cache never conflicts.
+func (c *birthCache) conflict(A, B []int32) bool {
+	if c == nil || len(A) == 0 || len(B) == 0 {
+		return false
+	}
+	a, b := c.stat(A), c.stat(B)
+	if a.n == 0 || b.n == 0 || math.Abs(a.st/float64(a.n)-b.st/float64(b.n)) < 1 {
+		return false
+	}
+	// variance of each mean: the photos' own errors (1/sw) plus the
+	// shared part, which no number of photos averages away (n/sw is the
+	// mean variance of one photo)
+	f := birthConflictShared * birthConflictShared
+	va := 1/a.sw + f*float64(a.n)/a.sw
+	vb := 1/b.sw + f*float64(b.n)/b.sw
+	return math.Abs(a.swb/a.sw-b.swb/b.sw) > birthConflictZ*math.Sqrt(va+vb)
+}
+
+// Lone faces of a person photographed across years. A face left alone
+// after every merge (a core face whose links do not reach the Link share
+// of a large person, or a face with no core neighbour within JoinEps) has
+// few partners of its own age when its person was photographed once every
+// few years: its links go to the photos of the nearest years only. It
+// joins the cluster it has the most links to when that cluster is the
+// only one with that many (at least loneLinks), spans at least a year of
+// dates (a person followed over time; in a collection of one time, a lone
+// face is a stranger, left alone as before), and their birth years agree.
+var loneLinks = 2
+
+func (e *Engine) joinLoneFaces(reg []int32, ladj [][]edge, groups []*group, find func(int32) int32,
+	union func(a, b int32) int32, conflict func(a, b int32) bool) {
+	if loneLinks <= 0 {
+		return
+	}
+	for k := range reg {
+		x := int32(k)
+		if find(x) != x || len(groups[x].members) != 1 || groups[x].label != 0 {
+			continue
+		}
+		n := &e.nodes[reg[k]]
+		if n.age <= 0 || n.when <= 0 {
+			continue
+		}
+		count := map[int32]int{}
+		for _, ed := range ladj[k] {
+			if g := find(ed.to); len(groups[g].members) >= 2 {
+				count[g]++
+			}
+		}
+		best, bn, tie := int32(-1), 0, false
+		for g, c := range count {
+			switch {
+			case c > bn:
+				best, bn, tie = g, c, false
+			case c == bn:
+				tie = true
+			}
+		}
+		if best < 0 || tie || bn < loneLinks || !e.spansYears(reg, groups[best].members) {
+			continue
+		}
+		if conflict(x, best) || !e.birthsAgree(reg, groups[x].members, groups[best].members) {
+			continue
+		}
+		union(x, best)
+	}
+}
+
+// spansYears tells whether the dated members of m span at least a year.
+func (e *Engine) spansYears(reg []int32, m []int32) bool {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, k := range m {
+		if w := e.nodes[reg[k]].when; w > 0 {
+			lo, hi = min(lo, w), max(hi, w)
+		}
+	}
+	return hi-lo >= 1
+}

@@ -131,3 +131,172 @@ func TestAgeLinkWiden(t *testing.T) {
 		t.Errorf("one date, apparent ages 25 and 50: radius change %v, want none", w)
 	}
 }
+
+// babies builds three babies of different families, each photographed six
+// times at apparent age 1, the families five years apart (1960, 1965,
+// 1970). Photos of one baby lie 0.40 apart, of two babies 0.50: to the
+// features all babies look alike.
+func babies() ([]Item, []string) {
+	const r2, s2 = 0.08, 0.045 // own noise, family direction
+	var items []Item
+	var who []string
+	for b := 0; b < 3; b++ {
+		for k := 0; k < 6; k++ {
+			id := len(items) + 1
+			f := make([]float32, 4+18)
+			f[0] = float32(math.Sqrt(1 - r2 - s2))
+			f[1+b] = float32(math.Sqrt(s2))
+			f[3+id] = float32(math.Sqrt(r2))
+			when := 1960 + 5*float64(b) + 0.5 + 0.1*float64(k)
+			items = append(items, Item{ID: int64(id), Photo: int64(id), Features: f, Age: 1, When: when,
+				Year: int(when), BirthYear: when - 1})
+			who = append(who, string(rune('A'+b)))
+		}
+	}
+	return items, who
+}
+
+// Babies of three families photographed five years apart look alike but
+// were born five years apart: three persons, not one. Without the
+// birth-year cannot-link they are one person (the construction merges
+// them); a merge the user makes still holds.
+func TestBirthConflictBabiesYearsApart(t *testing.T) {
+	items, who := babies()
+	if d := l2(items[0].Features, items[6].Features); math.Abs(d-0.5) > 1e-3 {
+		t.Fatalf("babies of two families lie %.3f apart, want 0.50", d)
+	}
+	old := birthConflictZ
+	birthConflictZ = 0 // the rule off
+	cl, err := Batch(items, DefaultOptions())
+	birthConflictZ = old
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cl) != 1 {
+		t.Fatalf("without the birth-year cannot-link: %d persons, want the three babies merged into one (the construction is off)", len(cl))
+	}
+	cl, err = Batch(items, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := Score(who, Assignment(cl, len(items))); len(cl) != 3 || s.BCubedF1 < 1 {
+		t.Fatalf("with the birth-year cannot-link: %d persons (BCubed F1 %.3f), want 3 persons, one per baby", len(cl), s.BCubedF1)
+	}
+	// incremental equals batch, and the user's merge is absolute
+	e := NewEngine(DefaultOptions())
+	for _, i := range rand.New(rand.NewPCG(3, 9)).Perm(len(items)) {
+		if _, _, err := e.Add(items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ps := e.Persons(); len(ps) != 3 {
+		t.Fatalf("incremental: %d persons, want 3", len(ps))
+	}
+	pa, _ := e.PersonOf(1)
+	pb, _ := e.PersonOf(7)
+	if _, err := e.Merge(pa, pb); err != nil {
+		t.Fatal(err)
+	}
+	e.Recluster()
+	if qa, _ := e.PersonOf(1); qa != pa {
+		t.Fatalf("after the user's merge and a re-cluster, baby A's photo is in person %d, want %d", qa, pa)
+	}
+	for id := int64(1); id <= 12; id++ {
+		if p, _ := e.PersonOf(id); p != pa {
+			t.Errorf("after the user's merge, photo %d is in person %d, want %d (the merge is absolute)", id, p, pa)
+		}
+	}
+}
+
+// adult builds one adult photographed five times a year at 30..35 (photos
+// of one year 0.60 apart, a year apart 0.66, two years 0.80, three 0.99:
+// every photo links to two years either side, one person) and one more
+// photo of age 32 that lies 0.81 from that year's photos (beyond JoinEps,
+// within Eps) and 0.85 from the others: it links to five photos of its
+// person, far fewer than the Link share asks of a 30-photo person. With
+// oneTime every photo carries one date (a collection of one time).
+func adult(oneTime bool) ([]Item, []string) {
+	const r2, step = 0.18, 0.3
+	const lone2 = 0.4494 // own noise of the extra photo: 0.81 from its year
+	var items []Item
+	var who []string
+	add := func(th, own float64, age int, when float64) {
+		id := len(items) + 1
+		f := make([]float32, 2+32)
+		a := math.Sqrt(1 - own)
+		f[0], f[1] = float32(a*math.Cos(th)), float32(a*math.Sin(th))
+		f[1+id] = float32(math.Sqrt(own))
+		if oneTime {
+			when = 2005.5
+		}
+		items = append(items, Item{ID: int64(id), Photo: int64(id), Features: f, Age: float64(age), When: when,
+			Year: int(when), BirthYear: when - float64(age)})
+		who = append(who, "A")
+	}
+	for age := 30; age < 36; age++ {
+		for k := 0; k < 5; k++ {
+			add(step*float64(age-30), r2, age, 1970+float64(age)+0.1+0.12*float64(k))
+		}
+	}
+	add(step*2, lone2, 32, 2002.9)
+	return items, who
+}
+
+// A lone photo of a person photographed over years joins that person when
+// the person is the only cluster it links to at least twice and their
+// birth years agree; without the rule it stays alone (the construction).
+// In a collection of one time, the same photo stays alone: there a lone
+// face is a stranger.
+func TestLoneFaceJoinsPersonPhotographedOverYears(t *testing.T) {
+	items, _ := adult(false)
+	lone := len(items) - 1
+	for i, want := range []float64{0.81, 0.846} {
+		if d := l2(items[lone].Features, items[10+5*i].Features); math.Abs(d-want) > 2e-3 {
+			t.Fatalf("the lone photo lies %.3f from a photo %d year(s) away, want %.3f", d, i, want)
+		}
+	}
+	alone := func(cl [][]int) bool {
+		for _, c := range cl {
+			for _, i := range c {
+				if i == lone {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	old := loneLinks
+	loneLinks = 0 // the rule off
+	cl, err := Batch(items, DefaultOptions())
+	loneLinks = old
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cl) != 1 || len(cl[0]) != len(items)-1 || !alone(cl) {
+		t.Fatalf("without the rule: persons %v, want one person of the 30 yearly photos and the lone photo alone (the construction is off)", cl)
+	}
+	cl, err = Batch(items, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cl) != 1 || len(cl[0]) != len(items) {
+		t.Fatalf("with the rule: persons %v, want one person of all %d photos", cl, len(items))
+	}
+	e := NewEngine(DefaultOptions())
+	for _, i := range rand.New(rand.NewPCG(5, 2)).Perm(len(items)) {
+		if _, _, err := e.Add(items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ps := e.Persons(); len(ps) != 1 || len(ps[0].Faces) != len(items) {
+		t.Errorf("incremental: persons %v, want one of all %d photos", ps, len(items))
+	}
+	items, _ = adult(true)
+	cl, err = Batch(items, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !alone(cl) {
+		t.Errorf("one date for every photo: the lone photo joined a person (%v); want it alone", cl)
+	}
+}

@@ -937,9 +937,13 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 		groups[b] = nil
 		return a
 	}
+	births := e.newBirthCache(reg)
 	conflict := func(a, b int32) bool {
 		ga, gb := groups[a], groups[b]
 		if ga.label != 0 && gb.label != 0 && ga.label != gb.label {
+			return true
+		}
+		if (ga.label == 0 || ga.label != gb.label) && births.conflict(ga.members, gb.members) {
 			return true
 		}
 		if len(ga.members) > len(gb.members) {
@@ -1141,6 +1145,7 @@ func (e *Engine) clusterRegion(reg []int32) [][]int32 {
 	mergeLinks(loose, false)
 	if e.opt.AgeLink > 0 {
 		e.mergeAcrossAges(reg, ladj, groups, find, union, conflict)
+		e.joinLoneFaces(reg, ladj, groups, find, union, conflict)
 	}
 	var out [][]int32
 	for k := range reg {
