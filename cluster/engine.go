@@ -305,7 +305,9 @@ func (e *Engine) localArea(seeds []int32, k int) []int32 {
 }
 
 // regionLimit is region, giving up (false) once more than limit faces are
-// reached.
+// reached, or (with a limit) at a face that keeps only its nearest links:
+// a face may keep a link to the region that no face of the region keeps
+// (see maxLinks), so such a region is not known to be closed.
 func (e *Engine) regionLimit(seeds []int32, limit int) ([]int32, bool) {
 	seen := map[int32]bool{}
 	var out, stack []int32
@@ -325,6 +327,9 @@ func (e *Engine) regionLimit(seeds []int32, limit int) ([]int32, bool) {
 		}
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		if limit < math.MaxInt && e.truncated(x) {
+			return nil, false
+		}
 		for _, ed := range e.nodes[x].adj {
 			push(ed.to)
 		}
@@ -701,8 +706,112 @@ func (e *Engine) Add(it Item) (person int64, ch Changes, err error) {
 	if err != nil {
 		return 0, Changes{}, err
 	}
+	if e.opt.MaxRegion > 0 {
+		if reg, ok := e.regionLimit([]int32{p}, e.opt.MaxRegion); ok {
+			return e.nodes[p].person, e.recluster(reg), nil
+		}
+		if e.localSize(p) > e.opt.MaxRegion {
+			e.local++
+			ch = e.attach(p)
+			return e.nodes[p].person, ch, nil
+		}
+	}
 	ch = e.recluster(e.area([]int32{p}))
 	return e.nodes[p].person, ch, nil
+}
+
+// localSize is the number of faces a local update around the new face p
+// would re-cluster (see localArea): those of the persons of p's
+// LocalLinks nearest linked faces.
+func (e *Engine) localSize(p int32) int {
+	k := e.opt.LocalLinks
+	if k <= 0 {
+		k = 16
+	}
+	n, seen := 1, map[int64]bool{}
+	for i, ed := range e.nodes[p].adj {
+		if i == k {
+			break
+		}
+		if q := e.nodes[ed.to].person; q == 0 {
+			n++
+		} else if !seen[q] {
+			seen[q] = true
+			n += len(e.pm[q]) + len(e.labels[q])
+		}
+	}
+	return n
+}
+
+// attach places the new face p when even a local update would re-cluster
+// more than MaxRegion faces (p next to persons of thousands of faces):
+// the other faces keep their persons and p takes the one the rules give it
+// against them, nearest link first. A core face joins the person of a core
+// neighbour when its links to that person pass the Link rule (their count
+// estimated from its kept links: links·share of them to the person); a
+// face that is not core joins the person of its nearest core neighbour
+// within JoinEps; never a person holding a face of the same photo. With no
+// such person, p and its linked faces that are in no person are
+// re-clustered together (a new person may form). What attach does not do
+// is merge or split persons through p, or make p's neighbours core faces
+// (an exact re-cluster, Recluster, does); MaxRegion says when that is
+// worth its cost.
+func (e *Engine) attach(p int32) Changes {
+	n := &e.nodes[p]
+	minNb := int32(max(e.opt.MinPts-1, 0))
+	core := n.nb >= minNb
+	join := float32(math.Inf(1))
+	if e.opt.JoinEps > 0 {
+		join = float32(e.opt.JoinEps)
+	}
+	// links kept to each person, for the Link rule estimate
+	to := map[int64]int{}
+	for _, ed := range n.adj {
+		if q := e.nodes[ed.to].person; q != 0 {
+			to[q]++
+		}
+	}
+	tried := map[int64]bool{}
+	for _, ed := range n.adj { // nearest first (edgeLess order)
+		if !core && ed.d > join {
+			break
+		}
+		y := &e.nodes[ed.to]
+		q := y.person
+		if q == 0 || y.nb < minNb || tried[q] {
+			continue
+		}
+		tried[q] = true
+		if e.samePhotoIn(q, n.photo) {
+			continue
+		}
+		if core && e.opt.Link > 0 {
+			est := float64(to[q]) / float64(len(n.adj)) * float64(n.nb)
+			if est < e.opt.Link*float64(len(e.pm[q])) {
+				continue
+			}
+		}
+		e.setPerson(p, q)
+		return Changes{Persons: []int64{q}}
+	}
+	reg := []int32{p}
+	for _, ed := range n.adj {
+		if e.nodes[ed.to].person == 0 {
+			reg = append(reg, ed.to)
+		}
+	}
+	sort.Slice(reg, func(i, j int) bool { return e.nodes[reg[i]].id < e.nodes[reg[j]].id })
+	return e.recluster(reg)
+}
+
+// samePhotoIn reports whether person q holds a face of photo.
+func (e *Engine) samePhotoIn(q, photo int64) bool {
+	for x := range e.pm[q] {
+		if e.nodes[x].photo == photo {
+			return true
+		}
+	}
+	return false
 }
 
 // AddBatch inserts many faces and clusters once at the end; the result is
@@ -1292,20 +1401,69 @@ func (e *Engine) reclusterAll() Changes {
 	// the inverted lists are re-trained on the faces held at the next scan
 	e.ix = nil
 	var all Changes
-	done := make([]bool, len(e.nodes))
-	for i := range e.nodes {
-		if e.nodes[i].deleted || done[i] {
-			continue
-		}
-		reg := e.region([]int32{int32(i)})
-		for _, x := range reg {
-			done[x] = true
-		}
+	for _, reg := range e.components() {
 		ch := e.recluster(reg)
 		all.Persons = append(all.Persons, ch.Persons...)
 	}
 	sort.Slice(all.Persons, func(i, j int) bool { return all.Persons[i] < all.Persons[j] })
 	return all
+}
+
+// components returns the regions of all live faces: the connected
+// components of the links either end keeps and of the must-links, each in
+// face id order, ordered by their first node. (Region's walk follows the
+// links a face keeps; a link only its other end keeps is seen here.)
+func (e *Engine) components() [][]int32 {
+	parent := make([]int32, len(e.nodes))
+	for i := range parent {
+		parent[i] = int32(i)
+	}
+	find := func(x int32) int32 {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	union := func(a, b int32) {
+		if a, b = find(a), find(b); a != b {
+			parent[max(a, b)] = min(a, b)
+		}
+	}
+	for i := range e.nodes {
+		if e.nodes[i].deleted {
+			continue
+		}
+		for _, ed := range e.nodes[i].adj {
+			if !e.nodes[ed.to].deleted {
+				union(int32(i), ed.to)
+			}
+		}
+	}
+	for _, fs := range e.labels {
+		for _, y := range fs[1:] {
+			union(fs[0], y)
+		}
+	}
+	at := map[int32]int{}
+	var out [][]int32
+	for i := range e.nodes {
+		if e.nodes[i].deleted {
+			continue
+		}
+		r := find(int32(i))
+		k, ok := at[r]
+		if !ok {
+			k = len(out)
+			at[r] = k
+			out = append(out, nil)
+		}
+		out[k] = append(out[k], int32(i))
+	}
+	for _, reg := range out {
+		sort.Slice(reg, func(i, j int) bool { return e.nodes[reg[i]].id < e.nodes[reg[j]].id })
+	}
+	return out
 }
 
 // SetOptions changes the options and re-links and re-clusters everything,

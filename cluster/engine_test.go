@@ -448,6 +448,10 @@ func TestSmallPersonFormsBelowMinPts(t *testing.T) {
 }
 
 func TestLocalUpdates(t *testing.T) {
+	// faces of this 32-d world have up to 38 links; a face keeping only
+	// its nearest (maxLinks) makes its region not known to be closed, so
+	// every update there would be local
+	withMaxLinks(t, 1<<30)
 	s := genSet(21, 25, 8, 20, 32, 0.5)
 	opt := Options{Eps: 0.75, MinPts: 5, Link: 0.35}
 	want := batchPartition(t, s.items, opt)
@@ -555,3 +559,4 @@ func TestDot32Symmetric(t *testing.T) {
 		}
 	}
 }
+

@@ -134,9 +134,11 @@ type ivfIndex struct {
 	// lcode[0] holds each member's words of the first two code tiers (see
 	// codeTiers), lcode[1] the others: most members are ruled out by the
 	// first words alone
-	lcode     [2][][]uint64
-	lrn       [][]float32 // residual norms
-	lsk, lskn [][]float32
+	lcode [2][][]uint64
+	lrn   [][]float32 // residual norms
+	// the sketches are read from the Engine (a copy in list order would
+	// cost 4·SketchDims bytes per face; only the few members whose codes
+	// pass are read)
 	upto      int // nodes [0, upto) are in the lists
 	trainedAt int
 	// the code and residual norm of the node pushed last (the new face of
@@ -243,7 +245,7 @@ func (ix *ivfIndex) nearest(x []float32) int {
 func (e *Engine) ivfTrain(n int, old *ivfIndex) *ivfIndex {
 	nl := e.ivfLists(n)
 	ix := &ivfIndex{sk: e.sk, nlist: nl, cent: make([]float32, nl*ivfDims), cnorm: make([]float32, nl), lists: make([][]int32, nl),
-		lcode: [2][][]uint64{make([][]uint64, nl), make([][]uint64, nl)}, lrn: make([][]float32, nl), lsk: make([][]float32, nl), lskn: make([][]float32, nl), trainedAt: n,
+		lcode: [2][][]uint64{make([][]uint64, nl), make([][]uint64, nl)}, lrn: make([][]float32, nl), trainedAt: n,
 		last: -1, lastCode: make([]uint64, e.cd.words)}
 	// sample at most 40 faces per list, evenly spread over arrival order
 	step := max(1, n/(40*nl))
@@ -318,14 +320,11 @@ func (e *Engine) ivfTrain(n int, old *ivfIndex) *ivfIndex {
 // push appends node i with the binary code and norm of its residual to
 // list c.
 func (ix *ivfIndex) push(e *Engine, c int, i int32, code []uint64, rn float32) {
-	k := e.sk.k
 	ix.lists[c] = append(ix.lists[c], i)
 	b := codeTiers(len(code))[1][1]
 	ix.lcode[0][c] = append(ix.lcode[0][c], code[:b]...)
 	ix.lcode[1][c] = append(ix.lcode[1][c], code[b:]...)
 	ix.lrn[c] = append(ix.lrn[c], rn)
-	ix.lsk[c] = append(ix.lsk[c], e.sketch[int(i)*k:int(i+1)*k]...)
-	ix.lskn[c] = append(ix.lskn[c], e.sknorm[i])
 }
 
 // codeTiers returns the word ranges of the three code tiers of w words:
@@ -428,7 +427,7 @@ func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
 	scanLists := func(part []int, cand []int32) []int32 {
 		for _, c := range part {
 			c01, c2 := ix.lcode[0][c], ix.lcode[1][c]
-			rows, norms, rns := ix.lsk[c], ix.lskn[c], ix.lrn[c]
+			rows, norms, rns := e.sketch, e.sknorm, ix.lrn[c]
 			for m, j := range ix.lists[c] {
 				if j >= upto || j == p {
 					continue
@@ -451,7 +450,7 @@ func (e *Engine) ivfScan(ix *ivfIndex, p, upto int32) []edge {
 						continue
 					}
 				}
-				ds := sc.qn + norms[m] - 2*dot32(sc.qs, rows[m*k:(m+1)*k])
+				ds := sc.qn + norms[j] - 2*dot32(sc.qs, rows[int(j)*k:int(j+1)*k])
 				if ds > sc.skip {
 					continue
 				}

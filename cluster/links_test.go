@@ -48,8 +48,12 @@ func TestDensePersonBoundedLinks(t *testing.T) {
 	w := newLFWWorld(42, 1024)
 	var items []Item
 	var truth []int
+	var denseCentre []float64
 	add := func(p, n int) {
 		c := w.person()
+		if p == 0 {
+			denseCentre = c
+		}
 		for j := 0; j < n; j++ {
 			id := int64(len(items) + 1)
 			items = append(items, Item{ID: id, Photo: id, Features: w.face(c)})
@@ -89,6 +93,29 @@ func TestDensePersonBoundedLinks(t *testing.T) {
 		t.Fatalf("second person's first face in person %d (dense %d)", byFace[5001], largest.ID)
 	}
 
+	// a new face next to the dense person: no re-cluster of its 5 000
+	// faces (attach), it joins the person, unless the person holds a face
+	// of its photo; a stranger's face joins no person
+	local := e.LocalUpdates()
+	dense := w.face(denseCentre)
+	if p, _, err := e.Add(Item{ID: 9001, Photo: 9001, Features: dense}); err != nil || p != largest.ID {
+		t.Fatalf("new face of the dense person: person %d (want %d), %v", p, largest.ID, err)
+	}
+	if p, _, err := e.Add(Item{ID: 9002, Photo: largest.Faces[7], Features: w.face(denseCentre)}); err != nil || p == largest.ID {
+		t.Fatalf("new face sharing a photo with the dense person joined it (%v)", err)
+	}
+	if p, _, err := e.Add(Item{ID: 9003, Photo: 9003, Features: w.face(w.person())}); err != nil || p == largest.ID {
+		t.Fatalf("stranger joined the dense person (%v)", err)
+	}
+	if e.LocalUpdates() < local+2 {
+		t.Fatalf("%d updates attached locally, want ≥ 2", e.LocalUpdates()-local)
+	}
+	for _, id := range []int64{9001, 9002, 9003} {
+		if _, err := e.Remove(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	snap, err := e.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -97,12 +124,12 @@ func TestDensePersonBoundedLinks(t *testing.T) {
 	if err != nil || info.Restored != len(items) {
 		t.Fatalf("restore: %+v, %v", info, err)
 	}
-	for i := range e.nodes {
+	for i := range r.nodes { // e's removed faces are its last nodes
 		if e.nodes[i].nb != r.nodes[i].nb || !slices.Equal(e.nodes[i].adj, r.nodes[i].adj) {
 			t.Fatalf("face %d: restored links differ", e.nodes[i].id)
 		}
 	}
-	if !reflect.DeepEqual(partition(ps), partition(r.Persons())) {
+	if !reflect.DeepEqual(partition(e.Persons()), partition(r.Persons())) {
 		t.Fatal("restored persons differ")
 	}
 	for id := int64(1); id <= 5000; id += 500 {
