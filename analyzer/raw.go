@@ -86,7 +86,51 @@ func (a *Analyzer) analyzeRaw(ctx context.Context, path string, id media.Identit
 	read := clock.Since(t0)
 	res, tm, err := a.analyzeBuf(ctx, path, buf, info)
 	tm.Decode += read
+	if err == nil {
+		mapPreviewToSensor(res, file)
+	}
 	return res, tm, err
+}
+
+// mapPreviewToSensor takes res's faces from the preview's frame to the
+// image LibRaw develops from the raw (its visible area: what digiKam and
+// darktable show) when the preview does not cover that image: an in-camera
+// aspect ratio (16:9 or 1:1 on a 4:3 or 3:2 sensor: Olympus, Panasonic,
+// Fujifilm, Sony) crops the preview but not the sensor data. The preview
+// is then taken as the centred crop of the visible area with its aspect
+// ratio, at one scale (what those cameras do), and the result's frame
+// becomes the visible area's. Previews of the same aspect ratio (within 1 %,
+// the usual case) are left as they are; so are previews whose aspect is
+// the visible area's turned (stored upright), and raws LibRaw cannot read.
+func mapPreviewToSensor(res *face.Result, file []byte) {
+	vw, vh, err := libraw.VisibleSize(file)
+	if err != nil || res.StoredWidth <= 0 || res.StoredHeight <= 0 {
+		return
+	}
+	pw, ph := float64(res.StoredWidth), float64(res.StoredHeight)
+	ra, rv := pw/ph, float64(vw)/float64(vh)
+	if math.Abs(ra/rv-1) <= 0.01 || math.Abs(ra*rv-1) <= 0.01 {
+		return
+	}
+	cw, ch := float64(vw), float64(vh)
+	if ra > rv {
+		ch = cw / ra
+	} else {
+		cw = ch * ra
+	}
+	cx, cy, s := (float64(vw)-cw)/2, (float64(vh)-ch)/2, cw/pw
+	uw, uh := imgmeta.UprightSize(res.Orientation, vw, vh)
+	for i := range res.Faces {
+		b := res.Faces[i].StoredBox
+		sb := face.Box{X1: cx + b.X1*s, Y1: cy + b.Y1*s, X2: cx + b.X2*s, Y2: cy + b.Y2*s}
+		// The stored box derives from the upright one, as everywhere.
+		res.Faces[i].Box = imgmeta.BoxToUpright(res.Orientation, vw, vh, sb)
+		res.Faces[i].StoredBox = imgmeta.BoxToStored(res.Orientation, uw, uh, res.Faces[i].Box)
+	}
+	res.Note = joinNote(res.Note, fmt.Sprintf("the embedded preview (%dx%d) shows a %.0fx%.0f crop of the raw's %dx%d image: faces placed on the whole image",
+		res.StoredWidth, res.StoredHeight, cw, ch, vw, vh))
+	res.StoredWidth, res.StoredHeight = vw, vh
+	res.Width, res.Height = uw, uh
 }
 
 // analyzeRawSensor analyses a raw without a usable preview through its

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"image"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"testing"
 
 	"gocv.io/x/gocv"
+
+	"github.com/faced/faced/face"
 )
 
 // writeCFADNG writes an uncompressed Bayer (RGGB) DNG without any preview
@@ -180,4 +183,71 @@ func TestRawSensorDNG(t *testing.T) {
 		t.Errorf("truncated DNG: %v; want a named unsupported error about its sensor data", err)
 	}
 	t.Logf("truncated DNG: %v", err)
+}
+
+// TestRawPreviewCrop: a raw whose embedded preview shows only a centred
+// crop of the sensor image (a 4:3 in-camera aspect on a wider sensor; here
+// a DNG with real sensor data and such a preview appended) has its faces
+// placed on the whole image LibRaw develops (what digiKam and darktable
+// show): boxes on the faces of the full photo at the sensor's scale, the
+// sidecar's AppliedToDimensions the sensor image, regions read back by
+// exiftool on the faces. Before, the boxes stayed in the preview's frame.
+func TestRawPreviewCrop(t *testing.T) {
+	needExiftool(t)
+	a := newAnalyzer(t, Options{})
+	dir := t.TempDir()
+	src := sourcePhotos(t)[0]
+	want := analyze(t, a, src)
+	up := gocv.IMRead(src, gocv.IMReadColor)
+	defer up.Close()
+	for _, o := range []int{1, 6} {
+		t.Run(fmt.Sprintf("o%d", o), func(t *testing.T) {
+			st := storedFor(up, o)
+			defer st.Close()
+			p := filepath.Join(dir, fmt.Sprintf("crop_o%d.dng", o))
+			writeCFADNG(t, p, st, o)
+			// The preview: the centred 4:3 (3:4) crop of the stored
+			// image, enlarged 1.5 times to pass the 1 000 px minimum.
+			w, h := st.Cols(), st.Rows()
+			cw, ch := h*4/3, h
+			if w < h {
+				cw, ch = w, w*4/3
+			}
+			crop := st.Region(image.Rect((w-cw)/2, (h-ch)/2, (w-cw)/2+cw, (h-ch)/2+ch))
+			big := gocv.NewMat()
+			defer big.Close()
+			gocv.Resize(crop, &big, image.Point{X: cw * 3 / 2, Y: ch * 3 / 2}, 0, 0, gocv.InterpolationLinear)
+			crop.Close()
+			enc, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, big, []int{gocv.IMWriteJpegQuality, 95})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			f.Write(enc.GetBytes())
+			f.Close()
+			enc.Close()
+			got := analyze(t, a, p)
+			if got.Width != 2*want.Width || got.Height != 2*want.Height || got.StoredWidth != 2*w || got.StoredHeight != 2*h || got.Orientation != o {
+				t.Fatalf("%dx%d stored %dx%d o%d; want the sensor image %dx%d stored %dx%d o%d (note %q)", got.Width, got.Height,
+					got.StoredWidth, got.StoredHeight, got.Orientation, 2*want.Width, 2*want.Height, 2*w, 2*h, o, got.Note)
+			}
+			if !strings.Contains(got.Note, "crop of the raw's") {
+				t.Errorf("note %q does not say the preview is a crop", got.Note)
+			}
+			if len(got.Faces) != len(want.Faces) {
+				t.Fatalf("%d faces, the photo has %d", len(got.Faces), len(want.Faces))
+			}
+			for _, wf := range want.Faces {
+				b := wf.Box
+				b2 := face.Box{X1: 2 * b.X1, Y1: 2 * b.Y1, X2: 2 * b.X2, Y2: 2 * b.Y2}
+				i, iou := bestIoU(b2, boxesOf(got.Faces))
+				t.Logf("face %v: IoU %.3f with %v", b2, iou, got.Faces[i].Box)
+				if iou < 0.8 {
+					t.Errorf("face %v (sensor scale): best IoU %.3f with %v", b2, iou, got.Faces[i].Box)
+				}
+			}
+			checkStored(t, p, got)
+			checkSidecar(t, got)
+		})
+	}
 }

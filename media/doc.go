@@ -19,6 +19,37 @@ package media
 // read either (an unknown camera, sensor data missing or cut short) is
 // named unsupported with both reasons.
 //
+// Preview and sensor geometry: a preview whose aspect ratio differs from
+// the image LibRaw develops (its visible area, read from the raw's headers)
+// by more than 1 % does not cover it: an in-camera aspect ratio (16:9, 1:1,
+// 4:3 on Olympus, Panasonic, Fujifilm, Sony) crops the preview, not the
+// sensor data. faced then takes the preview as the centred crop of the
+// visible area with the preview's aspect, at one scale, and places the
+// faces on the visible area: boxes, the stored frame and
+// AppliedToDimensions are the visible area's, and status notes it
+// (mapPreviewToSensor in analyzer/raw.go). Not handled: an off-centre
+// crop (Olympus AspectFrame, DNG DefaultCropOrigin are not read), Fujifilm
+// sensors LibRaw develops turned by 45°, and raws LibRaw cannot read (the
+// preview's frame is kept). Previews of the visible area's aspect (nearly
+// every camera's full-size JpgFromRaw or PreviewImage, Sony's 1616x1080
+// for 6000x4000) keep the preview's frame: normalised areas land on the
+// same faces in the developed image.
+//
+// What each reader does with a raw's regions: digiKam 8.1 takes the
+// normalised areas onto the size of the image as its loader reads it and
+// turns them by the Orientation DMetadata reads (exiv2), ignoring
+// AppliedToDimensions (itemscanner_photo.cpp commitFaces; whether its raw
+// loader reports that size before or after LibRaw's flip was not checked
+// here); Immich
+// scales them by AppliedToDimensions and turns them by the Orientation
+// exiftool reads from the raw (IFD0, or CR3's CMT1); PhotoPrism turns the
+// normalised areas by that Orientation; darktable shows no regions;
+// Lightroom's import of regions is not documented (keywords only). All
+// of them therefore need only the normalised areas in the stored frame of
+// the raw's developed image and the raw's own Orientation, which is what
+// faced writes (analyzer TestRawPreviews, TestRawSensorDNG and
+// TestRawPreviewCrop read them back with exiftool).
+//
 // Sidecar names readers look for:
 //   - Lightroom (and every Adobe application) reads and writes photo.xmp
 //     beside a raw (the extension replaced): SidecarNaming = base.

@@ -103,11 +103,8 @@ func Decode(buf []byte, maxMP int) (gocv.Mat, Info, error) {
 	if mp := float64(in.FullWidth) * float64(in.FullHeight) / 1e6; maxMP > 0 && mp > float64(maxMP) {
 		return gocv.NewMat(), in, fmt.Errorf("%w: %dx%d", ErrTooLarge, in.FullWidth, in.FullHeight)
 	}
-	if px := int64(in.FullWidth) * int64(in.FullHeight); int64(len(buf)) < px/8 {
-		// Lossless raw compression keeps several bits per pixel; less
-		// than one means the sensor data is not there (LibRaw would
-		// decode whatever follows into a picture of noise).
-		return gocv.NewMat(), in, fmt.Errorf("%w: %d bytes cannot hold the sensor data of %dx%d pixels", ErrDecode, len(buf), in.FullWidth, in.FullHeight)
+	if err := holdsSensor(len(buf), in.FullWidth, in.FullHeight); err != nil {
+		return gocv.NewMat(), in, err
 	}
 	in.Orientation = flipToEXIF[int(C.faced_libraw_flip(lr))&7]
 	if rc := C.libraw_unpack(lr); rc != 0 {
@@ -161,4 +158,42 @@ func meanStd(m gocv.Mat) (float64, float64) {
 	defer sd.Close()
 	gocv.MeanStdDev(m, &mean, &sd)
 	return mean.GetDoubleAt(0, 0), sd.GetDoubleAt(0, 0)
+}
+
+// VisibleSize returns the size of the image LibRaw develops from the raw
+// file buf (its visible area, in the stored frame, before the orientation)
+// by reading the file's headers only, without touching the sensor data.
+func VisibleSize(buf []byte) (w, h int, err error) {
+	if len(buf) == 0 {
+		return 0, 0, fmt.Errorf("%w: empty file", ErrDecode)
+	}
+	lr := C.libraw_init(0)
+	if lr == nil {
+		return 0, 0, fmt.Errorf("%w: libraw_init failed", ErrDecode)
+	}
+	defer C.libraw_close(lr)
+	var pin runtime.Pinner
+	pin.Pin(&buf[0])
+	defer pin.Unpin()
+	if rc := C.libraw_open_buffer(lr, unsafe.Pointer(&buf[0]), C.size_t(len(buf))); rc != 0 {
+		return 0, 0, lrErr(rc, "open")
+	}
+	w, h = int(C.faced_libraw_w(lr)), int(C.faced_libraw_h(lr))
+	if w <= 0 || h <= 0 {
+		return 0, 0, fmt.Errorf("%w: no image size", ErrDecode)
+	}
+	if err := holdsSensor(len(buf), w, h); err != nil {
+		return 0, 0, err // nothing to develop: readers show the preview
+	}
+	return w, h, nil
+}
+
+// holdsSensor: lossless raw compression keeps several bits per pixel; a
+// file of less than one bit per pixel does not hold the sensor data (LibRaw
+// would decode whatever follows into a picture of noise).
+func holdsSensor(size, w, h int) error {
+	if int64(size) < int64(w)*int64(h)/8 {
+		return fmt.Errorf("%w: %d bytes cannot hold the sensor data of %dx%d pixels", ErrDecode, size, w, h)
+	}
+	return nil
 }
