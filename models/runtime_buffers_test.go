@@ -34,3 +34,27 @@ func TestFreeList(t *testing.T) {
 		t.Errorf("kept %d buffers; want only the one of %d bytes", len(big.free), freeListMaxBytes)
 	}
 }
+
+// TestReleaseFreeLists: an idle daemon's ReleaseFreeLists empties every
+// list that kept a buffer, and the lists work as before afterwards.
+func TestReleaseFreeLists(t *testing.T) {
+	var a FreeList[byte]
+	var b FreeList[float32]
+	a.Put(make([]byte, 1<<20))
+	a.Put(make([]byte, 1<<20))
+	b.Put(make([]float32, 1<<10))
+	ReleaseFreeLists()
+	if len(a.free) != 0 || len(b.free) != 0 {
+		t.Fatalf("after ReleaseFreeLists: %d and %d buffers kept, want none", len(a.free), len(b.free))
+	}
+	x := a.Get(10)
+	a.Put(x)
+	if y := a.Get(10); &y[0] != &x[0] {
+		t.Error("a list no longer reuses its buffers after ReleaseFreeLists")
+	}
+	a.Put(x)
+	ReleaseFreeLists()
+	if len(a.free) != 0 {
+		t.Errorf("a second ReleaseFreeLists left %d buffers", len(a.free))
+	}
+}

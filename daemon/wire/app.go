@@ -171,7 +171,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 		// ORT's arenas keep the largest working set seen (12 MP photos:
 		// 200 MiB); an idle daemon gives it back by closing the sessions.
 		idleAn = newIdleAnalyzer(an, func() (closingAnalyzer, error) { return analyzer.New(reg, aopt) },
-			mem.releaseIdle, trimMalloc, log)
+			mem.releaseIdle, releaseMemory, log)
 		app.closers = append(app.closers, idleAn.Close)
 	} else {
 		app.closers = append(app.closers, an.Close)

@@ -3,6 +3,7 @@ package wire
 import (
 	"math"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -123,4 +124,16 @@ func residentBytes() int64 {
 		return math.MaxInt64
 	}
 	return pages * int64(os.Getpagesize())
+}
+
+// releaseMemory hands an idle daemon's freed memory back to the kernel,
+// after the analyzer was closed: the buffers the analyzer keeps for its next
+// photos (models.ReleaseFreeLists), the Go heap's free pages
+// (debug.FreeOSMemory: the runtime's scavenger would return them only
+// gradually, and a daemon that sleeps allocates nothing to pace it) and the
+// C heap's (malloc_trim: ONNX Runtime, OpenCV, libheif).
+func releaseMemory() {
+	models.ReleaseFreeLists()
+	debug.FreeOSMemory()
+	trimMalloc()
 }
