@@ -300,3 +300,25 @@ func TestLoneFaceJoinsPersonPhotographedOverYears(t *testing.T) {
 		t.Errorf("one date for every photo: the lone photo joined a person (%v); want it alone", cl)
 	}
 }
+
+// FitAgeCalib: per bin the mean apparent age, the true mean made
+// non-decreasing, the spread; thin bins dropped.
+func TestFitAgeCalib(t *testing.T) {
+	var app, truth []float64
+	for i := 0; i < 20; i++ {
+		app = append(app, 1, 30, 33) // bins [0,2), [28,31), [31,35)
+		truth = append(truth, 1+float64(i%2), 26, 24)
+	}
+	app, truth = append(app, 50), append(truth, 50) // a bin of one: dropped
+	got := FitAgeCalib(app, truth)
+	if len(got) != 3 {
+		t.Fatalf("FitAgeCalib = %v, want 3 bins", got)
+	}
+	if got[0][0] != 1 || got[0][1] != 1.5 || math.Abs(got[0][2]-0.5) > 1e-9 {
+		t.Errorf("first bin %v, want {1, 1.5, 0.5}", got[0])
+	}
+	// 26 then 24 violate monotonicity: both pooled to 25
+	if got[1][1] != 25 || got[2][1] != 25 || got[1][0] != 30 || got[2][0] != 33 {
+		t.Errorf("bins %v %v, want true means pooled to 25", got[1], got[2])
+	}
+}

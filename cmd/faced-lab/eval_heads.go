@@ -18,6 +18,7 @@ import (
 
 	"github.com/faced/faced/agegender"
 	"github.com/faced/faced/analyzer"
+	"github.com/faced/faced/cluster"
 	"github.com/faced/faced/eval/utkface"
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/heads"
@@ -252,10 +253,10 @@ func init() {
 		headsNames                         []string
 		variant, dataDir, ortLib, cacheDir string
 		threads, batch                     int
-		asJSON                             bool
+		asJSON, calib                      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "heads DIR [--heads NAME]...",
+		Use:   "heads DIR [--heads NAME]... [--calib]",
 		Short: "UTKFace chips (seed protocol, eval utkface's scoring) with the seed's heads beside trained heads; network outputs cached",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -318,6 +319,16 @@ func init() {
 				}
 				r.Within5Ages2160 = float64(w) / float64(max(1, n))
 				rows = append(rows, r)
+				if calib {
+					truth := make([]float64, len(samples))
+					for i, s := range samples {
+						truth[i] = float64(s.Age)
+					}
+					fmt.Fprintf(os.Stderr, "apparent-age calibration of %s (apparent, mean true, sd), cluster.FitAgeCalib:\n", name)
+					for _, c := range cluster.FitAgeCalib(age, truth) {
+						fmt.Fprintf(os.Stderr, "\t{%.1f, %.1f, %.1f},\n", c[0], c[1], c[2])
+					}
+				}
 				return nil
 			}
 			if err := add(heads.Seed, func(in heads.Input) (float64, float64, error) {
@@ -355,6 +366,7 @@ func init() {
 	f.IntVar(&threads, "threads", 0, "intra-op threads (0 = ONNX Runtime default)")
 	f.IntVar(&batch, "batch", 8, "chips per network call")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.BoolVar(&calib, "calib", false, "also print each heads' apparent-age calibration on DIR (to stderr; the table cluster/age.go uses for the seed heads)")
 	evalParent().AddCommand(cmd)
 }
 
