@@ -32,24 +32,29 @@ func IsMotionPhoto(r io.ReaderAt, size int64, f Format) (bool, error) {
 // jpegMotion looks for the motion photo XMP in the JPEG's marker segments
 // before the first scan.
 func jpegMotion(r io.ReaderAt, size int64) (bool, error) {
-	head := make([]byte, min(size, 1<<20))
-	n, err := r.ReadAt(head, 0)
-	if err != nil && err != io.EOF {
-		return false, err
-	}
-	head = head[:n]
-	off := 2
-	for off+4 <= len(head) && head[off] == 0xFF {
-		m := head[off+1]
-		if m == 0xDA || m == 0xD9 {
+	// Each marker segment is read on its own: the header is usually a few
+	// KB, and the APP1 holding XMP at most 64 KB.
+	var hdr [4]byte
+	for off := int64(2); off+4 <= min(size, 1<<24); {
+		if _, err := r.ReadAt(hdr[:], off); err != nil {
+			return false, err
+		}
+		m := hdr[1]
+		if hdr[0] != 0xFF || m == 0xDA || m == 0xD9 {
 			break
 		}
-		l := int(binary.BigEndian.Uint16(head[off+2:]))
-		if l < 2 || off+2+l > len(head) {
+		l := int64(binary.BigEndian.Uint16(hdr[2:]))
+		if l < 2 || off+2+l > size {
 			break
 		}
-		if m == 0xE1 && HasMotionPhotoXMP(head[off+4:off+2+l]) {
-			return true, nil
+		if m == 0xE1 {
+			seg := make([]byte, l-2)
+			if _, err := r.ReadAt(seg, off+4); err != nil && err != io.EOF {
+				return false, err
+			}
+			if HasMotionPhotoXMP(seg) {
+				return true, nil
+			}
 		}
 		off += 2 + l
 	}
