@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -39,5 +40,36 @@ func TestMediaKindRecorded(t *testing.T) {
 	}
 	if st.Media["motion"] != 2 || st.Media["raw"] != 1 || st.Media["photo"] != 1 {
 		t.Errorf("status counts %v, want 2 motion, 1 raw, 1 photo", st.Media)
+	}
+}
+
+// TestCompanionAnalysedWhileStillArrives: a Live Photo's MOV whose
+// analysis was under way when its still arrived is not recorded as a
+// video of its own: its queue entry and any older entry go.
+func TestCompanionAnalysedWhileStillArrives(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	dir := t.TempDir()
+	mov, heic := filepath.Join(dir, "IMG_3.MOV"), filepath.Join(dir, "IMG_3.HEIC")
+	if err := os.WriteFile(mov, []byte("movie"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Enqueue(ctx, mov, "new"); err != nil {
+		t.Fatal(err)
+	}
+	job := lease1(t, s, mov)
+	if err := os.WriteFile(heic, []byte("still"), 0o644); err != nil { // the still arrives meanwhile
+		t.Fatal(err)
+	}
+	res := &face.Result{File: mov, Kind: face.KindVideo, Faces: []face.Face{}, Model: "test", Media: "video"}
+	if err := s.Done(ctx, job, 5, time.Unix(1, 0), "hmov", res); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.File(ctx, mov); ok || err != nil {
+		t.Errorf("the MOV was recorded beside its still (%v)", err)
+	}
+	st, _ := s.Stats(ctx)
+	if st.Pending != 0 || st.Done != 0 {
+		t.Errorf("stats %+v, want nothing done or queued", st)
 	}
 }

@@ -200,6 +200,15 @@ func item(j daemon.Job) index.QueueItem { return j.Lease.(index.QueueItem) }
 
 func (s *Store) Done(ctx context.Context, j daemon.Job, size int64, mt time.Time, h string, res *face.Result) error {
 	it := item(j)
+	if _, ok := media.PrimaryOf(j.Path); ok {
+		// Its still arrived while it was analysed (a Live Photo's MOV
+		// copied first, a raw before its JPEG): the moment is the
+		// still's; the companion's own entry goes.
+		if err := s.ix.Done(ctx, it); err != nil {
+			return err
+		}
+		return s.Remove(ctx, j.Path)
+	}
 	// Capture time: the photo's own EXIF date when it has one; the file's
 	// mtime otherwise (the seed's only source, which copies and backups
 	// rewrite).
