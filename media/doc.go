@@ -72,8 +72,9 @@ package media
 // the identifiers are equal; else the base name decides. Only same-named
 // files are compared (a Live Photo renamed apart is two files). A MOV
 // analysed before its still arrived leaves the index when the still comes
-// (daemon observe and reconciliation; a MOV whose analysis is in flight at
-// that moment goes at the next reconciliation). Google/Samsung motion
+// (daemon observe and reconciliation; a MOV whose analysis is under way
+// at that moment is not recorded: wire Store.Done). Its own sidecar, if
+// one was written meanwhile, is left alone. Google/Samsung motion
 // photos (a JPEG or HEIC with the MP4 inside) are read as the still they
 // start with and recorded with kind Motion (IsMotionPhoto; index
 // files.media, status "media:").
