@@ -386,13 +386,22 @@ type birthStat struct {
 	n           int
 }
 
-// birthCache memoises birthStat per cluster during one clusterRegion. A
-// cluster under construction only grows, and union keeps the larger side's
-// members first, so (first member, size) names its state.
+// birthCache keeps each cluster's birthStat during one clusterRegion,
+// updated as clusters grow. union appends the smaller cluster's members to
+// the larger one's, so a cluster's first member names it for good and its
+// members up to the size last seen are the ones already summed: each face
+// is added once per cluster it ends up in the head of, as cheap as the
+// union itself.
 type birthCache struct {
 	e   *Engine
 	reg []int32
-	m   map[[2]int32]birthStat
+	m   map[int32]birthSum
+}
+
+// birthSum is the birthStat of a cluster's first n members.
+type birthSum struct {
+	n int
+	s birthStat
 }
 
 // newBirthCache returns the cache of a clusterRegion over reg; nil (no
@@ -401,29 +410,29 @@ func (e *Engine) newBirthCache(reg []int32) *birthCache {
 	if e.opt.AgeLink <= 0 || birthConflictZ <= 0 {
 		return nil
 	}
-	return &birthCache{e: e, reg: reg, m: map[[2]int32]birthStat{}}
+	return &birthCache{e: e, reg: reg, m: map[int32]birthSum{}}
 }
 
 func (c *birthCache) stat(m []int32) birthStat {
-	k := [2]int32{m[0], int32(len(m))}
-	if s, ok := c.m[k]; ok {
-		return s
+	b := c.m[m[0]]
+	if b.n > len(m) {
+		b = birthSum{}
 	}
-	var s birthStat
-	for _, x := range m {
+	for _, x := range m[b.n:] {
 		n := &c.e.nodes[c.reg[x]]
 		if n.age <= 0 || n.when <= 0 {
 			continue
 		}
 		a, sd := calib(n.age)
 		w := 1 / (sd * sd)
-		s.sw += w
-		s.swb += w * (n.when - a)
-		s.st += n.when
-		s.n++
+		b.s.sw += w
+		b.s.swb += w * (n.when - a)
+		b.s.st += n.when
+		b.s.n++
 	}
-	c.m[k] = s
-	return s
+	b.n = len(m)
+	c.m[m[0]] = b
+	return b.s
 }
 
 // conflict tells whether clusters A and B (positions in reg) were born too
