@@ -69,6 +69,17 @@ cap=$(awk '/^CapEff:/{print $2}' /proc/$PID/status)
 [ "$uid" = "$(id -u faced)" ] && [ "$cap" = 0000000000000000 ] || fail "faced runs with uid $uid, CapEff $cap"
 say "faced (pid $PID) runs as $(id -un "$uid"), no capabilities"
 [ "$(/usr/bin/faced status --config /etc/faced/config.txt)" = running ] || fail "faced status does not say running"
+# The rotation of the SysV log (TestSysVLogRotation runs it) and the man
+# pages, as installed.
+if command -v logrotate >/dev/null; then
+	logrotate --debug --state "$WORK/logrotate.state" /etc/logrotate.d/faced >"$WORK/logrotate.txt" 2>&1 ||
+		fail "logrotate rejects /etc/logrotate.d/faced: $(tail -3 "$WORK/logrotate.txt")"
+	grep -q "rotating pattern: /var/log/faced/faced.log" "$WORK/logrotate.txt" || fail "logrotate: $(cat "$WORK/logrotate.txt")"
+	say "logrotate accepts /etc/logrotate.d/faced"
+fi
+for m in faced.8 facedctl.1; do
+	zcat "/usr/share/man/man${m##*.}/$m.gz" | grep -qi "^\.TH ${m%.*} ${m##*.} " || fail "man page $m is not installed"
+done
 
 cp "$PHOTOS_SRC"/*.jpg "$LIB/2024/"
 chmod 0644 "$LIB"/2024/*.jpg
@@ -108,11 +119,13 @@ grep -q 'level=ERROR' /var/log/faced/faced.log && { grep 'level=ERROR' /var/log/
 
 # Purge while it runs: prerm must stop it (even where policy-rc.d denies).
 if [ "$INIT" = sysv ]; then service faced start >/dev/null; else systemctl start faced; fi
-pgrep -u faced -x faced >/dev/null || fail "faced did not start again"
+PID=$(pgrep -u faced -x faced | head -1)
+[ -n "$PID" ] || fail "faced did not start again"
 rm -rf /etc/systemd/system/faced.service.d
 say "purging (faced running)"
 dpkg --purge faced > "$WORK/purge.log" 2>&1 || { cat "$WORK/purge.log"; fail "dpkg --purge"; }
-pgrep -x faced >/dev/null && fail "faced still runs after the purge"
+# That process, not any "faced" (other users' tests on a shared machine).
+kill -0 "$PID" 2>/dev/null && fail "faced (pid $PID) still runs after the purge"
 userdel "$TESTER"
 snapshot > "$WORK/after.txt"
 KEEP=${FACED_DEB_TEST_KEEP:-/tmp}
