@@ -173,17 +173,9 @@ func (a *Analyzer) analyzeJXL(ctx context.Context, path string) (*face.Result, T
 	if err != nil {
 		return nil, tm, err
 	}
-	stored, in, err := jxl.Decode(buf, int(math.Ceil(a.opt.MaxMegapixels)))
-	switch {
-	case errors.Is(err, jxl.ErrTooLarge):
-		return nil, tm, fileErr(path, ErrTooLarge, err, "%v, more than the %.0f megapixels allowed", err, a.opt.MaxMegapixels)
-	case err != nil:
-		return nil, tm, fileErr(path, ErrCorrupt, err, "%v", err)
-	}
-	img := stored
-	if in.Orientation != 1 {
-		img = orientMat(stored, in.Orientation)
-		stored.Close()
+	img, in, err := a.jxlUpright(path, buf)
+	if err != nil {
+		return nil, tm, err
 	}
 	defer img.Close()
 	res := &face.Result{File: path, Kind: face.KindPhoto, Width: img.Cols(), Height: img.Rows(), Faces: []face.Face{}}
@@ -198,4 +190,22 @@ func (a *Analyzer) analyzeJXL(ctx context.Context, path string) (*face.Result, T
 		return nil, tm, fmt.Errorf("%s: %w", path, err)
 	}
 	return res, tm, nil
+}
+
+// jxlUpright decodes a JPEG XL file's bytes and turns the image upright by
+// the codestream's orientation (analyzeJXL and UprightImage share it).
+func (a *Analyzer) jxlUpright(path string, buf []byte) (gocv.Mat, jxl.Info, error) {
+	stored, in, err := jxl.Decode(buf, int(math.Ceil(a.opt.MaxMegapixels)))
+	switch {
+	case errors.Is(err, jxl.ErrTooLarge):
+		return gocv.Mat{}, in, fileErr(path, ErrTooLarge, err, "%v, more than the %.0f megapixels allowed", err, a.opt.MaxMegapixels)
+	case err != nil:
+		return gocv.Mat{}, in, fileErr(path, ErrCorrupt, err, "%v", err)
+	}
+	if in.Orientation == 1 {
+		return stored, in, nil
+	}
+	img := orientMat(stored, in.Orientation)
+	stored.Close()
+	return img, in, nil
 }

@@ -23,9 +23,16 @@ import (
 // ThumbSize is the side of a face thumbnail, in pixels.
 const ThumbSize = 160
 
-// ErrNoThumbnail means no thumbnail can be made of a face (a video frame, a
-// format the standard library does not decode, a photo gone).
+// ErrNoThumbnail means no thumbnail can be made of a face (a format no
+// decoder at hand reads, a photo gone, a forgotten face).
 var ErrNoThumbnail = errors.New("no thumbnail")
+
+// Decoder decodes the image a face's upright box (index.FaceRecord.Box) is
+// given in: the photo at path turned upright, or a video's frame at
+// frameTime seconds. The daemon gives Thumbs the analyzer's decoders
+// (analyzer.UprightImage, under the library's confinement); this package
+// stays free of them (facedctl's lite build).
+type Decoder func(ctx context.Context, path string, frameTime float64) (image.Image, error)
 
 // Thumbs makes face thumbnails, cropped from the original photo (EXIF
 // orientation applied) and cached as JPEG files of mode 0600 in a folder of
@@ -37,9 +44,16 @@ type Thumbs struct {
 	library string
 	dir     string
 
+	decode Decoder // nil: the standard library's decoders, photos only
+
 	mu     sync.Mutex
 	making map[int64]*sync.Mutex // one decode per face at a time
 }
+
+// DecodeWith makes thumbnails through decode (every format and video
+// frames) instead of the standard library's decoders (JPEG, PNG and GIF
+// photos only). Call it before the first Get.
+func (t *Thumbs) DecodeWith(decode Decoder) { t.decode = decode }
 
 // NewThumbs returns the cache in dir (created 0700) of faces of the photos
 // under library.
@@ -90,16 +104,30 @@ func (t *Thumbs) Get(ctx context.Context, faceID int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.Kind == face.KindVideo {
+	var b []byte
+	switch {
+	case t.decode != nil:
+		// The upright image and the upright box, whatever the format.
+		if _, err := t.inLibrary(f.Path); err != nil {
+			return nil, fmt.Errorf("face #%d: %w: %v", faceID, ErrNoThumbnail, err)
+		}
+		img, err := t.decode(ctx, f.Path, rec.FrameTime)
+		if err != nil {
+			return nil, fmt.Errorf("face #%d: %w: %v", faceID, ErrNoThumbnail, err)
+		}
+		if b, err = encodeThumb(img, rec.Box, 1); err != nil {
+			return nil, err
+		}
+	case f.Kind == face.KindVideo:
 		return nil, fmt.Errorf("face #%d: %w: video frame", faceID, ErrNoThumbnail)
-	}
-	img, err := t.decode(f.Path)
-	if err != nil {
-		return nil, fmt.Errorf("face #%d: %w: %v", faceID, ErrNoThumbnail, err)
-	}
-	b, err := encodeThumb(img, rec.StoredBox, f.Orientation)
-	if err != nil {
-		return nil, err
+	default:
+		img, err := t.decodeStd(f.Path)
+		if err != nil {
+			return nil, fmt.Errorf("face #%d: %w: %v", faceID, ErrNoThumbnail, err)
+		}
+		if b, err = encodeThumb(img, rec.StoredBox, f.Orientation); err != nil {
+			return nil, err
+		}
 	}
 	// Written to a temp name and renamed, so a reader never sees half a file.
 	tmp := thumbName(faceID) + ".tmp"
@@ -109,11 +137,22 @@ func (t *Thumbs) Get(ctx context.Context, faceID int64) ([]byte, error) {
 	return b, nil
 }
 
-// decode opens path inside the library (symlinks leaving it refused).
-func (t *Thumbs) decode(path string) (image.Image, error) {
+// inLibrary returns path relative to the library, or an error when it is
+// not inside it.
+func (t *Thumbs) inLibrary(path string) (string, error) {
 	rel, err := filepath.Rel(t.library, path)
 	if err != nil || !filepath.IsLocal(rel) {
-		return nil, fmt.Errorf("%s is outside the library", path)
+		return "", fmt.Errorf("%s is outside the library", path)
+	}
+	return rel, nil
+}
+
+// decodeStd opens path inside the library (symlinks leaving it refused)
+// and decodes it with the standard library.
+func (t *Thumbs) decodeStd(path string) (image.Image, error) {
+	rel, err := t.inLibrary(path)
+	if err != nil {
+		return nil, err
 	}
 	root, err := os.OpenRoot(t.library)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/faced/faced/api"
+	"image"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -181,6 +182,11 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	if err != nil {
 		return nil, err
 	}
+	// Thumbnails of every format the analyzer reads (HEIC, AVIF, JPEG XL,
+	// raw previews, video frames), opened under the same confinement.
+	thumbs.DecodeWith(func(ctx context.Context, path string, frameTime float64) (image.Image, error) {
+		return analyzer.UprightImage(ctx, aopt, path, frameTime)
+	})
 	app.Persons = persons.New(ix, persons.Options{Thumbs: thumbs})
 	popt := PersonsOptionsFor(cfg, reg)
 	popt.Logger, popt.SnapshotPath, popt.SnapshotEvery = log, filepath.Join(dataDir, SnapshotFile), 30*time.Second
