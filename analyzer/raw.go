@@ -103,22 +103,10 @@ func (a *Analyzer) analyzeRaw(ctx context.Context, path string, id media.Identit
 // the usual case) are left as they are; so are previews whose aspect is
 // the visible area's turned (stored upright), and raws LibRaw cannot read.
 func mapPreviewToSensor(res *face.Result, file []byte) {
-	vw, vh, err := libraw.VisibleSize(file)
-	if err != nil || res.StoredWidth <= 0 || res.StoredHeight <= 0 {
+	vw, vh, cx, cy, cw, ch, s, ok := previewCrop(res.StoredWidth, res.StoredHeight, file)
+	if !ok {
 		return
 	}
-	pw, ph := float64(res.StoredWidth), float64(res.StoredHeight)
-	ra, rv := pw/ph, float64(vw)/float64(vh)
-	if math.Abs(ra/rv-1) <= 0.01 || math.Abs(ra*rv-1) <= 0.01 {
-		return
-	}
-	cw, ch := float64(vw), float64(vh)
-	if ra > rv {
-		ch = cw / ra
-	} else {
-		cw = ch * ra
-	}
-	cx, cy, s := (float64(vw)-cw)/2, (float64(vh)-ch)/2, cw/pw
 	uw, uh := imgmeta.UprightSize(res.Orientation, vw, vh)
 	for i := range res.Faces {
 		b := res.Faces[i].StoredBox
@@ -131,6 +119,28 @@ func mapPreviewToSensor(res *face.Result, file []byte) {
 		res.StoredWidth, res.StoredHeight, cw, ch, vw, vh))
 	res.StoredWidth, res.StoredHeight = vw, vh
 	res.Width, res.Height = uw, uh
+}
+
+// previewCrop tells where a stored pw×ph preview lies in the raw's
+// visible area (vw×vh, stored frame) when it shows a crop of it: at
+// (cx, cy), cw×ch, scale s (visible pixels per preview pixel); ok is false
+// when the preview covers the whole area (see mapPreviewToSensor).
+func previewCrop(pw, ph int, file []byte) (vw, vh int, cx, cy, cw, ch, s float64, ok bool) {
+	vw, vh, err := libraw.VisibleSize(file)
+	if err != nil || pw <= 0 || ph <= 0 {
+		return 0, 0, 0, 0, 0, 0, 0, false
+	}
+	ra, rv := float64(pw)/float64(ph), float64(vw)/float64(vh)
+	if math.Abs(ra/rv-1) <= 0.01 || math.Abs(ra*rv-1) <= 0.01 {
+		return 0, 0, 0, 0, 0, 0, 0, false
+	}
+	cw, ch = float64(vw), float64(vh)
+	if ra > rv {
+		ch = cw / ra
+	} else {
+		cw = ch * ra
+	}
+	return vw, vh, (float64(vw) - cw) / 2, (float64(vh) - ch) / 2, cw, ch, cw / float64(pw), true
 }
 
 // analyzeRawSensor analyses a raw without a usable preview through its

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/color"
 	"math"
 	"strings"
 	"syscall"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/faced/faced/analyzer/heif"
 	"github.com/faced/faced/analyzer/imgmeta"
+	"github.com/faced/faced/analyzer/libraw"
 	"github.com/faced/faced/analyzer/rawpreview"
+	"github.com/faced/faced/face"
 	"github.com/faced/faced/media"
 )
 
@@ -27,10 +30,22 @@ import (
 func UprightImage(ctx context.Context, opt Options, path string, frameTime float64) (image.Image, error) {
 	opt.defaults()
 	a := &Analyzer{opt: opt}
-	m, err := a.upright(ctx, path, frameTime)
+	id, err := a.identifyFile(path)
 	if err != nil {
 		return nil, err
 	}
+	if id.Decoder == media.DecRawPreview {
+		return a.rawUpright(path, id)
+	}
+	m, err := a.upright(ctx, path, id, frameTime)
+	if err != nil {
+		return nil, err
+	}
+	return matImage(path, m)
+}
+
+// matImage converts m (closed) to an image.Image.
+func matImage(path string, m gocv.Mat) (image.Image, error) {
 	defer m.Close()
 	img, err := m.ToImage()
 	if err != nil {
@@ -39,11 +54,7 @@ func UprightImage(ctx context.Context, opt Options, path string, frameTime float
 	return img, nil
 }
 
-func (a *Analyzer) upright(ctx context.Context, path string, frameTime float64) (gocv.Mat, error) {
-	id, err := a.identifyFile(path)
-	if err != nil {
-		return gocv.Mat{}, err
-	}
+func (a *Analyzer) upright(ctx context.Context, path string, id media.Identity, frameTime float64) (gocv.Mat, error) {
 	switch id.Decoder {
 	case media.DecVideo:
 		return a.videoFrame(ctx, path, frameTime)
@@ -84,8 +95,6 @@ func (a *Analyzer) upright(ctx context.Context, path string, frameTime float64) 
 		}
 		m, _, err := a.jxlUpright(path, buf)
 		return m, err
-	case media.DecRawPreview:
-		return a.rawPreviewUpright(path, id)
 	}
 	return gocv.Mat{}, fileErr(path, ErrUnsupported, nil, "%s files are not supported yet", strings.ToUpper(string(id.Format)))
 }
@@ -98,39 +107,84 @@ func decoded(path string, m gocv.Mat, ok bool) (gocv.Mat, error) {
 	return m, nil
 }
 
-// rawPreviewUpright decodes a raw's largest embedded preview upright, as
-// analyzeRaw finds faces in it.
-func (a *Analyzer) rawPreviewUpright(path string, id media.Identity) (gocv.Mat, error) {
+// rawUpright returns a raw in the frame analyzeRaw gives its faces in:
+// the largest embedded preview upright, placed on the raw's visible area
+// when it shows a crop of it (mapPreviewToSensor), or, without a usable
+// preview, LibRaw's half-size decode turned upright (analyzeRawSensor).
+func (a *Analyzer) rawUpright(path string, id media.Identity) (image.Image, error) {
 	f, size, err := a.openLimited(path)
 	if err != nil {
-		return gocv.Mat{}, err
+		return nil, err
 	}
 	defer f.Close()
 	if size < 16 {
-		return gocv.Mat{}, fileErr(path, ErrCorrupt, nil, "%s file of %d bytes", id.Format, size)
+		return nil, fileErr(path, ErrCorrupt, nil, "%s file of %d bytes", id.Format, size)
 	}
 	file, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
-		return gocv.Mat{}, fileErr(path, ErrCorrupt, err, "cannot map the file: %v", err)
+		return nil, fileErr(path, ErrCorrupt, err, "cannot map the file: %v", err)
 	}
 	defer syscall.Munmap(file)
 	p, err := rawpreview.Largest(file)
-	if err != nil {
-		return gocv.Mat{}, fileErr(path, ErrUnsupported, err, "%s file without an embedded preview", id.Format)
+	if err != nil || max(p.Width, p.Height) < MinRawPreviewSide {
+		stored, in, err := libraw.Decode(file, int(math.Ceil(a.opt.MaxMegapixels)))
+		if err != nil {
+			return nil, fileErr(path, ErrUnsupported, err, "%s file: no usable preview and the sensor data cannot be decoded (%v)", id.Format, err)
+		}
+		img := stored
+		if in.Orientation != 1 {
+			img = orientMat(stored, in.Orientation)
+			stored.Close()
+		}
+		return matImage(path, img)
 	}
 	buf := p.Bytes(file)
 	info, err := imgmeta.Read(bytes.NewReader(buf), int64(len(buf)))
 	if err != nil {
-		return gocv.Mat{}, fileErr(path, ErrCorrupt, err, "embedded preview: %v", err)
+		return nil, fileErr(path, ErrCorrupt, err, "embedded preview: %v", err)
 	}
 	if !info.OrientationTagged {
 		info.Orientation, _ = rawpreview.Orientation(file)
 	}
 	if err := a.checkPixels(path, info.Width, info.Height); err != nil {
-		return gocv.Mat{}, err
+		return nil, err
 	}
 	m, ok := decodeUpright(buf, 1, info.Orientation)
-	return decoded(path, m, ok)
+	m, err = decoded(path, m, ok)
+	if err != nil {
+		return nil, err
+	}
+	img, err := matImage(path, m)
+	if err != nil {
+		return nil, err
+	}
+	vw, vh, cx, cy, cw, ch, s, crop := previewCrop(info.Width, info.Height, file)
+	if !crop {
+		return img, nil
+	}
+	uw, uh := imgmeta.UprightSize(info.Orientation, vw, vh)
+	at := imgmeta.BoxToUpright(info.Orientation, vw, vh, face.Box{X1: cx, Y1: cy, X2: cx + cw, Y2: cy + ch})
+	return &placedImage{src: img, w: uw, h: uh, x: at.X1, y: at.Y1, s: s}, nil
+}
+
+// placedImage is src scaled by s and placed at (x, y) on a black w×h
+// canvas, read lazily (a thumbnail reads a few thousand pixels of it).
+type placedImage struct {
+	src     image.Image
+	w, h    int
+	x, y, s float64
+}
+
+func (p *placedImage) ColorModel() color.Model { return p.src.ColorModel() }
+func (p *placedImage) Bounds() image.Rectangle { return image.Rect(0, 0, p.w, p.h) }
+func (p *placedImage) At(x, y int) color.Color {
+	sx, sy := (float64(x)-p.x)/p.s, (float64(y)-p.y)/p.s
+	b := p.src.Bounds()
+	pt := image.Pt(b.Min.X+int(math.Floor(sx)), b.Min.Y+int(math.Floor(sy)))
+	if sx < 0 || sy < 0 || !pt.In(b) {
+		return color.Black
+	}
+	return p.src.At(pt.X, pt.Y)
 }
 
 // videoFrame reads the frame of the video at path shown at frameTime

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/jpeg"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -54,11 +55,12 @@ func testAnalyzer(t *testing.T, opt analyzer.Options) *analyzer.Analyzer {
 	return a
 }
 
-// Thumbnails of a HEIC stored sideways (Exif orientation 6, as phones
-// write) and of a video's faces are cropped from the real image through the
-// analyzer's decoders, upright: each shows the face (the detector, without
-// its sideways retry, finds one in it) and the HEIC's is the JPEG's face.
-// Before, both were placeholders (ErrNoThumbnail).
+// Thumbnails of a HEIC and a NEF stored sideways (orientation 6, as phones
+// and cameras write) and of a video's faces are cropped from the real image
+// through the analyzer's decoders, upright: each shows the face (the
+// detector, without its sideways retry, finds one in it) and the HEIC's and
+// the NEF's are the JPEG's face. Before, all were placeholders
+// (ErrNoThumbnail).
 func TestThumbnailsOfEveryFormat(t *testing.T) {
 	ctx := context.Background()
 	src := filepath.Join(shared.Dir(t, "testdata/photos/group"), "face_recognition_two_people.jpg")
@@ -88,13 +90,32 @@ func TestThumbnailsOfEveryFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	paths := []string{jpg, heic, mp4}
+	// A Nikon raw (the shared stub) whose embedded JPEG is the photo
+	// stored sideways, the container saying orientation 6.
+	nef := filepath.Join(lib, "a.NEF")
+	if _, err := exec.LookPath("exiftool"); err != nil {
+		t.Log("exiftool not installed: no raw case")
+	} else {
+		copyFile(filepath.Join(shared.Dir(t, "testdata/photos/formats/raw_stubs"), "Nikon.nef"), nef)
+		pj := filepath.Join(t.TempDir(), "preview.jpg")
+		if !gocv.IMWrite(pj, stored) {
+			t.Fatal("cannot write the preview")
+		}
+		if out, err := exec.Command("exiftool", "-q", "-q", "-m", "-overwrite_original", "-n", "-Orientation=6",
+			"-JpgFromRaw<="+pj, nef).CombinedOutput(); err != nil {
+			t.Fatalf("exiftool: %v\n%s", err, out)
+		}
+		paths = append(paths, nef)
+	}
+
 	ix, err := index.Open(ctx, filepath.Join(t.TempDir(), "faces.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ix.Close()
 	faces := map[string][]index.FaceRecord{}
-	for _, p := range []string{jpg, heic, mp4} {
+	for _, p := range paths {
 		res, err := an.Analyze(ctx, p)
 		if err != nil {
 			t.Fatal(err)
@@ -102,6 +123,7 @@ func TestThumbnailsOfEveryFormat(t *testing.T) {
 		if len(res.Faces) == 0 {
 			t.Fatalf("%s: no face found", p)
 		}
+		t.Logf("%s: %d faces, %dx%d upright %s", filepath.Base(p), len(res.Faces), res.Width, res.Height, res.Note)
 		fid, _, err := ix.RecordAnalysis(ctx, index.Analysis{File: index.File{Path: p, Size: 1, ModTime: time.Unix(1, 0)}, Result: *res})
 		if err != nil {
 			t.Fatal(err)
@@ -150,7 +172,7 @@ func TestThumbnailsOfEveryFormat(t *testing.T) {
 	for _, f := range faces[mp4] {
 		thumb(f)
 	}
-	for _, hf := range faces[heic] {
+	for _, hf := range append(faces[heic], faces[nef]...) {
 		// the JPEG's face at the same upright place
 		var jf *index.FaceRecord
 		for i, c := range faces[jpg] {
@@ -159,10 +181,10 @@ func TestThumbnailsOfEveryFormat(t *testing.T) {
 			}
 		}
 		if jf == nil {
-			t.Fatalf("HEIC face %v has no JPEG face in the same place", hf.Box)
+			t.Fatalf("%s face %v has no JPEG face in the same place", filepath.Base(hf.Path), hf.Box)
 		}
 		if d := meanDiff(thumb(hf), thumb(*jf)); d > 12 {
-			t.Errorf("HEIC face #%d thumbnail differs from the JPEG's by %.1f levels on average", hf.ID, d)
+			t.Errorf("%s face #%d thumbnail differs from the JPEG's by %.1f levels on average", filepath.Base(hf.Path), hf.ID, d)
 		}
 	}
 }
