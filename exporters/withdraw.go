@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/faced/faced/exporters/xmp"
 )
@@ -17,14 +19,20 @@ import (
 // (faced created it and no one else wrote in it) is removed, any other is
 // rewritten and keeps everything that is not faced's. Sidecars without
 // faced's record (faced:Faces or faced:Version), links leading out of the
-// library, special files and unreadable ones are left as they are. The
-// photo itself is never opened (it may be /etc/shadow).
+// library, special files and unreadable ones are left as they are, and so
+// is a base-named sidecar (photo.xmp) that another file of the same name
+// shares (photo.png beside photo.jpg): its faces are in it too. The photo
+// itself is never opened (it may be /etc/shadow).
 func (e *Exporter) Withdraw(ctx context.Context, photo string) (removed, rewritten []string, err error) {
 	existing, _ := Sidecars(photo, e.opts.Naming)
+	full, _ := SidecarNames(photo)
 	var errs []error
 	for _, s := range existing {
 		if err := ctx.Err(); err != nil {
 			return removed, rewritten, err
+		}
+		if !strings.EqualFold(s, full) && stemShared(photo) {
+			continue
 		}
 		target, err := e.sidecarTarget(s)
 		if err != nil {
@@ -85,6 +93,28 @@ func (e *Exporter) withdrawOne(ctx context.Context, photo, target string) (gone,
 		return false, err == nil, err
 	}
 	return false, false, fmt.Errorf("%w: %s", ErrConcurrentWrite, target)
+}
+
+// stemShared reports whether another file in photo's folder has photo's
+// name without its extension (x.png beside x.jpg: they share x.xmp), a
+// sidecar or faced's temporary file aside.
+func stemShared(photo string) bool {
+	dir, base := filepath.Split(photo)
+	stem := strings.TrimSuffix(base, filepath.Ext(base))
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return true // cannot tell: leave the shared name alone
+	}
+	for _, en := range ents {
+		n := en.Name()
+		if n == base || IsTempName(n) || strings.EqualFold(filepath.Ext(n), ".xmp") {
+			continue
+		}
+		if strings.TrimSuffix(n, filepath.Ext(n)) == stem {
+			return true
+		}
+	}
+	return false
 }
 
 // facedWrote reports whether faced's record is in the document.

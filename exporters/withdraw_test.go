@@ -87,6 +87,29 @@ func TestWithdraw(t *testing.T) {
 		}
 	})
 
+	t.Run("base name shared with another photo", func(t *testing.T) {
+		eb := newExporter(t, Options{Naming: "base", FacedVersion: "0.9.1", Library: dir})
+		photo, _ := withdrawPhoto(t, eb, dir, "s.jpg")
+		side := filepath.Join(dir, "s.xmp")
+		before, err := os.ReadFile(side)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// s.png's faces are in s.xmp too (base naming).
+		other := copyFile(t, filepath.Join(shared.Dir(t, orientationDir), "pillow_hopper.jpg"), dir, "s.png")
+		removed, rewritten, err := eb.Withdraw(ctx, photo)
+		if err != nil || len(removed)+len(rewritten) != 0 {
+			t.Errorf("Withdraw with s.png beside: removed %v, rewritten %v, %v; want nothing touched", removed, rewritten, err)
+		}
+		if now, _ := os.ReadFile(side); !bytes.Equal(now, before) {
+			t.Errorf("the shared %s changed", side)
+		}
+		os.Remove(other)
+		if removed, _, err := eb.Withdraw(ctx, photo); err != nil || !slices.Equal(removed, []string{side}) {
+			t.Errorf("Withdraw alone: removed %v, %v; want %s", removed, err, side)
+		}
+	})
+
 	t.Run("not faced's", func(t *testing.T) {
 		photo := filepath.Join(dir, "c.jpg")
 		if err := os.Symlink("/etc/shadow", photo); err != nil {
