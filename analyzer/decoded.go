@@ -75,11 +75,11 @@ func (a *Analyzer) analyzeHEIF(ctx context.Context, path string, id media.Identi
 	if err := a.checkPixels(path, pr.Width, pr.Height); err != nil {
 		return nil, tm, err
 	}
-	img, in, err := heif.Decode(buf)
+	pl, in, err := heif.DecodePlanes(buf)
 	if err != nil {
 		return nil, tm, heifErr(path, id, err)
 	}
-	defer img.Close()
+	defer pl.Close()
 	ex := imgmeta.FromEXIF(in.Exif)
 	res := &face.Result{File: path, Kind: face.KindPhoto, Width: in.Width, Height: in.Height, Orientation: 1,
 		StoredWidth: in.Width, StoredHeight: in.Height, Faces: []face.Face{}, CaptureTime: ex.CaptureTime}
@@ -91,7 +91,7 @@ func (a *Analyzer) analyzeHEIF(ctx context.Context, path string, id media.Identi
 	// Without an Exif Orientation nothing says the transformations were
 	// set by a camera: retry sideways as for an untagged JPEG.
 	retry := !a.opt.NoRotationRetry && (a.opt.RetryTagged || !ex.OrientationTagged)
-	if err := a.analyzeUpright(ctx, img, res, retry, &tm); err != nil {
+	if err := a.analyzePlanes(ctx, pl, res, retry, &tm); err != nil {
 		return nil, tm, fmt.Errorf("%s: %w", path, err)
 	}
 	return res, tm, nil
@@ -114,19 +114,34 @@ func heifErr(path string, id media.Identity, err error) error {
 // analyzeBuf (JPEG, PNG, ...) and analyzeUpright (HEIF, JPEG XL) share it.
 func (a *Analyzer) detectionImage(img gocv.Mat, fullWidth int) (det gocv.Mat, minSize int, owned bool) {
 	det = img
-	minSize = a.opt.MinSize
-	if !a.opt.Exact {
-		long := max(img.Cols(), img.Rows())
-		if long > a.opt.DetectMaxSide {
-			s := float64(a.opt.DetectMaxSide) / float64(long)
-			det = gocv.NewMat()
-			owned = true
-			mtcnn.ResizeArea(img, &det, max(1, int(math.Round(float64(img.Cols())*s))), max(1, int(math.Round(float64(img.Rows())*s))))
-		}
-		k := float64(det.Cols()) / float64(fullWidth)
-		minSize = max(a.opt.MinDetectSize, int(math.Round(float64(a.opt.MinSize)*k)))
+	if w, h, ok := a.detectionSize(img.Cols(), img.Rows()); ok {
+		det = gocv.NewMat()
+		owned = true
+		mtcnn.ResizeArea(img, &det, w, h)
 	}
-	return det, minSize, owned
+	return det, a.detectionMinSize(det.Cols(), fullWidth), owned
+}
+
+// detectionSize is the size detection reduces a w×h image to, and whether
+// it reduces it (fast mode, long side above DetectMaxSide).
+func (a *Analyzer) detectionSize(w, h int) (dw, dh int, ok bool) {
+	long := max(w, h)
+	if a.opt.Exact || long <= a.opt.DetectMaxSide {
+		return w, h, false
+	}
+	s := float64(a.opt.DetectMaxSide) / float64(long)
+	return max(1, int(math.Round(float64(w)*s))), max(1, int(math.Round(float64(h)*s))), true
+}
+
+// detectionMinSize is the minimum face size to detect on a detection
+// image detWidth pixels wide of a photo fullWidth pixels wide: MinSize
+// scaled to it, no smaller than MinDetectSize (MinSize in exact mode).
+func (a *Analyzer) detectionMinSize(detWidth, fullWidth int) int {
+	if a.opt.Exact {
+		return a.opt.MinSize
+	}
+	k := float64(detWidth) / float64(fullWidth)
+	return max(a.opt.MinDetectSize, int(math.Round(float64(a.opt.MinSize)*k)))
 }
 
 // analyzeUpright finds and describes the faces of img, the whole upright
@@ -141,6 +156,17 @@ func (a *Analyzer) analyzeUpright(ctx context.Context, img gocv.Mat, res *face.R
 		defer det.Close()
 	}
 	tm.Decode += clock.Since(t0)
+	return a.analyzeDetection(ctx, det, minSize, res, retry, tm, func([]face.Face) (cropSource, error) {
+		return cropSource{img: img, sx: float64(img.Cols()) / float64(res.Width), sy: float64(img.Rows()) / float64(res.Height)}, nil
+	})
+}
+
+// analyzeDetection finds the faces of det, the detection image of the
+// upright photo res (res.Width × res.Height at full resolution; minSize
+// in det's pixels), and describes them from the crop source crops makes
+// for them (whoever passes crops closes what it makes).
+func (a *Analyzer) analyzeDetection(ctx context.Context, det gocv.Mat, minSize int, res *face.Result, retry bool, tm *Timings,
+	crops func([]face.Face) (cropSource, error)) error {
 	faces, dt, err := a.detectWithRetry(ctx, det, minSize, retry, a.retryImage(det, res.Width))
 	tm.Add(dt)
 	if err != nil || len(faces) == 0 {
@@ -150,7 +176,12 @@ func (a *Analyzer) analyzeUpright(ctx context.Context, img gocv.Mat, res *face.R
 	for i := range faces {
 		scaleFace(&faces[i], sx, sy)
 	}
-	cs := cropSource{img: img, sx: float64(img.Cols()) / float64(res.Width), sy: float64(img.Rows()) / float64(res.Height)}
+	t0 := clock.Now()
+	cs, err := crops(faces)
+	tm.Decode += clock.Since(t0)
+	if err != nil {
+		return err
+	}
 	if _, err := a.describeFrom(ctx, cs, res.Width, res.Height, faces, tm); err != nil {
 		return err
 	}

@@ -103,6 +103,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"image"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -268,9 +269,72 @@ func Decode(buf []byte) (gocv.Mat, Info, error) {
 // DecodeWith is Decode with the given decoder (DecoderFaced or
 // DecoderLibheif).
 func DecodeWith(buf []byte, decoder string) (gocv.Mat, Info, error) {
+	p, in, err := DecodePlanesWith(buf, decoder)
+	if err != nil {
+		return gocv.NewMat(), in, err
+	}
+	defer p.Close()
+	m, err := p.BGR(image.Rect(0, 0, p.Width, p.Height))
+	return m, in, err
+}
+
+// Planes is a decoded image as libheif holds it: R, G and B planes of
+// Bits bits (8, or 10-16 in two bytes a sample), Width×Height, rows
+// Stride bytes apart, transformations applied. The slices are C memory,
+// valid until Close.
+type Planes struct {
+	R, G, B       []byte
+	Stride        int
+	Width, Height int
+	Bits          int
+	img           *C.struct_heif_image
+}
+
+// Close releases the planes.
+func (p *Planes) Close() {
+	if p.img != nil {
+		C.heif_image_release(p.img)
+		p.img = nil
+		p.R, p.G, p.B = nil, nil, nil
+	}
+}
+
+// BGR interleaves the rectangle r of the planes into a new 8-bit BGR Mat
+// (the caller closes it; deeper samples shifted down to 8 bits, as
+// libheif's convert_hdr_to_8bit).
+func (p *Planes) BGR(r image.Rectangle) (gocv.Mat, error) {
+	r = r.Intersect(image.Rect(0, 0, p.Width, p.Height))
+	if p.img == nil || r.Empty() {
+		return gocv.NewMat(), fmt.Errorf("%w: empty rectangle %v of a %dx%d image", ErrDecode, r, p.Width, p.Height)
+	}
+	w, h := r.Dx(), r.Dy()
+	// Not NewMatWithSize, which zeroes the 36 MB of a 12 MP image first.
+	m := gocv.NewMatWithSizes([]int{h, w}, gocv.MatTypeCV8UC3)
+	dst, err := m.DataPtrUint8()
+	if err != nil || len(dst) < w*h*3 {
+		m.Close()
+		return gocv.NewMat(), fmt.Errorf("%w: Mat not continuous", ErrDecode)
+	}
+	off := r.Min.Y*p.Stride + r.Min.X*((p.Bits+7)/8)
+	// The planes and dst are C and OpenCV memory, not Go's: C may use them.
+	C.faced_heif_merge_bgr((*C.uint8_t)(unsafe.Pointer(&p.R[off])), C.int(p.Stride), (*C.uint8_t)(unsafe.Pointer(&p.G[off])), C.int(p.Stride),
+		(*C.uint8_t)(unsafe.Pointer(&p.B[off])), C.int(p.Stride), C.int(p.Bits), (*C.uint8_t)(unsafe.Pointer(&dst[0])), C.int(w), C.int(h))
+	return m, nil
+}
+
+// DecodePlanes decodes the primary image of the HEIF/AVIF file buf to
+// RGB planes (the caller closes them), transformations applied: with
+// faced's decoder, and with libheif's own when faced's fails.
+func DecodePlanes(buf []byte) (*Planes, Info, error) {
+	return DecodePlanesWith(buf, DecoderFaced)
+}
+
+// DecodePlanesWith is DecodePlanes with the given decoder (DecoderFaced
+// or DecoderLibheif).
+func DecodePlanesWith(buf []byte, decoder string) (*Planes, Info, error) {
 	f, err := open(buf)
 	if err != nil {
-		return gocv.NewMat(), Info{}, err
+		return nil, Info{}, err
 	}
 	defer f.close()
 	in := f.info()
@@ -282,34 +346,33 @@ func DecodeWith(buf []byte, decoder string) (gocv.Mat, Info, error) {
 	if err != nil {
 		// libheif's own decoders (libde265, dav1d, aom), as a fallback.
 		if err = herr(C.faced_heif_decode(f.h, 0, &img), "decoding"); err != nil {
-			return gocv.NewMat(), in, err
+			return nil, in, err
 		}
 	}
-	defer C.heif_image_release(img)
-	w := int(C.heif_image_get_width(img, C.heif_channel_R))
-	h := int(C.heif_image_get_height(img, C.heif_channel_R))
+	runtime.KeepAlive(buf)
+	p := &Planes{img: img,
+		Width:  int(C.heif_image_get_width(img, C.heif_channel_R)),
+		Height: int(C.heif_image_get_height(img, C.heif_channel_R)),
+		Bits:   int(C.heif_image_get_bits_per_pixel_range(img, C.heif_channel_R)),
+	}
 	var rs, gs, bs C.int
 	r := C.heif_image_get_plane_readonly(img, C.heif_channel_R, &rs)
 	g := C.heif_image_get_plane_readonly(img, C.heif_channel_G, &gs)
 	b := C.heif_image_get_plane_readonly(img, C.heif_channel_B, &bs)
-	bits := C.heif_image_get_bits_per_pixel_range(img, C.heif_channel_R)
-	if r == nil || g == nil || b == nil || w <= 0 || h <= 0 || bits < 8 || bits > 16 ||
-		C.heif_image_get_bits_per_pixel_range(img, C.heif_channel_G) != bits ||
-		C.heif_image_get_bits_per_pixel_range(img, C.heif_channel_B) != bits {
-		return gocv.NewMat(), in, fmt.Errorf("%w: no RGB planes of 8 to 16 bits", ErrDecode)
+	if r == nil || g == nil || b == nil || p.Width <= 0 || p.Height <= 0 || p.Bits < 8 || p.Bits > 16 || rs != gs || rs != bs ||
+		int(rs) < p.Width*((p.Bits+7)/8) ||
+		int(C.heif_image_get_bits_per_pixel_range(img, C.heif_channel_G)) != p.Bits ||
+		int(C.heif_image_get_bits_per_pixel_range(img, C.heif_channel_B)) != p.Bits {
+		p.Close()
+		return nil, in, fmt.Errorf("%w: no RGB planes of 8 to 16 bits (%dx%d, %d bits, strides %d %d %d)", ErrDecode, p.Width, p.Height, p.Bits, rs, gs, bs)
 	}
-	// Not NewMatWithSize, which zeroes the 36 MB of a 12 MP image first.
-	m := gocv.NewMatWithSizes([]int{h, w}, gocv.MatTypeCV8UC3)
-	dst, err := m.DataPtrUint8()
-	if err != nil || len(dst) < w*h*3 {
-		m.Close()
-		return gocv.NewMat(), in, fmt.Errorf("%w: Mat not continuous", ErrDecode)
-	}
-	// dst is OpenCV's memory, not Go's: C may write it.
-	C.faced_heif_merge_bgr(r, rs, g, gs, b, bs, bits, (*C.uint8_t)(unsafe.Pointer(&dst[0])), C.int(w), C.int(h))
-	runtime.KeepAlive(buf)
-	in.Width, in.Height = w, h
-	return m, in, nil
+	p.Stride = int(rs)
+	n := p.Stride * p.Height
+	p.R = unsafe.Slice((*byte)(unsafe.Pointer(r)), n)
+	p.G = unsafe.Slice((*byte)(unsafe.Pointer(g)), n)
+	p.B = unsafe.Slice((*byte)(unsafe.Pointer(b)), n)
+	in.Width, in.Height = p.Width, p.Height
+	return p, in, nil
 }
 
 // Codec selects the compression Encode uses.

@@ -268,10 +268,23 @@ static void faced_area_acc(float *sum, const float *buf, float beta, int width, 
 	}
 }
 
+// faced_area_floats3 is faced_area_floats for a row held as three
+// planes (B, G, R): the same interleaved floats.
+static void faced_area_floats3(const unsigned char *b, const unsigned char *g, const unsigned char *r, int sw, float *f) {
+	for (int x = 0; x < sw; x++) {
+		f[3 * x] = (float)b[x];
+		f[3 * x + 1] = (float)g[x];
+		f[3 * x + 2] = (float)r[x];
+	}
+	int n = sw * 3;
+	f[n] = f[n + 1] = f[n + 2] = f[n + 3] = 0;
+}
+
 // faced_resize_area3 resizes the sw×sh BGR image src (rows sstep bytes
-// apart) to the dw×dh image dst (rows dstep bytes apart). 0, or -1 when
-// out of memory.
-static int faced_resize_area3(const unsigned char *src, int sw, int sh, size_t sstep,
+// apart) to the dw×dh image dst (rows dstep bytes apart); or, when planes
+// is not NULL, the image held as three planes B, G, R (rows sstep bytes
+// apart; src unused). 0, or -1 when out of memory.
+static int faced_resize_area3(const unsigned char *src, const unsigned char *const *planes, int sw, int sh, size_t sstep,
 		unsigned char *dst, int dw, int dh, size_t dstep) {
 	// As cv::resize: the scale is the inverse of dsize/ssize.
 	double scale_x = 1. / ((double)dw / sw), scale_y = 1. / ((double)dh / sh);
@@ -300,7 +313,13 @@ static int faced_resize_area3(const unsigned char *src, int sw, int sh, size_t s
 		float beta = ytab[j].alpha;
 		int dy = ytab[j].di, sy = ytab[j].si;
 		if (sy != row) {
-			faced_area_row(src + sstep * sy, sw * 3, frow, &cols, dw, buf);
+			if (planes) {
+				faced_area_floats3(planes[0] + sstep * sy, planes[1] + sstep * sy, planes[2] + sstep * sy, sw, frow);
+				int d = faced_avx2() ? faced_area_row_avx2(frow, &cols, dw, buf) : 0;
+				faced_area_row_sse(frow, &cols, d, dw, buf);
+			} else {
+				faced_area_row(src + sstep * sy, sw * 3, frow, &cols, dw, buf);
+			}
 			row = sy;
 		}
 		if (dy != prev_dy) {
@@ -316,6 +335,12 @@ static int faced_resize_area3(const unsigned char *src, int sw, int sh, size_t s
 	free(xtab);
 	free(buf);
 	return 0;
+}
+
+static int faced_resize_area_planes(const unsigned char *b, const unsigned char *g, const unsigned char *r, int sw, int sh,
+		size_t sstep, unsigned char *dst, int dw, int dh, size_t dstep) {
+	const unsigned char *planes[3] = {b, g, r};
+	return faced_resize_area3(NULL, planes, sw, sh, sstep, dst, dw, dh, dstep);
 }
 */
 import "C"
@@ -370,7 +395,7 @@ func areaBytes(src []byte, stride, sw, sh int, dst []byte, w, h int) bool {
 	if !ownScale(sw, sh, w, h) || stride < sw*3 || len(src) < (sh-1)*stride+sw*3 || len(dst) < w*h*3 {
 		return false
 	}
-	return C.faced_resize_area3((*C.uchar)(unsafe.Pointer(&src[0])), C.int(sw), C.int(sh), C.size_t(stride),
+	return C.faced_resize_area3((*C.uchar)(unsafe.Pointer(&src[0])), nil, C.int(sw), C.int(sh), C.size_t(stride),
 		(*C.uchar)(unsafe.Pointer(&dst[0])), C.int(w), C.int(h), C.size_t(w*3)) == 0
 }
 
@@ -385,4 +410,31 @@ func ownScale(sw, sh, w, h int) bool {
 	sx, sy := 1/(float64(w)/float64(sw)), 1/(float64(h)/float64(sh))
 	fast := math.Abs(sx-math.Round(sx)) < 2.220446049250313e-16 && math.Abs(sy-math.Round(sy)) < 2.220446049250313e-16
 	return !fast
+}
+
+// ResizeAreaPlanes is ResizeArea for a BGR image held as three 8-bit
+// planes b, g, r (sw×sh, rows stride bytes apart; a decoder's, libheif's):
+// the same pixels as ResizeArea on the interleaved image, without making
+// it. It reports false, having done nothing, where ResizeArea would leave
+// the work to OpenCV (not a reduction by a non-integer factor) or a plane
+// is too short. dst is replaced by a new w×h BGR Mat (close the old one
+// first if it held one).
+func ResizeAreaPlanes(b, g, r []byte, stride, sw, sh int, dst *gocv.Mat, w, h int) bool {
+	need := (sh-1)*stride + sw
+	if !ownScale(sw, sh, w, h) || stride < sw || len(b) < need || len(g) < need || len(r) < need {
+		return false
+	}
+	m := gocv.NewMatWithSizes([]int{h, w}, gocv.MatTypeCV8UC3)
+	dp, err := m.DataPtrUint8()
+	if err != nil || len(dp) < w*h*3 {
+		m.Close()
+		return false
+	}
+	if C.faced_resize_area_planes((*C.uchar)(unsafe.Pointer(&b[0])), (*C.uchar)(unsafe.Pointer(&g[0])), (*C.uchar)(unsafe.Pointer(&r[0])),
+		C.int(sw), C.int(sh), C.size_t(stride), (*C.uchar)(unsafe.Pointer(&dp[0])), C.int(w), C.int(h), C.size_t(w*3)) != 0 {
+		m.Close()
+		return false
+	}
+	*dst = m
+	return true
 }

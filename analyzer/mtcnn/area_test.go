@@ -1,6 +1,7 @@
 package mtcnn
 
 import (
+	"bytes"
 	"image"
 	"math"
 	"math/rand/v2"
@@ -106,5 +107,54 @@ func TestResizeAreaInPlace(t *testing.T) {
 	ResizeArea(m, &m, 150, 113)
 	if m.Cols() != 150 || m.Rows() != 113 {
 		t.Errorf("in place: %dx%d, want 150x113", m.Cols(), m.Rows())
+	}
+}
+
+// TestResizeAreaPlanesMatchesResizeArea: the planar input gives the same
+// pixels as the interleaved image through ResizeArea (and so OpenCV's).
+func TestResizeAreaPlanesMatchesResizeArea(t *testing.T) {
+	defer setSSEOnly(false)
+	r := rand.New(rand.NewPCG(7, 9))
+	cases := [][4]int{{4032, 3024, 1024, 768}, {3024, 4032, 768, 1024}, {1617, 1080, 1024, 684}, {700, 500, 333, 211}}
+	for i, c := range cases {
+		setSSEOnly(i%2 == 1)
+		sw, sh, w, h := c[0], c[1], c[2], c[3]
+		stride := sw + 16
+		planes := [3][]byte{make([]byte, stride*sh), make([]byte, stride*sh), make([]byte, stride*sh)}
+		pix := make([]byte, sw*sh*3)
+		for y := 0; y < sh; y++ {
+			for x := 0; x < sw; x++ {
+				for ch := 0; ch < 3; ch++ {
+					v := uint8(127 + 120*math.Sin(float64(x)/17+float64(ch))*math.Cos(float64(y)/13))
+					if i%2 == 0 {
+						v = uint8(r.IntN(256))
+					}
+					planes[ch][y*stride+x] = v
+					pix[(y*sw+x)*3+ch] = v
+				}
+			}
+		}
+		src, err := gocv.NewMatFromBytes(sh, sw, gocv.MatTypeCV8UC3, pix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := gocv.NewMat()
+		ResizeArea(src, &want, w, h)
+		var got gocv.Mat
+		if !ResizeAreaPlanes(planes[0], planes[1], planes[2], stride, sw, sh, &got, w, h) {
+			t.Fatalf("%v: not resized", c)
+		}
+		wp, _ := want.DataPtrUint8()
+		gp, _ := got.DataPtrUint8()
+		if got.Cols() != w || got.Rows() != h || !bytes.Equal(wp, gp) {
+			t.Errorf("%v: planar resize differs from ResizeArea", c)
+		}
+		src.Close()
+		want.Close()
+		got.Close()
+	}
+	var m gocv.Mat
+	if ResizeAreaPlanes(make([]byte, 64), make([]byte, 64), make([]byte, 64), 8, 8, 8, &m, 4, 4) {
+		t.Error("an integer factor (OpenCV's own path) was taken")
 	}
 }

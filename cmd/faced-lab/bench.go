@@ -25,7 +25,7 @@ func init() {
 	var upscale bool
 	var grain float64
 	var cvThreads int
-	var format, rawStub string
+	var format, rawStub, keep string
 	cmd := &cobra.Command{
 		Use:   "bench DIR",
 		Short: "Measure analysis throughput (photos/s) and time per stage on the photos of DIR, with 1 and 2 workers",
@@ -41,11 +41,15 @@ func init() {
 				return cli.Exit(cli.ExitUsage, fmt.Errorf("%s: no photos", args[0]))
 			}
 			if upscale {
-				tmp, err := os.MkdirTemp("", "faced-bench-")
-				if err != nil {
+				tmp := keep
+				if tmp == "" {
+					if tmp, err = os.MkdirTemp("", "faced-bench-"); err != nil {
+						return err
+					}
+					defer os.RemoveAll(tmp)
+				} else if err := os.MkdirAll(tmp, 0o755); err != nil {
 					return err
 				}
-				defer os.RemoveAll(tmp)
 				var big []string
 				for _, p := range files {
 					b, err := analyzer.Upscale12MPGrain(p, tmp, 90, grain)
@@ -59,6 +63,13 @@ func init() {
 					// The same 12 MP photos in another format (media names).
 					var conv []string
 					for _, b := range big {
+						if keep != "" {
+							// Converted by an earlier run with the same --keep.
+							if c := strings.TrimSuffix(b, filepath.Ext(b)) + "." + format; fileExists(c) {
+								conv = append(conv, c)
+								continue
+							}
+						}
 						c, err := analyzer.ConvertForBench(b, format, rawStub)
 						if err != nil {
 							return err
@@ -116,6 +127,7 @@ func init() {
 	cmd.Flags().BoolVar(&upscale, "upscale-12mp", false, "measure on copies of the photos upscaled to 12 MP (JPEG quality 90)")
 	cmd.Flags().Float64Var(&grain, "grain", 0, "with --upscale-12mp: Gaussian grain (standard deviation in 8-bit levels) added so the files weigh what camera photos do (6: ~2 MB, 10: ~4.5 MB; decoding time follows the file size)")
 	cmd.Flags().StringVar(&format, "format", "", "with --upscale-12mp: measure the 12 MP photos converted to heic, avif, jxl or cr2 (the JPEG as a CR2's embedded preview)")
+	cmd.Flags().StringVar(&keep, "keep", "", "with --upscale-12mp: write the 12 MP photos (and their conversions) into this folder and keep them, to bench them again without converting (encoding 12 MP HEIC/AVIF takes minutes)")
 	cmd.Flags().StringVar(&rawStub, "raw-stub", "../shared/testdata/photos/formats/raw_stubs/CanonRaw.cr2", "with --format cr2: the raw container the preview is written into")
 	rootCmd.AddCommand(cmd)
 }
@@ -149,4 +161,9 @@ func mediaFiles(dir string, videos bool) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }
