@@ -90,6 +90,14 @@ type Centroid struct {
 	Mean []float32
 }
 
+// qCentroids walks person_centroids_size (dim, size order) and reads the
+// sums of the rows it keeps only.
+const qCentroids = `SELECT c.person_id, c.n, c.sum FROM person_centroids c
+	JOIN persons p ON p.id = c.person_id
+	WHERE c.dim = (SELECT dim FROM person_centroids GROUP BY dim ORDER BY SUM(n) DESC LIMIT 1)
+	AND c.n > 0 AND p.opt_out = 0 AND p.merged_into IS NULL
+	ORDER BY c.n DESC, c.person_id LIMIT ?`
+
 // Centroids returns the mean vectors of the active persons with the most
 // faces (up to limit; 0: all), of the feature length most faces have, most
 // faces first. It reads one row per person, never the faces.
@@ -97,11 +105,7 @@ func (ix *Index) Centroids(ctx context.Context, limit int) ([]Centroid, error) {
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := ix.rd().QueryContext(ctx, `SELECT c.person_id, c.n, c.sum FROM person_centroids c
-		JOIN persons p ON p.id = c.person_id
-		WHERE p.opt_out = 0 AND p.merged_into IS NULL AND c.n > 0
-		AND c.dim = (SELECT dim FROM person_centroids GROUP BY dim ORDER BY SUM(n) DESC LIMIT 1)
-		ORDER BY c.n DESC, c.person_id LIMIT ?`, limit)
+	rows, err := ix.rd().QueryContext(ctx, qCentroids, limit)
 	if err != nil {
 		return nil, fmt.Errorf("person centroids: %w", err)
 	}

@@ -3,6 +3,7 @@ package index
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -233,5 +234,34 @@ func TestPersonPagesReadOnlyTheirRows(t *testing.T) {
 	}
 	if p := plan(qPersonFacePage, 1, 60, 120); strings.Contains(p, "TEMP B-TREE") || !strings.Contains(p, "assignments_person_quality") {
 		t.Errorf("a page of a person's faces sorts all of them: %s", p)
+	}
+}
+
+// The merge suggestions' centroids of the largest persons are read in size
+// order from an index, not sorted from every person's sum.
+func TestCentroidsReadInOrder(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t)
+	twoPersons(t, ix, "Ann", "")
+	rows, err := ix.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+qCentroids, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan, top []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, fmt.Sprintf("%d<-%d %s", id, parent, detail))
+		if parent == 0 {
+			top = append(top, detail) // the outer query (not the dimension's subquery)
+		}
+	}
+	t.Logf("centroids: %s", strings.Join(plan, "; "))
+	if p := strings.Join(top, "; "); strings.Contains(p, "TEMP B-TREE") || !strings.Contains(p, "USING INDEX person_centroids_size") {
+		t.Errorf("centroids sorted or scanned with their sums: %s", p)
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+
 	"github.com/faced/faced/api"
 	"github.com/faced/faced/face"
 	"github.com/faced/faced/index"
@@ -83,17 +86,28 @@ func (s *Server) computeSuggestions(ctx context.Context) ([]Suggestion, error) {
 		a, b int64
 		d    float64
 	}
+	// Every pair's dot product at once (one matrix product: 2 000 persons
+	// of 512 values are 2 G multiply-adds, far faster through BLAS than
+	// pair by pair).
+	n := len(cs)
+	var dim int
+	if n > 0 {
+		dim = len(cs[0].Mean)
+	}
+	m := make([]float32, n*dim)
+	for i, c := range cs {
+		copy(m[i*dim:], c.Mean)
+	}
+	gram := blas32.General{Rows: n, Cols: n, Stride: n, Data: make([]float32, n*n)}
+	if n > 0 && dim > 0 {
+		a := blas32.General{Rows: n, Cols: dim, Stride: dim, Data: m}
+		blas32.Gemm(blas.NoTrans, blas.Trans, 1, a, a, 0, gram)
+	}
 	var close []pair
 	for i := range cs {
-		va := cs[i].Mean
 		for j := i + 1; j < len(cs); j++ {
-			vb := cs[j].Mean
-			var dot float32
-			for k := range va {
-				dot += va[k] * vb[k]
-			}
 			// unit vectors: |a-b|² = 2 - 2 a·b
-			d := math.Sqrt(max(0, 2-2*float64(dot)))
+			d := math.Sqrt(max(0, 2-2*float64(gram.Data[i*n+j])))
 			if d > suggestionLimit {
 				continue
 			}
