@@ -109,9 +109,9 @@ func run(ctx context.Context, configPath string, once bool, stdout, stderr io.Wr
 	if _, err := models.Ensure(ctx, cfg.DataDirectory(), modelSources(cfg), log); err != nil {
 		return err
 	}
-	app, err := wire.Open(ctx, cfg, wire.AppOptions{Version: version, Logger: log, Once: once})
-	if err != nil {
-		return err
+	app, err := openWaitingForSpace(ctx, cfg, wire.AppOptions{Version: version, Logger: log, Once: once}, log)
+	if err != nil || app == nil {
+		return err // app == nil: stopped while the data disk was full
 	}
 	defer app.Close()
 	if once {
