@@ -178,7 +178,16 @@ func OpenSession(path string, mi ModelInfo, opt SessionOptions) (*Session, error
 			return nil, err
 		}
 	}
-	if mo := CurrentMemoryOptions(); mo.NoCPUArena || mo.NoMemPattern {
+	mo := CurrentMemoryOptions()
+	if mo.SharedArena && !mo.NoCPUArena {
+		if err := useSharedArena(); err != nil {
+			return nil, err
+		}
+		if err := so.AddSessionConfigEntry("session.use_env_allocators", "1"); err != nil {
+			return nil, fmt.Errorf("session option use_env_allocators: %w", err)
+		}
+	}
+	if mo.NoCPUArena || mo.NoMemPattern {
 		if mo.NoCPUArena {
 			if err := so.SetCpuMemArena(false); err != nil {
 				return nil, fmt.Errorf("session option cpu arena: %w", err)

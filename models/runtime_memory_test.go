@@ -6,8 +6,8 @@ import (
 	"github.com/faced/faced/internal/shared"
 )
 
-// Sessions opened without the CPU arena and memory patterns compute the
-// same outputs, bit for bit, over changing input shapes (P-Net's pyramid)
+// Sessions opened without the CPU arena and memory patterns, or with the
+// shared arena, compute the same outputs, bit for bit, over changing input shapes (P-Net's pyramid)
 // and the age/gender network.
 func TestMemoryOptionsSameOutputs(t *testing.T) {
 	initORT(t)
@@ -52,17 +52,22 @@ func TestMemoryOptionsSameOutputs(t *testing.T) {
 			return out
 		}
 		want := run(MemoryOptions{})
-		got := run(MemoryOptions{NoCPUArena: true, NoMemPattern: true})
-		if len(got) != len(want) {
-			t.Fatalf("%s: %d outputs, want %d", tc.model, len(got), len(want))
-		}
-		for i := range want {
-			if len(got[i]) != len(want[i]) {
-				t.Fatalf("%s output %d: %d values, want %d", tc.model, i, len(got[i]), len(want[i]))
+		for _, mo := range []MemoryOptions{{NoCPUArena: true, NoMemPattern: true}, {SharedArena: true, NoMemPattern: true}} {
+			got := run(mo)
+			if err := ReleaseSharedArena(); err != nil {
+				t.Fatal(err)
 			}
-			for j := range want[i] {
-				if got[i][j] != want[i][j] {
-					t.Fatalf("%s output %d[%d] = %v without the arena, %v with it", tc.model, i, j, got[i][j], want[i][j])
+			if len(got) != len(want) {
+				t.Fatalf("%s %+v: %d outputs, want %d", tc.model, mo, len(got), len(want))
+			}
+			for i := range want {
+				if len(got[i]) != len(want[i]) {
+					t.Fatalf("%s %+v output %d: %d values, want %d", tc.model, mo, i, len(got[i]), len(want[i]))
+				}
+				for j := range want[i] {
+					if got[i][j] != want[i][j] {
+						t.Fatalf("%s output %d[%d] = %v with %+v, %v with ORT's defaults", tc.model, i, j, got[i][j], mo, want[i][j])
+					}
 				}
 			}
 		}

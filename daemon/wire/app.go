@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -149,6 +150,9 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	}
 	if os.Getenv("MALLOC_MMAP_THRESHOLD_") == "" && os.Getenv("MALLOC_TRIM_THRESHOLD_") == "" {
 		setMallocThresholds(mem.mmapThreshold, mem.trimThreshold)
+	}
+	if os.Getenv("GOGC") == "" && mem.gcPercent > 0 {
+		debug.SetGCPercent(mem.gcPercent)
 	}
 	aopt, err := anconfig.AnalyzerOptions(cfg, reg, anconfig.Overrides{})
 	if err != nil {

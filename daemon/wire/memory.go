@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"log/slog"
 	"math"
 	"os"
 	"runtime/debug"
@@ -40,12 +41,34 @@ type memMode struct {
 	// bytes (0: whatever it is).
 	trimBudget int64
 	// mmapThreshold, trimThreshold: glibc's M_MMAP_THRESHOLD and
-	// M_TRIM_THRESHOLD in bytes (0: glibc's dynamic default).
+	// M_TRIM_THRESHOLD in bytes (0: glibc's dynamic default, under which
+	// the threshold rises to the largest block freed, up to 32 MiB, and
+	// 12 MP buffers then stay in the arenas once freed).
 	mmapThreshold, trimThreshold int
 	// releaseIdle: close the analyzer (its ORT sessions and arenas) after
 	// this long without analyses (0: never); daemon mode only.
 	releaseIdle time.Duration
+	// gcPercent: the Go collector's GOGC (0: the runtime's, 100).
+	gcPercent int
 }
+
+// Defaults added for issue 14 (peak RSS with 2 workers on 40 crowded
+// 12 MP photos, JPEG and HEIC in turn, faced-lab memory; machine
+// contended, one run each): 604-639 MiB with the defaults before; 486
+// with a 1 MiB mmap threshold; 472 with it and the shared arena; 447 with
+// both and GOGC 25. JPEG only: 353-380 -> 262-276 MiB at 186 -> 188-195
+// ms CPU per photo. At peak (smaps) glibc's two arenas held ~290 MiB of
+// freed big blocks (decode buffers, Mats, ORT chunks under glibc's dynamic
+// mmap threshold, which rises to 32 MiB), the Go heap ~90 MiB (a live
+// ~30 MiB doubled by GOGC 100) and ORT's per-session arenas ~100 MiB.
+const (
+	// defaultMmapThreshold: blocks from 1 MiB on get their own mapping,
+	// unmapped when freed, instead of staying in glibc's arenas.
+	defaultMmapThreshold = 1 << 20
+	// defaultGCPercent: the daemon's Go heap is mostly big buffers that
+	// the collector scans for nothing; collecting at +25 % costs little.
+	defaultGCPercent = 25
+)
 
 // defaultTrimEvery is how often malloc_trim runs in the default mode: after
 // every 8th analysis (and once the analyses stop, see trimmer). After every
@@ -69,12 +92,15 @@ const defaultTrimBudget = 320 << 20
 // noarena, nopattern, trim (after each analysis), trimN (after every N-th),
 // rssN (trim only above N MiB, at new highs), mmapN and topN (glibc
 // M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, MiB), releaseN (close the
-// analyzer after N s without analyses), arenas2 (for measurements).
+// analyzer after N s without analyses), shared (one ORT arena for all
+// sessions, growing by what is asked), gcN (GOGC), arenas2 (for
+// measurements).
 func memoryMode() memMode {
 	v, set := os.LookupEnv("FACED_MEM")
 	if !set {
-		return memMode{ort: models.MemoryOptions{NoMemPattern: true}, trim: true,
-			trimEvery: defaultTrimEvery, arenas: 2, trimBudget: defaultTrimBudget, releaseIdle: defaultReleaseIdle}
+		return memMode{ort: models.MemoryOptions{NoMemPattern: true, SharedArena: true}, trim: true,
+			trimEvery: defaultTrimEvery, arenas: 2, trimBudget: defaultTrimBudget, releaseIdle: defaultReleaseIdle,
+			mmapThreshold: defaultMmapThreshold, gcPercent: defaultGCPercent}
 	}
 	var m memMode
 	for _, k := range strings.Split(v, ",") {
@@ -100,7 +126,11 @@ func memoryMode() memMode {
 				m.trimThreshold = n << 20
 			} else if n, err := strconv.Atoi(strings.TrimPrefix(k, "release")); err == nil && n > 0 {
 				m.releaseIdle = time.Duration(n) * time.Second
+			} else if n, err := strconv.Atoi(strings.TrimPrefix(k, "gc")); err == nil && n > 0 {
+				m.gcPercent = n
 			}
+		case "shared":
+			m.ort.SharedArena = true
 		case "arenas2":
 			m.arenas = 2
 		}
@@ -134,6 +164,9 @@ func residentBytes() int64 {
 // C heap's (malloc_trim: ONNX Runtime, OpenCV, libheif).
 func releaseMemory() {
 	models.ReleaseFreeLists()
+	if err := models.ReleaseSharedArena(); err != nil {
+		slog.Warn("release memory", "err", err)
+	}
 	debug.FreeOSMemory()
 	trimMalloc()
 }

@@ -114,8 +114,14 @@ func TestTrimmerBudgetNewHighs(t *testing.T) {
 func TestMemoryModeDefaultAndKnobs(t *testing.T) {
 	m := memoryMode()
 	if !m.trim || m.trimEvery != defaultTrimEvery || m.trimBudget != defaultTrimBudget || m.arenas != 2 ||
-		m.ort.NoCPUArena || !m.ort.NoMemPattern || m.mmapThreshold != 0 || m.trimThreshold != 0 {
+		m.ort.NoCPUArena || !m.ort.NoMemPattern || m.trimThreshold != 0 {
 		t.Errorf("default memory mode: %+v", m)
+	}
+	// Issue 14's peak RSS levers: 12 MP buffers mapped on their own, one
+	// ORT arena for all sessions, the Go heap collected at +25 %.
+	if m.mmapThreshold != 1<<20 || !m.ort.SharedArena || m.gcPercent != 25 {
+		t.Errorf("default memory mode: mmap threshold %d, shared arena %v, GOGC %d; want 1 MiB, true, 25",
+			m.mmapThreshold, m.ort.SharedArena, m.gcPercent)
 	}
 	if m.releaseIdle != defaultReleaseIdle {
 		t.Errorf("default memory mode releases the analyzer after %v, want %v", m.releaseIdle, defaultReleaseIdle)
@@ -126,8 +132,13 @@ func TestMemoryModeDefaultAndKnobs(t *testing.T) {
 		m.releaseIdle != 5*time.Second {
 		t.Errorf("FACED_MEM=trim8,rss300,mmap16,top48: %+v", m)
 	}
+	t.Setenv("FACED_MEM", "shared,gc50")
+	if m := memoryMode(); !m.ort.SharedArena || m.gcPercent != 50 {
+		t.Errorf("FACED_MEM=shared,gc50: %+v", m)
+	}
 	t.Setenv("FACED_MEM", "off")
-	if m := memoryMode(); m.trim || m.trimBudget != 0 || m.mmapThreshold != 0 || m.arenas != 0 || m.releaseIdle != 0 {
+	if m := memoryMode(); m.trim || m.trimBudget != 0 || m.mmapThreshold != 0 || m.arenas != 0 || m.releaseIdle != 0 ||
+		m.ort.SharedArena || m.gcPercent != 0 {
 		t.Errorf("FACED_MEM=off: %+v", m)
 	}
 }
