@@ -204,6 +204,11 @@ func (a *Analyzer) analyzeJXL(ctx context.Context, path string) (*face.Result, T
 	if err != nil {
 		return nil, tm, err
 	}
+	read := clock.Since(t0)
+	if res, jt, ok, err := a.analyzeJXLJPEG(ctx, path, buf); ok {
+		jt.Decode += read
+		return res, jt, err
+	}
 	img, in, err := a.jxlUpright(path, buf)
 	if err != nil {
 		return nil, tm, err

@@ -57,6 +57,74 @@ done:
 	return rc;
 }
 
+// faced_jxl_jpeg reconstructs the JPEG a JPEG XL file was transcoded
+// from (its jbrd box) into a malloc'd buffer (*out, *outlen; the caller
+// frees it), without decoding pixels; *orientation is the codestream's.
+// Returns 0 on success, 1 when the file holds no JPEG reconstruction
+// data, 2 when the JPEG would exceed max_bytes, negative on errors.
+static int faced_jxl_jpeg(const uint8_t* data, size_t size, size_t max_bytes, uint8_t** out, size_t* outlen, int* orientation) {
+	*out = NULL;
+	*outlen = 0;
+	JxlDecoder* dec = JxlDecoderCreate(NULL);
+	if (!dec) return -1;
+	int rc = -2;
+	size_t cap = 0;
+	if (JxlDecoderSubscribeEvents(dec, JXL_DEC_BASIC_INFO | JXL_DEC_JPEG_RECONSTRUCTION | JXL_DEC_FULL_IMAGE) != JXL_DEC_SUCCESS) goto done;
+	// Without it basic info reports the identity orientation.
+	if (JxlDecoderSetKeepOrientation(dec, JXL_TRUE) != JXL_DEC_SUCCESS) goto done;
+	if (JxlDecoderSetInput(dec, data, size) != JXL_DEC_SUCCESS) goto done;
+	JxlDecoderCloseInput(dec);
+	for (;;) {
+		JxlDecoderStatus st = JxlDecoderProcessInput(dec);
+		if (st == JXL_DEC_BASIC_INFO) {
+			JxlBasicInfo info;
+			if (JxlDecoderGetBasicInfo(dec, &info) != JXL_DEC_SUCCESS) goto done;
+			*orientation = (int)info.orientation;
+		} else if (st == JXL_DEC_JPEG_RECONSTRUCTION) {
+			// The JPEG is about the size of the JPEG XL file; grown below.
+			cap = size + size / 4 + 65536;
+			if (cap > max_bytes) cap = max_bytes;
+			*out = malloc(cap);
+			if (!*out) goto done;
+			if (JxlDecoderSetJPEGBuffer(dec, *out, cap) != JXL_DEC_SUCCESS) goto done;
+		} else if (st == JXL_DEC_JPEG_NEED_MORE_OUTPUT) {
+			size_t used = cap - JxlDecoderReleaseJPEGBuffer(dec);
+			if (cap >= max_bytes) {
+				rc = 2;
+				goto done;
+			}
+			size_t ncap = cap * 2 > max_bytes ? max_bytes : cap * 2;
+			uint8_t* b = realloc(*out, ncap);
+			if (!b) goto done;
+			*out = b;
+			cap = ncap;
+			if (JxlDecoderSetJPEGBuffer(dec, *out + used, cap - used) != JXL_DEC_SUCCESS) goto done;
+		} else if (st == JXL_DEC_NEED_IMAGE_OUT_BUFFER) {
+			// Pixels wanted: no reconstruction data.
+			rc = 1;
+			goto done;
+		} else if (st == JXL_DEC_FULL_IMAGE || st == JXL_DEC_SUCCESS) {
+			if (!*out) {
+				rc = 1;
+				goto done;
+			}
+			*outlen = cap - JxlDecoderReleaseJPEGBuffer(dec);
+			rc = 0;
+			goto done;
+		} else if (st == JXL_DEC_ERROR || st == JXL_DEC_NEED_MORE_INPUT) {
+			rc = -3;
+			goto done;
+		}
+	}
+done:
+	JxlDecoderDestroy(dec);
+	if (rc != 0 && *out) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 static void faced_jxl_rgb_to_bgr(const uint8_t* src, uint8_t* dst, size_t n) {
 	for (size_t i = 0; i < n; i++) {
 		dst[3*i] = src[3*i+2];
@@ -121,4 +189,35 @@ func Decode(buf []byte, maxMP int) (gocv.Mat, Info, error) {
 	}
 	C.faced_jxl_rgb_to_bgr(out, (*C.uint8_t)(unsafe.Pointer(&dst[0])), C.size_t(in.Width*in.Height))
 	return m, in, nil
+}
+
+// JPEG returns the JPEG the JPEG XL file buf was losslessly transcoded from
+// (cjxl's default for a JPEG input, what converting a photo library makes),
+// reconstructed bit for bit from its jbrd box without decoding pixels, and
+// the codestream's orientation; release frees the bytes (C memory). ok is
+// false, with no error, when the file holds no reconstruction data (an
+// image encoded from pixels): decode it with Decode. A JPEG larger than
+// maxBytes is refused with ErrTooLarge.
+func JPEG(buf []byte, maxBytes int) (jpeg []byte, orientation int, release func(), ok bool, err error) {
+	release = func() {}
+	if len(buf) == 0 {
+		return nil, 1, release, false, fmt.Errorf("%w: empty file", ErrDecode)
+	}
+	var out *C.uint8_t
+	var n C.size_t
+	o := C.int(1)
+	rc := C.faced_jxl_jpeg((*C.uint8_t)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), C.size_t(maxBytes), &out, &n, &o)
+	orientation = int(o)
+	if orientation < 1 || orientation > 8 {
+		orientation = 1
+	}
+	switch {
+	case rc == 1:
+		return nil, orientation, release, false, nil
+	case rc == 2:
+		return nil, orientation, release, false, fmt.Errorf("%w: reconstructed JPEG over %d bytes", ErrTooLarge, maxBytes)
+	case rc != 0 || out == nil:
+		return nil, orientation, release, false, fmt.Errorf("%w (JPEG reconstruction step %d)", ErrDecode, int(rc))
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(out)), int(n)), orientation, func() { C.free(unsafe.Pointer(out)) }, true, nil
 }
