@@ -444,3 +444,45 @@ func appendNode(e *Engine, id, photo int64, f []float32) int32 {
 	e.maybeSketch()
 	return p
 }
+
+// TestIVFListsInSnapshot: a snapshot carries the inverted lists, so a
+// restored engine has them without re-training (before, its first Add
+// trained them: 28 s at 1 000 000 faces), with the same members and codes,
+// and the next face gets the same links and person as in the live engine.
+func TestIVFListsInSnapshot(t *testing.T) {
+	withIVFMin(t, 400, 300)
+	w := newLFWWorld(9, 1024)
+	items, _, _ := w.library(1200)
+	opt := DefaultOptions()
+	opt.Index = IndexIVF
+	e := NewEngine(opt)
+	if _, err := e.AddBatch(items[:1100]); err != nil {
+		t.Fatal(err)
+	}
+	e.ivfUpdate()
+	if e.ix == nil {
+		t.Fatal("no ivf index trained")
+	}
+	snap, err := e.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, info, err := RestoreEngine(opt, items[:1100], snap)
+	if err != nil || info.Restored != 1100 {
+		t.Fatalf("restore: %+v %v", info, err)
+	}
+	if r.ix == nil || r.ix.nlist != e.ix.nlist || !reflect.DeepEqual(r.ix.lists, e.ix.lists) || !reflect.DeepEqual(r.ix.lcode, e.ix.lcode) {
+		t.Fatal("restored engine lacks the snapshot's inverted lists")
+	}
+	checkListCodes(t, r)
+	for _, it := range items[1100:] {
+		p1, _, err1 := e.Add(it)
+		p2, _, err2 := r.Add(it)
+		if err1 != nil || err2 != nil || p1 != p2 {
+			t.Fatalf("face %d: live person %d, restored %d (%v, %v)", it.ID, p1, p2, err1, err2)
+		}
+	}
+	if !reflect.DeepEqual(linkSet(e), linkSet(r)) {
+		t.Fatal("links differ after the same Adds")
+	}
+}

@@ -166,7 +166,90 @@ func (e *Engine) Snapshot() ([]byte, error) {
 			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
 		}
 	}
-	return b, nil
+	return e.appendLists(b, live), nil
+}
+
+// appendLists appends the inverted lists (see ivf.go): their centroids and
+// every face's list, binary code and residual norm, so that a restart
+// needs no re-training and no code computation (at 1 000 000 faces those
+// took 28 s on the first Add). The codes are one bit per residual
+// coordinate's sign, derived from the features like the sketches: a
+// snapshot stays in the DataDirectory next to the index.
+func (e *Engine) appendLists(b []byte, live []int32) []byte {
+	ix := e.ix
+	if ix == nil || ix.sk != e.sk || e.cd == nil || ix.upto < len(e.nodes) {
+		return binary.AppendUvarint(b, 0)
+	}
+	w := e.cd.words
+	b = binary.AppendUvarint(b, uint64(ix.nlist))
+	b = binary.AppendUvarint(b, uint64(ix.trainedAt))
+	b = binary.AppendUvarint(b, uint64(w))
+	for _, v := range ix.cent {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+	}
+	list := make([]int32, len(e.nodes))
+	slot := make([]int32, len(e.nodes))
+	for c, l := range ix.lists {
+		for m, j := range l {
+			list[j], slot[j] = int32(c), int32(m)
+		}
+	}
+	code := make([]uint64, w)
+	for _, x := range live {
+		c := int(list[x])
+		ix.code(c, int(slot[x]), w, code)
+		b = binary.AppendUvarint(b, uint64(c))
+		for _, v := range code {
+			b = binary.LittleEndian.AppendUint64(b, v)
+		}
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(ix.lrn[c][slot[x]]))
+	}
+	return b
+}
+
+// readLists restores the inverted lists appendLists wrote (at maps
+// snapshot faces to nodes, -1 for faces dropped).
+func (e *Engine) readLists(r *snapReader, at []int32) error {
+	nl := r.count("lists", 1)
+	if r.err != nil || nl == 0 {
+		return r.err
+	}
+	trained := int(r.uvarint("lists"))
+	w := int(r.uvarint("lists"))
+	if e.cd == nil || e.cd.dim != e.dim {
+		e.cd = newCoder(e.dim)
+	}
+	if w != e.cd.words {
+		return fmt.Errorf("%w: codes of %d words, want %d", ErrBadSnapshot, w, e.cd.words)
+	}
+	ix := &ivfIndex{sk: e.sk, nlist: nl, cent: make([]float32, nl*ivfDims), cnorm: make([]float32, nl), lists: make([][]int32, nl),
+		lcode: [2][][]uint64{make([][]uint64, nl), make([][]uint64, nl)}, lrn: make([][]float32, nl), trainedAt: trained,
+		last: -1, lastCode: make([]uint64, w)}
+	for i := range ix.cent {
+		ix.cent[i] = r.f32("centroids")
+	}
+	ix.norms()
+	code := make([]uint64, w)
+	for _, p := range at {
+		c := int(r.uvarint("list"))
+		for k := range code {
+			code[k] = r.u64("code")
+		}
+		rn := r.f32("code")
+		if r.err != nil || c >= nl {
+			r.fail("list")
+			return r.err
+		}
+		if p >= 0 {
+			ix.push(e, c, p, code, rn)
+		}
+	}
+	ix.upto = len(e.nodes)
+	if len(r.b) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrBadSnapshot, len(r.b))
+	}
+	e.ix = ix
+	return nil
 }
 
 type snapReader struct {
@@ -412,7 +495,7 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 		return nil, info, r.err
 	}
 	if k > 0 {
-		if len(r.b) != 4*k*dim+4*k*n {
+		if len(r.b) < 4*k*dim+4*k*n {
 			return nil, info, fmt.Errorf("%w: sketch section has %d bytes, want %d", ErrBadSnapshot, len(r.b), 4*k*dim+4*k*n)
 		}
 		if e.dim == dim && dim > 0 {
@@ -430,6 +513,11 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 				}
 				for d := 0; d < k; d++ {
 					e.sketch = append(e.sketch, math.Float32frombits(binary.LittleEndian.Uint32(row[4*d:])))
+				}
+			}
+			if !info.Relinked && len(e.nodes) == info.Restored {
+				if err := e.readLists(r, at); err != nil {
+					return nil, info, err
 				}
 			}
 		}
