@@ -35,13 +35,16 @@ install -d -m 0755 "$R/DEBIAN" "$R/usr/bin" "$R/usr/lib/faced" "$R/usr/share/fac
 # the cgo parts (OpenCV bindings, ONNX Runtime loader): lintian's
 # hardening-no-pie. The first build with these flags compiles the OpenCV
 # bindings again (a few minutes); later ones come from Go's build cache.
-export DEB_BUILD_MAINT_OPTIONS=hardening=+all
+# The reproducible path maps are off: they name the checkout's folder, so
+# every clone would miss Go's cache and rebuild the OpenCV bindings; Go's
+# -trimpath already keeps the build path out of the binaries.
+export DEB_BUILD_MAINT_OPTIONS="hardening=+all reproducible=-fixfilepath,-fixdebugpath"
 CGO_CFLAGS="$(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)"
 CGO_CXXFLAGS="$(dpkg-buildflags --get CXXFLAGS) $(dpkg-buildflags --get CPPFLAGS)"
 CGO_LDFLAGS="$(dpkg-buildflags --get LDFLAGS)"
 export CGO_CFLAGS CGO_CXXFLAGS CGO_LDFLAGS
 say "building faced and facedctl (PIE, hardened, stripped)"
-go build -buildmode=pie -ldflags "-s -w -X main.version=$VERSION" -o "$R/usr/bin/" ./cmd/faced ./cmd/facedctl
+go build -trimpath -buildmode=pie -ldflags "-s -w -X main.version=$VERSION" -o "$R/usr/bin/" ./cmd/faced ./cmd/facedctl
 chmod 0755 "$R/usr/bin/"*
 install -m 0644 "$ORT" "$R/usr/lib/faced/"
 
