@@ -181,7 +181,8 @@ func Decode(buf []byte, maxMP int) (gocv.Mat, Info, error) {
 		return gocv.NewMat(), in, fmt.Errorf("%w (libjxl step %d)", ErrDecode, int(rc))
 	}
 	defer C.free(unsafe.Pointer(out))
-	m := gocv.NewMatWithSize(in.Height, in.Width, gocv.MatTypeCV8UC3)
+	// Not NewMatWithSize, which zeroes it first: every byte is written below.
+	m := gocv.NewMatWithSizes([]int{in.Height, in.Width}, gocv.MatTypeCV8UC3)
 	dst, err := m.DataPtrUint8()
 	if err != nil || len(dst) < in.Width*in.Height*3 {
 		m.Close()
