@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -340,9 +341,26 @@ type snapFace struct {
 // linked afresh (RestoreInfo.Relinked). Errors: ErrBadSnapshot for corrupt
 // data; the errors of AddBatch for bad items.
 func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, RestoreInfo, error) {
+	return RestoreEngineFunc(opt, len(items), func(i int) Item { return items[i] }, snapshot)
+}
+
+// RestoreEngineFunc is RestoreEngine over n items that item returns one at
+// a time, so that a caller holding a million faces as int8 rows need not
+// decode them all at once (4 GB of float32): an item's Features must stay
+// valid only until the next call.
+func RestoreEngineFunc(opt Options, n int, item func(i int) Item, snapshot []byte) (*Engine, RestoreInfo, error) {
 	var info RestoreInfo
 	e := NewEngine(opt)
+	all := func() []Item {
+		items := make([]Item, n)
+		for i := range items {
+			items[i] = item(i)
+			items[i].Features = slices.Clone(items[i].Features)
+		}
+		return items
+	}
 	if len(snapshot) == 0 {
+		items := all()
 		if _, err := e.AddBatch(items); err != nil {
 			return nil, info, err
 		}
@@ -360,7 +378,7 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 		// features and bounded link lists: its links and distances do not
 		// fit; every face is linked afresh (the caller's index keeps
 		// person ids)
-		if _, err := e.AddBatch(items); err != nil {
+		if _, err := e.AddBatch(all()); err != nil {
 			return nil, info, err
 		}
 		info.Added, info.Relinked = len(e.byID), true
@@ -378,23 +396,24 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 	sopt.AgeLink = math.Float64frombits(r.u64("options"))
 	dim := int(r.uvarint("dim"))
 	nextID := r.varint("next id")
-	n := r.count("faces", 11)
+	nf := r.count("faces", 11)
 	if r.err != nil {
 		return nil, info, r.err
 	}
-	faces := make([]snapFace, n)
+	faces := make([]snapFace, nf)
 	for k := range faces {
 		faces[k] = snapFace{id: r.varint("face"), person: r.varint("face"), label: r.varint("face"), sum: r.u64("face")}
 	}
 	if r.err != nil {
 		return nil, info, r.err
 	}
-	byItem := make(map[int64]int, len(items))
-	for i := range items {
-		if _, dup := byItem[items[i].ID]; dup {
-			return nil, info, fmt.Errorf("%w: %d", ErrDuplicateFace, items[i].ID)
+	byItem := make(map[int64]int, n)
+	for i := 0; i < n; i++ {
+		id := item(i).ID
+		if _, dup := byItem[id]; dup {
+			return nil, info, fmt.Errorf("%w: %d", ErrDuplicateFace, id)
 		}
-		byItem[items[i].ID] = i
+		byItem[id] = i
 	}
 	// links made at another radius or age weight are useless: the faces
 	// are linked afresh, their persons and user state are kept and a full
@@ -403,21 +422,24 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 	// which snapshot faces are kept, and their node index
 	at := make([]int32, n) // snapshot face -> node, -1 dropped
 	if dim > 0 {
-		e.vecs = make([]int8, 0, len(items)*dim)
+		e.vecs = make([]int8, 0, n*dim)
 	}
-	e.nodes = make([]node, 0, len(items))
-	e.norms = make([]float64, 0, len(items))
-	e.scale = make([]float32, 0, len(items))
-	e.byID = make(map[int64]int32, len(items))
+	e.nodes = make([]node, 0, n)
+	e.norms = make([]float64, 0, n)
+	e.scale = make([]float32, 0, n)
+	e.byID = make(map[int64]int32, n)
 	e.nextID = max(e.nextID, nextID)
 	for k, f := range faces {
 		at[k] = -1
 		i, ok := byItem[f.id]
-		if !ok || (dim != 0 && len(items[i].Features) != dim) || itemSum(&items[i]) != f.sum {
+		var it Item
+		if ok {
+			it = item(i)
+		}
+		if !ok || (dim != 0 && len(it.Features) != dim) || itemSum(&it) != f.sum {
 			info.Dropped++
 			continue
 		}
-		it := items[i]
 		if e.dim == 0 {
 			e.dim = len(it.Features)
 		}
@@ -436,7 +458,7 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 	}
 	// links among kept faces; neighbours of dropped faces need re-clustering
 	var seeds []int32
-	for k := 0; k < n; k++ {
+	for k := 0; k < nf; k++ {
 		nb := int32(r.uvarint("link count"))
 		cnt := r.count("links", 5)
 		a := at[k]
@@ -448,7 +470,7 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 			delta := int(r.varint("link"))
 			d := r.f32("link")
 			j := k - delta
-			if r.err != nil || delta == 0 || j < 0 || j >= n {
+			if r.err != nil || delta == 0 || j < 0 || j >= nf {
 				r.fail("link")
 				return nil, info, r.err
 			}
@@ -495,8 +517,8 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 		return nil, info, r.err
 	}
 	if k > 0 {
-		if len(r.b) < 4*k*dim+4*k*n {
-			return nil, info, fmt.Errorf("%w: sketch section has %d bytes, want %d", ErrBadSnapshot, len(r.b), 4*k*dim+4*k*n)
+		if len(r.b) < 4*k*dim+4*k*nf {
+			return nil, info, fmt.Errorf("%w: sketch section has %d bytes, want %d", ErrBadSnapshot, len(r.b), 4*k*dim+4*k*nf)
 		}
 		if e.dim == dim && dim > 0 {
 			sk := &sketcher{k: k, basis: make([]float32, k*dim)}
@@ -505,7 +527,7 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 			}
 			e.sk = sk
 			e.sketch = make([]float32, 0, len(e.nodes)*k)
-			for f := 0; f < n; f++ {
+			for f := 0; f < nf; f++ {
 				row := r.b[:4*k]
 				r.b = r.b[4*k:]
 				if at[f] < 0 {
@@ -536,11 +558,12 @@ func RestoreEngine(opt Options, items []Item, snapshot []byte) (*Engine, Restore
 		e.sketchAll()
 	}
 	// faces new or changed since the snapshot
-	for i := range items {
-		if _, ok := e.byID[items[i].ID]; ok {
+	for i := 0; i < n; i++ {
+		it := item(i)
+		if _, ok := e.byID[it.ID]; ok {
 			continue
 		}
-		p, err := e.insert(items[i])
+		p, err := e.insert(it)
 		if err != nil {
 			return nil, info, err
 		}
