@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"gocv.io/x/gocv"
 
@@ -75,7 +76,12 @@ func (a *Analyzer) analyzeHEIF(ctx context.Context, path string, id media.Identi
 	if err := a.checkPixels(path, pr.Width, pr.Height); err != nil {
 		return nil, tm, err
 	}
-	pl, in, err := heif.DecodePlanes(buf)
+	leave, err := heifGateEnter(ctx, pr.Width, pr.Height)
+	if err != nil {
+		return nil, tm, err
+	}
+	pl, in, err := heifDecodePlanes(buf)
+	leave()
 	if err != nil {
 		return nil, tm, heifErr(path, id, err)
 	}
@@ -96,6 +102,47 @@ func (a *Analyzer) analyzeHEIF(ctx context.Context, path string, id media.Identi
 	}
 	return res, tm, nil
 }
+
+// heifGate bounds how many large HEIF images decode at once in the process
+// (nil: no bound; SetLargeHEIFDecodes). A 12 MP HEIC decode holds the HEVC
+// decoder's frames and libheif's buffers besides the planes it returns: two
+// workers decoding at once put the daemon's peak RSS over its 400 MiB budget
+// (BENCHMARKS.md, daemon memory), at the price of HEIC throughput. The gate
+// covers the decode only; the other worker runs its networks meanwhile.
+var heifGate atomic.Pointer[chan struct{}]
+
+// heifGatePixels: images at or below it decode without the gate.
+const heifGatePixels = 4 << 20
+
+// SetLargeHEIFDecodes lets at most n HEIF images larger than 4 MP decode at
+// once in this process (n <= 0: no bound, the default). The daemon sets it
+// from its memory mode.
+func SetLargeHEIFDecodes(n int) {
+	if n <= 0 {
+		heifGate.Store(nil)
+		return
+	}
+	g := make(chan struct{}, n)
+	heifGate.Store(&g)
+}
+
+// heifGateEnter waits for the gate when a w×h image needs it and returns
+// the function that leaves it.
+func heifGateEnter(ctx context.Context, w, h int) (func(), error) {
+	g := heifGate.Load()
+	if g == nil || w*h <= heifGatePixels {
+		return func() {}, nil
+	}
+	select {
+	case *g <- struct{}{}:
+		return func() { <-*g }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// heifDecodePlanes is heif.DecodePlanes (a test counts the decodes in flight).
+var heifDecodePlanes = heif.DecodePlanes
 
 func heifErr(path string, id media.Identity, err error) error {
 	name := string(id.Format)

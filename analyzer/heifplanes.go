@@ -20,7 +20,9 @@ import (
 // as the JPEG path decodes only that rectangle again. A 12 MP photo thus
 // never has a 36 MB BGR copy. Where the planes cannot be reduced that way
 // (exact mode, a small image, more than 8 bits, an integer factor), the
-// whole image is interleaved and analyzeUpright runs on it.
+// whole image is interleaved and analyzeUpright runs on it. pl is closed
+// once the faces' rectangle is cut from it (Close is idempotent: the
+// caller's deferred Close stays).
 func (a *Analyzer) analyzePlanes(ctx context.Context, pl *heif.Planes, res *face.Result, retry bool, tm *Timings) error {
 	t0 := clock.Now()
 	var det gocv.Mat
@@ -51,6 +53,9 @@ func (a *Analyzer) analyzePlanes(ctx context.Context, pl *heif.Planes, res *face
 				u = u.Union(c)
 			}
 		}
+		// The planes are not needed past this point: release them before
+		// the networks run on the faces.
+		defer pl.Close()
 		if u.Empty() {
 			// No face has a crop: describeFrom cuts nothing.
 			return cropSource{img: det, sx: float64(det.Cols()) / float64(res.Width), sy: float64(det.Rows()) / float64(res.Height)}, nil

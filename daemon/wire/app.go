@@ -145,6 +145,7 @@ func Open(ctx context.Context, cfg *config.Config, o AppOptions) (_ *App, err er
 	}
 	mem := memoryMode()
 	models.SetMemoryOptions(mem.ort)
+	analyzer.SetLargeHEIFDecodes(mem.heifDecodes)
 	if os.Getenv("MALLOC_ARENA_MAX") == "" {
 		limitMallocArenas(mem.arenas)
 	}

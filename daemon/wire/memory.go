@@ -50,6 +50,9 @@ type memMode struct {
 	releaseIdle time.Duration
 	// gcPercent: the Go collector's GOGC (0: the runtime's, 100).
 	gcPercent int
+	// heifDecodes: large HEIF images decoding at once (0: no bound;
+	// analyzer.SetLargeHEIFDecodes).
+	heifDecodes int
 }
 
 // Defaults added for issue 14 (peak RSS with 2 workers on 40 crowded
@@ -80,6 +83,12 @@ const (
 // ms CPU per photo (each vs every 8th).
 const defaultTrimEvery = 8
 
+// defaultHEIFDecodes: one large HEIF decode at a time. 40 crowded 12 MP
+// photos, 2 workers (faced-lab memory, contended): JPEG+HEIC peak 443-474
+// -> 379-383 MiB; HEIC only 467 -> 361 MiB, but 1.33 -> 0.85 photos/s (the
+// HEVC decode is most of a HEIC's time). FACED_MEM=...,heif2 trades back.
+const defaultHEIFDecodes = 1
+
 // defaultTrimBudget: in the default mode a trim also needs the resident
 // set above this and above its level at the last trim (see trimmer), which
 // a reused working set never is. Trimming after every 8th analysis alone
@@ -93,14 +102,14 @@ const defaultTrimBudget = 320 << 20
 // rssN (trim only above N MiB, at new highs), mmapN and topN (glibc
 // M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, MiB), releaseN (close the
 // analyzer after N s without analyses), shared (one ORT arena for all
-// sessions, growing by what is asked), gcN (GOGC), arenas2 (for
-// measurements).
+// sessions, growing by what is asked), gcN (GOGC), heifN (large HEIF
+// decodes at once), arenas2 (for measurements).
 func memoryMode() memMode {
 	v, set := os.LookupEnv("FACED_MEM")
 	if !set {
 		return memMode{ort: models.MemoryOptions{NoMemPattern: true, SharedArena: true}, trim: true,
 			trimEvery: defaultTrimEvery, arenas: 2, trimBudget: defaultTrimBudget, releaseIdle: defaultReleaseIdle,
-			mmapThreshold: defaultMmapThreshold, gcPercent: defaultGCPercent}
+			mmapThreshold: defaultMmapThreshold, gcPercent: defaultGCPercent, heifDecodes: defaultHEIFDecodes}
 	}
 	var m memMode
 	for _, k := range strings.Split(v, ",") {
@@ -128,6 +137,8 @@ func memoryMode() memMode {
 				m.releaseIdle = time.Duration(n) * time.Second
 			} else if n, err := strconv.Atoi(strings.TrimPrefix(k, "gc")); err == nil && n > 0 {
 				m.gcPercent = n
+			} else if n, err := strconv.Atoi(strings.TrimPrefix(k, "heif")); err == nil && n > 0 {
+				m.heifDecodes = n
 			}
 		case "shared":
 			m.ort.SharedArena = true

@@ -123,6 +123,9 @@ func TestMemoryModeDefaultAndKnobs(t *testing.T) {
 		t.Errorf("default memory mode: mmap threshold %d, shared arena %v, GOGC %d; want 1 MiB, true, 25",
 			m.mmapThreshold, m.ort.SharedArena, m.gcPercent)
 	}
+	if m.heifDecodes != 1 {
+		t.Errorf("default memory mode decodes %d large HEIF images at once, want 1", m.heifDecodes)
+	}
 	if m.releaseIdle != defaultReleaseIdle {
 		t.Errorf("default memory mode releases the analyzer after %v, want %v", m.releaseIdle, defaultReleaseIdle)
 	}
@@ -132,13 +135,13 @@ func TestMemoryModeDefaultAndKnobs(t *testing.T) {
 		m.releaseIdle != 5*time.Second {
 		t.Errorf("FACED_MEM=trim8,rss300,mmap16,top48: %+v", m)
 	}
-	t.Setenv("FACED_MEM", "shared,gc50")
-	if m := memoryMode(); !m.ort.SharedArena || m.gcPercent != 50 {
+	t.Setenv("FACED_MEM", "shared,gc50,heif2")
+	if m := memoryMode(); !m.ort.SharedArena || m.gcPercent != 50 || m.heifDecodes != 2 {
 		t.Errorf("FACED_MEM=shared,gc50: %+v", m)
 	}
 	t.Setenv("FACED_MEM", "off")
 	if m := memoryMode(); m.trim || m.trimBudget != 0 || m.mmapThreshold != 0 || m.arenas != 0 || m.releaseIdle != 0 ||
-		m.ort.SharedArena || m.gcPercent != 0 {
+		m.ort.SharedArena || m.gcPercent != 0 || m.heifDecodes != 0 {
 		t.Errorf("FACED_MEM=off: %+v", m)
 	}
 }
