@@ -179,17 +179,7 @@ func TestRawPreviews(t *testing.T) {
 // face in the upright image.
 func checkSidecar(t *testing.T, res *face.Result) {
 	t.Helper()
-	ex, err := exporters.New(exporters.Options{Naming: "full"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ph := exporters.Photo{Path: res.File, Kind: res.Kind, StoredWidth: res.StoredWidth, StoredHeight: res.StoredHeight}
-	for i, f := range res.Faces {
-		ph.Regions = append(ph.Regions, exporters.Region{FaceID: int64(i + 1), PersonID: int64(i + 1), Name: fmt.Sprintf("P%d", i+1), StoredBox: f.StoredBox, Age: f.Age, MaleProb: f.MaleProb, Score: f.Score, Model: "m"})
-	}
-	if _, err := ex.Export(context.Background(), ph); err != nil {
-		t.Fatal(err)
-	}
+	exportNamed(t, res)
 	full, _ := exporters.SidecarNames(res.File)
 	out := runExiftool(t, "-s3", "-n", "-sep", ",", "-RegionAppliedToDimensionsW", "-RegionAppliedToDimensionsH", "-RegionAreaX", "-RegionAreaY", "-RegionAreaW", "-RegionAreaH", full)
 	lines := strings.Split(strings.TrimSpace(out), "\n")

@@ -559,4 +559,3 @@ func TestDot32Symmetric(t *testing.T) {
 		}
 	}
 }
-
