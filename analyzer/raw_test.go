@@ -181,25 +181,12 @@ func checkSidecar(t *testing.T, res *face.Result) {
 	t.Helper()
 	exportNamed(t, res)
 	full, _ := exporters.SidecarNames(res.File)
-	out := runExiftool(t, "-s3", "-n", "-sep", ",", "-RegionAppliedToDimensionsW", "-RegionAppliedToDimensionsH", "-RegionAreaX", "-RegionAreaY", "-RegionAreaW", "-RegionAreaH", full)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 6 {
-		x, _ := os.ReadFile(full)
-		t.Fatalf("exiftool read %q from %s:\n%.3000s", out, full, x)
-	}
-	num := func(s string) []float64 {
-		var v []float64
-		for _, x := range strings.Split(s, ",") {
-			f, _ := strconv.ParseFloat(x, 64)
-			v = append(v, f)
-		}
-		return v
-	}
-	aw, ah := num(lines[0])[0], num(lines[1])[0]
+	v := exiftoolNumbers(t, full, "RegionAppliedToDimensionsW", "RegionAppliedToDimensionsH", "RegionAreaX", "RegionAreaY", "RegionAreaW", "RegionAreaH")
+	aw, ah := v[0][0], v[1][0]
 	if int(aw) != res.StoredWidth || int(ah) != res.StoredHeight {
 		t.Errorf("AppliedToDimensions %vx%v, want the stored preview %dx%d", aw, ah, res.StoredWidth, res.StoredHeight)
 	}
-	xs, ys, ws, hs := num(lines[2]), num(lines[3]), num(lines[4]), num(lines[5])
+	xs, ys, ws, hs := v[2], v[3], v[4], v[5]
 	for _, f := range res.Faces {
 		// The region's centre, in stored pixels, turned upright by the
 		// orientation, must be the face's centre.

@@ -270,19 +270,30 @@ func exiv2Orientation(t *testing.T, photo string) int {
 // (normalised) from a sidecar.
 func exiftoolRegions(t *testing.T, side string) (aw, ah float64, xs, ys []float64) {
 	t.Helper()
-	out := runExiftool(t, "-s3", "-n", "-sep", ",", "-RegionAppliedToDimensionsW", "-RegionAppliedToDimensionsH", "-RegionAreaX", "-RegionAreaY", side)
+	v := exiftoolNumbers(t, side, "RegionAppliedToDimensionsW", "RegionAppliedToDimensionsH", "RegionAreaX", "RegionAreaY")
+	return v[0][0], v[1][0], v[2], v[3]
+}
+
+// exiftoolNumbers reads each tag of a sidecar as exiftool prints it (-n),
+// a list's items split at commas.
+func exiftoolNumbers(t *testing.T, side string, tags ...string) [][]float64 {
+	t.Helper()
+	args := []string{"-s3", "-n", "-sep", ","}
+	for _, tag := range tags {
+		args = append(args, "-"+tag)
+	}
+	out := runExiftool(t, append(args, side)...)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 4 {
+	if len(lines) != len(tags) {
 		x, _ := os.ReadFile(side)
 		t.Fatalf("exiftool read %q from %s:\n%.3000s", out, side, x)
 	}
-	num := func(s string) []float64 {
-		var v []float64
-		for _, x := range strings.Split(s, ",") {
+	v := make([][]float64, len(lines))
+	for i, l := range lines {
+		for _, x := range strings.Split(l, ",") {
 			f, _ := strconv.ParseFloat(x, 64)
-			v = append(v, f)
+			v[i] = append(v[i], f)
 		}
-		return v
 	}
-	return num(lines[0])[0], num(lines[1])[0], num(lines[2]), num(lines[3])
+	return v
 }
