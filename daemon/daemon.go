@@ -245,6 +245,10 @@ func (d *Daemon) run(ctx context.Context, once bool) (Summary, error) {
 	d.started.Store(&started)
 	c := newCoordinator(d, once)
 	if n, failed, err := d.deps.Store.RecoverLeases(ctx, d.opt.MaxAttempts); err != nil {
+		if ctx.Err() != nil {
+			// Stopped while starting: as clean a stop as any later one.
+			return Summary{}, nil
+		}
 		if once || !IsNoSpace(err) {
 			return Summary{}, fmt.Errorf("recover queue: %w", err)
 		}

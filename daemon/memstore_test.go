@@ -196,7 +196,11 @@ func (m *memStore) Remove(_ context.Context, p string) error {
 	return nil
 }
 
-func (m *memStore) RecoverLeases(context.Context, int) (int, int, error) {
+func (m *memStore) RecoverLeases(ctx context.Context, _ int) (int, int, error) {
+	// As the index does: a cancelled context fails the query.
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
 	if m.full.Load() {
 		return 0, 0, errMemFull
 	}
