@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -25,7 +27,10 @@ const maxMoov = 16 << 20
 
 // ContentID returns the Apple content identifier of a Live Photo still
 // (JPEG, HEIC) or movie (MOV, MP4) at path, or "" when it has none or
-// cannot be read. Symbolic links are not followed.
+// cannot be read. Symbolic links are not followed. A file unchanged since
+// the last call (same inode, size, mtime and ctime) is not read again: the
+// walk asks for every Live Photo pair at each reconciliation, and a still
+// is read in full to find its maker note.
 func ContentID(path string) string {
 	e, ok := ByPath(path)
 	if !ok {
@@ -40,15 +45,73 @@ func ContentID(path string) string {
 	if err != nil || !st.Mode().IsRegular() {
 		return ""
 	}
+	key, keyed := idKeyOf(path, st)
+	if keyed {
+		if id, ok := idCache.get(key); ok {
+			return id
+		}
+	}
+	id := ""
+	idReads.Add(1)
 	switch {
 	case e.Format == MOV || e.Format == MP4:
-		return movContentID(f, st.Size())
+		id = movContentID(f, st.Size())
 	case e.Format == JPEG || e.Format == HEIC:
 		buf := make([]byte, min(st.Size(), maxIDScan))
 		n, _ := io.ReadFull(f, buf)
-		return makerNoteContentID(buf[:n])
+		id = makerNoteContentID(buf[:n])
 	}
-	return ""
+	if keyed {
+		idCache.put(key, id)
+	}
+	return id
+}
+
+// idKey identifies a file's content as far as stat tells it.
+type idKey struct {
+	path             string
+	ino, size        uint64
+	mtimeNs, ctimeNs int64
+}
+
+func idKeyOf(path string, st os.FileInfo) (idKey, bool) {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return idKey{}, false
+	}
+	return idKey{path: path, ino: sys.Ino, size: uint64(st.Size()),
+		mtimeNs: st.ModTime().UnixNano(), ctimeNs: sys.Ctim.Nano()}, true
+}
+
+// maxIDCache bounds the identifiers kept (a library's Live Photos, both
+// files each); past it the cache starts over.
+const maxIDCache = 1 << 18
+
+// idReads counts the files ContentID read (a test checks the cache).
+var idReads atomic.Int64
+
+// idCache holds ContentID's answers by idKey.
+var idCache = &contentIDs{m: map[idKey]string{}}
+
+type contentIDs struct {
+	mu sync.Mutex
+	m  map[idKey]string
+}
+
+func (c *contentIDs) get(k idKey) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.m[k]
+	return id, ok
+}
+
+func (c *contentIDs) put(k idKey, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxIDCache {
+		clear(c.m)
+	}
+	c.m[k] = id
 }
 
 // makerNoteContentID finds Apple's iOS maker note in b and returns its tag

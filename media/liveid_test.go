@@ -102,3 +102,31 @@ func TestLivePhotoContentID(t *testing.T) {
 		t.Errorf("exiftool reads %q (%v), want %s twice", out, err, a)
 	}
 }
+
+// TestContentIDReadOncePerVersion: the walk asks for a pair's identifiers
+// at every reconciliation; an unchanged file is not read again, a changed
+// one is (its new identifier, not the cached one).
+func TestContentIDReadOncePerVersion(t *testing.T) {
+	dir := t.TempDir()
+	still := filepath.Join(dir, "IMG_1.JPG")
+	const a, b = "1F3E7C2A-5B6D-4E8F-9A0B-C1D2E3F4A5B6", "9E8D7C6B-5A49-4382-B1C0-D9E8F7A6B5C4"
+	if err := os.WriteFile(still, appleJPEG(a), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r0 := idReads.Load()
+	for i := 0; i < 3; i++ {
+		if got := ContentID(still); got != a {
+			t.Fatalf("call %d: ContentID = %q, want %q", i, got, a)
+		}
+	}
+	if n := idReads.Load() - r0; n != 1 {
+		t.Errorf("an unchanged still was read %d times in 3 calls, want 1", n)
+	}
+	// The same size, a new identifier: rewritten in place.
+	if err := os.WriteFile(still, appleJPEG(b), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := ContentID(still); got != b {
+		t.Errorf("after the rewrite ContentID = %q, want %q", got, b)
+	}
+}
