@@ -15,12 +15,7 @@ func TestIdlePollPicksUpOtherProcessesEdits(t *testing.T) {
 	waitFor(t, "the first sidecar", func() bool { return sidecar(a) == "faces: 1\n" })
 	waitFor(t, "idle", func() bool { return r.d.idle.Load() })
 	calls := r.cl.calls.Load()
-	// What a user edit does to the index: new content for a's sidecar.
-	r.st.mu.Lock()
-	f := r.st.files[a]
-	f.faces = 3
-	f.rev++
-	r.st.mu.Unlock()
+	r.editFaces(a, 3)
 	waitFor(t, "the edit in the sidecar", func() bool { return sidecar(a) == "faces: 3\n" })
 	if r.cl.calls.Load() <= calls {
 		t.Error("the clusterer was not asked to follow the edit")
@@ -51,14 +46,20 @@ func TestKickWritesEditsSidecarsAtOnce(t *testing.T) {
 	waitFor(t, "the first sidecar", func() bool { return sidecar(a) == "faces: 1\n" })
 	waitFor(t, "idle", func() bool { return r.d.idle.Load() })
 	calls := r.cl.calls.Load()
-	r.st.mu.Lock()
-	f := r.st.files[a]
-	f.faces = 3
-	f.rev++
-	r.st.mu.Unlock()
+	r.editFaces(a, 3)
 	r.d.Kick()
 	waitFor(t, "the edit in the sidecar", func() bool { return sidecar(a) == "faces: 3\n" })
 	if r.cl.calls.Load() <= calls {
 		t.Error("the clusterer was not asked to follow the edit")
 	}
+}
+
+// editFaces does to the index what a user edit does: new content (n faces)
+// for p's sidecar, and a new export revision.
+func (r *rig) editFaces(p string, n int) {
+	r.st.mu.Lock()
+	defer r.st.mu.Unlock()
+	f := r.st.files[p]
+	f.faces = n
+	f.rev++
 }
